@@ -1,0 +1,111 @@
+"""Validation helpers shared by all public functions; one message style.
+
+Messages read ``<where>: parameter 'sigma' = -1.0: expected a number > 0``.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Sequence
+from numbers import Integral, Real
+
+import numpy as np
+
+from ._errors import ParameterError
+
+IMAGE_LAYOUTS = ("HW", "HWC")
+
+
+def _where(op: str | None) -> str:
+    return f"{op}: " if op else ""
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest candidate, or ''."""
+    match = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def as_image(image, *, name: str = "image", op: str | None = None,
+             channels: Sequence[int] | None = (3,), allow_2d: bool = False) -> np.ndarray:
+    """Check an image array and return it as C-contiguous float32 (no copy when possible).
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W, C)`` or, with ``allow_2d``, ``(H, W)``; values in [0, 1].
+    channels : sequence of int or None
+        Allowed channel counts for 3-D input; None allows any.
+    allow_2d : bool
+        Whether a 2-D array (a mosaic or a gray plane) is accepted.
+
+    Raises
+    ------
+    ParameterError
+        Wrong type, shape, channel count, an empty image or non-finite values.
+    """
+    if not isinstance(image, np.ndarray):
+        raise ParameterError(f"{_where(op)}{name} must be a numpy array, got {type(image).__name__}")
+    if image.ndim == 2 and not allow_2d:
+        raise ParameterError(
+            f"{_where(op)}{name} has shape {image.shape}: expected (H, W, 3); "
+            "a 2-D array (mosaic or gray plane) is not accepted here")
+    if image.ndim not in (2, 3):
+        raise ParameterError(f"{_where(op)}{name} has shape {image.shape}: expected (H, W, C)"
+                             + (" or (H, W)" if allow_2d else ""))
+    if image.ndim == 3 and channels is not None and image.shape[2] not in channels:
+        raise ParameterError(f"{_where(op)}{name} has {image.shape[2]} channels: expected "
+                             + " or ".join(map(str, channels)))
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ParameterError(f"{_where(op)}{name} is empty (shape {image.shape})")
+    if image.dtype.kind not in "fiub":
+        raise ParameterError(f"{_where(op)}{name} has dtype {image.dtype}: expected float32 in [0, 1]")
+    out = np.ascontiguousarray(image, dtype=np.float32)
+    if not np.isfinite(out).all():
+        raise ParameterError(f"{_where(op)}{name} contains NaN or infinite values")
+    return out
+
+
+def check_scalar(name: str, value, *, op: str | None = None, integer: bool = False,
+                 low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float | int:
+    """Check a real (or integer) scalar against optional bounds and return it as float/int."""
+    if isinstance(value, bool) or not isinstance(value, (Integral, Real) if not integer else Integral):
+        if integer and isinstance(value, float) and float(value).is_integer():
+            value = int(value)
+        else:
+            kind = "an integer" if integer else "a number"
+            raise ParameterError(f"{_where(op)}parameter '{name}' = {value!r}: expected {kind}")
+    value = int(value) if integer else float(value)
+    if not integer and not math.isfinite(value):
+        raise ParameterError(f"{_where(op)}parameter '{name}' = {value!r}: expected a finite number")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        lo = "" if low is None else f"{low} {'<' if low_open else '<='} "
+        hi = "" if high is None else f" {'<' if high_open else '<='} {high}"
+        raise ParameterError(f"{_where(op)}parameter '{name}' = {value!r}: expected {lo}{name}{hi}")
+    return value
+
+
+def check_choice(name: str, value, choices: Sequence, *, op: str | None = None):
+    """Check that ``value`` is one of ``choices`` (strings get a did-you-mean)."""
+    if value not in choices:
+        hint = suggest(value, [str(c) for c in choices]) if isinstance(value, str) else ""
+        listed = ", ".join(repr(c) for c in choices)
+        raise ParameterError(f"{_where(op)}parameter '{name}' = {value!r}: expected one of {listed}{hint}")
+    return value
+
+
+def check_size(name: str, value, *, op: str | None = None) -> tuple[int, int]:
+    """Accept an int or a pair of ints (height, width), all >= 1; return ``(h, w)``."""
+    if isinstance(value, (Integral,)) and not isinstance(value, bool):
+        value = (value, value)
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)):
+        raise ParameterError(f"{_where(op)}parameter '{name}' = {value!r}: expected an integer "
+                             "or a pair [height, width] of integers")
+    h, w = int(value[0]), int(value[1])
+    if h < 1 or w < 1:
+        raise ParameterError(f"{_where(op)}parameter '{name}' = {value!r}: expected sizes >= 1")
+    return h, w
