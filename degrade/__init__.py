@@ -1,1 +1,36 @@
+"""degrade: composable, numba-accelerated degradation operators and YAML recipes that
+manufacture training pairs for image-restoration models.
 
+The public API is small and imports its heavy parts lazily (``import degrade`` stays fast):
+
+- :func:`load_recipe` — load and validate a recipe (path, built-in name or YAML text);
+- :mod:`degrade.ops` — every operator as a plain function ``op(image, **params, rng=None)``;
+- :func:`list_ops` — the registry (names, domains, parameter specs).
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_recipe", "list_ops", "DegradeError", "ParameterError",
+           "RecipeError", "InputError"]
+
+from ._errors import DegradeError, InputError, ParameterError, RecipeError
+
+
+def load_recipe(source):
+    """Load and validate a recipe; see :func:`degrade.recipe.load_recipe`."""
+    from .recipe import load_recipe as _load
+    return _load(source)
+
+
+def list_ops():
+    """Specs of every registered op (name, function, domains, parameters), sorted by name."""
+    from ._registry import all_ops
+    return all_ops()
+
+
+def __getattr__(name):
+    if name == "ops":
+        import importlib
+        return importlib.import_module(".ops", __name__)
+    raise AttributeError(f"module 'degrade' has no attribute {name!r}")

@@ -1,0 +1,31 @@
+"""Bayer CFA pattern conventions shared by every RAW op.
+
+A mosaic is a float32 ``(H, W)`` array; its pattern names the colours of the top-left 2x2
+cell in reading order (row 0 left, row 0 right, row 1 left, row 1 right). Channel indices
+are R=0, G=1, B=2. Packed RAW is ``(H/2, W/2, 4)`` with planes in the pattern's reading order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import check_choice
+
+PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
+_CHANNEL = {"R": 0, "G": 1, "B": 2}
+
+
+def check_pattern(pattern, *, op: str | None = None) -> str:
+    """Validate a CFA pattern name (upper-case)."""
+    return check_choice("pattern", pattern.upper() if isinstance(pattern, str) else pattern,
+                        PATTERNS, op=op)
+
+
+def cell_channels(pattern: str) -> np.ndarray:
+    """``(2, 2)`` int array: RGB channel index of each position of the 2x2 cell."""
+    return np.array([_CHANNEL[c] for c in check_pattern(pattern)], dtype=np.int64).reshape(2, 2)
+
+
+def channel_map(pattern: str, height: int, width: int) -> np.ndarray:
+    """``(H, W)`` int array: RGB channel index (0, 1, 2) of every photosite."""
+    cell = cell_channels(pattern)
+    return np.tile(cell, ((height + 1) // 2, (width + 1) // 2))[:height, :width]

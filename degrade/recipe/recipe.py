@@ -1,0 +1,217 @@
+"""The Recipe object: sample a plan (every drawn parameter) and apply it to an image."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _rng
+from .._errors import DegradeError, ParameterError, RecipeError
+from .._validate import as_image
+from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode
+from .parse import Target
+
+TARGET_NODE = 0   # node number of the target-side draws (crop position, flips)
+
+
+@dataclass
+class Sample:
+    """One training pair: ``hq`` target, ``lq`` degraded input, the ``record`` of every drawn
+    parameter (JSON-serialisable) and the sample's metadata (e.g. CFA ``pattern``)."""
+    hq: np.ndarray
+    lq: np.ndarray
+    record: dict
+    meta: dict = field(default_factory=dict)
+
+
+def to_json_value(value):
+    """Numpy scalars/arrays and tuples -> plain JSON types (floats keep every bit)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    return value
+
+
+class Recipe:
+    """A validated recipe. Build with :func:`degrade.load_recipe`.
+
+    Attributes: ``name``, ``text`` (YAML), ``hash`` (sha256 of the text), ``seed``,
+    ``input_domain``, ``output_domain``, ``target_domain``, ``target_size`` ((h, w) or None),
+    ``scale``, ``file``.
+    """
+
+    def __init__(self, *, name, text, file, seed, input_domain, target: Target,
+                 target_stages: list[Node], stages: list[Node], target_domain, output_domain,
+                 description=""):
+        self.name, self.text, self.file, self.seed = name, text, file, seed
+        self.description = description
+        self.hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.input_domain, self.target_domain, self.output_domain = \
+            input_domain, target_domain, output_domain
+        self.target = target
+        self.target_stages, self.stages = target_stages, stages
+
+    # -- public attributes ----------------------------------------------------------------------
+    @property
+    def target_size(self):
+        return self.target.size
+
+    @property
+    def scale(self) -> int:
+        return self.target.scale
+
+    def __repr__(self):
+        return f"Recipe({self.name!r}, input={self.input_domain}, output={self.output_domain})"
+
+    # -- sampling -------------------------------------------------------------------------------
+    def sample(self, seed: int | None = None, index: int = 0) -> dict:
+        """Draw every parameter of sample ``index`` without touching an image.
+
+        Returns a JSON-serialisable record: ``seed``, ``index``, ``recipe`` (name),
+        ``target`` (crop position as fractions ``u_y``/``u_x`` of the free range, flips) and
+        ``target_steps`` / ``steps`` (the ops that run, in order, with their parameters).
+        """
+        seed = self.seed if seed is None else seed
+        rng = _rng.stream(seed, index, TARGET_NODE, _rng.TARGET)
+        target = {"u_y": float(rng.random()), "u_x": float(rng.random()),
+                  "hflip": bool(rng.random() < 0.5) if self.target.hflip else False,
+                  "vflip": bool(rng.random() < 0.5) if self.target.vflip else False,
+                  "rot90": 0}
+        if self.target.rot90:
+            size = self.target.size
+            square = size is None or size[0] == size[1]
+            target["rot90"] = int(rng.integers(0, 4)) if square else 2 * int(rng.integers(0, 2))
+        record = {"seed": seed, "index": index, "recipe": self.name, "target": target,
+                  "target_steps": [], "steps": []}
+        self._plan(self.target_stages, seed, index, record["target_steps"])
+        self._plan(self.stages, seed, index, record["steps"])
+        return record
+
+    def _plan(self, nodes: list[Node], seed: int, index: int, steps: list) -> None:
+        for node in nodes:
+            rng = _rng.stream(seed, index, node.node, _rng.PLAN)
+            if node.p < 1 and not rng.random() < node.p:
+                continue
+            if isinstance(node, OpNode):
+                steps.append({"node": node.node, "op": node.op.name,
+                              "params": self._draw_params(node, rng)})
+            elif isinstance(node, GroupNode):
+                self._plan(node.children, seed, index, steps)
+            elif isinstance(node, OneOfNode):
+                pick = int(np.searchsorted(node.cumulative, rng.random(), side="right"))
+                self._plan([node.children[pick]], seed, index, steps)
+            elif isinstance(node, ShuffleNode):
+                order = [int(i) for i in rng.permutation(len(node.groups))]
+                for first, second in node.keep_order:
+                    a, b = order.index(first), order.index(second)
+                    if a > b:
+                        order[a], order[b] = order[b], order[a]
+                self._plan([node.groups[i] for i in order], seed, index, steps)
+
+    def _draw_params(self, node: OpNode, rng) -> dict:
+        params = {}
+        if node.sampler is not None:
+            try:
+                drawn = node.sampler.function(rng, **node.sampler_config)
+            except ParameterError as e:
+                raise RecipeError(str(e), file=self.file, path=f"{node.path}.sampler") from None
+            params.update(drawn)
+        for name, value in node.params.items():
+            params[name] = value.sample(rng)
+        return to_json_value(params)
+
+    # -- applying -------------------------------------------------------------------------------
+    def run(self, image: np.ndarray, seed: int | None = None, index: int = 0,
+            meta: dict | None = None) -> Sample:
+        """Make sample ``index``: crop, flips, target stages -> HQ; the chain -> LQ."""
+        return self.replay(image, self.sample(seed, index), meta=meta)
+
+    def replay(self, image: np.ndarray, record: dict, meta: dict | None = None) -> Sample:
+        """Apply a record (from :meth:`sample`, :meth:`run` or a store) to ``image``.
+
+        Gives exactly the pair the record was made with: the op noise streams are keyed by
+        the record's seed, index and node numbers.
+        """
+        try:
+            seed, index = int(record["seed"]), int(record["index"])
+            target, target_steps, steps = record["target"], record["target_steps"], record["steps"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise DegradeError(f"not a degrade record (missing or bad {e})") from None
+        record = json.loads(json.dumps(record))    # a private copy, and proof it is JSON
+        meta = dict(meta or {})
+        crop = self._crop(image, record["target"])
+        meta["target_size"] = list(crop.shape[:2])
+        hq, hq_meta = self._apply(crop, target_steps, seed, index, meta)
+        start, lq_meta = (hq, dict(hq_meta)) if self.target.lq_from == "target" else (crop, dict(meta))
+        lq, lq_meta = self._apply(start, steps, seed, index, lq_meta)
+        self._check_scale(hq, lq, index)
+        return Sample(hq, lq, record, lq_meta)
+
+    def _crop(self, image, target: dict) -> np.ndarray:
+        raw = self.input_domain == "raw"
+        img = as_image(image, name="input image", channels=None if raw else (3,), allow_2d=raw)
+        if raw and img.ndim != 2:
+            raise DegradeError(f"recipe '{self.name}' takes raw mosaics (H, W); got shape {img.shape}")
+        H, W = img.shape[:2]
+        h, w = self.target.size or (H - H % (2 * self.scale if raw else self.scale),
+                                    W - W % (2 * self.scale if raw else self.scale))
+        if h > H or w > W or h < 1 or w < 1:
+            raise DegradeError(f"recipe '{self.name}': image of {H}x{W} is smaller than the target "
+                               f"size {h}x{w}")
+        step = 2 if raw else 1
+        y = step * math.floor(target["u_y"] * ((H - h) // step + 1))
+        x = step * math.floor(target["u_x"] * ((W - w) // step + 1))
+        y, x = target.setdefault("y", y), target.setdefault("x", x)
+        target["size"] = [h, w]
+        out = img[y:y + h, x:x + w]
+        if target.get("hflip"):
+            out = out[:, ::-1]
+        if target.get("vflip"):
+            out = out[::-1]
+        return np.ascontiguousarray(np.rot90(out, target.get("rot90", 0)))
+
+    def _node_paths(self) -> dict[int, str]:
+        from .nodes import walk
+        return {n.node: n.path for n in walk(self.target_stages + self.stages)}
+
+    def _apply(self, img, steps, seed, index, meta):
+        from .._registry import get_op
+        meta = dict(meta)
+        for step in steps:
+            spec = get_op(step["op"])
+            params = dict(step["params"])
+            for name in spec.meta_in:
+                if name not in params and name in meta:
+                    params[name] = meta[name]
+            rng = _rng.stream(seed, index, step["node"], _rng.OP) if spec.random else None
+            try:
+                img = spec.function(img, **params, rng=rng)
+            except (ParameterError, TypeError) as e:
+                path = self._node_paths().get(step["node"], f"node {step['node']}")
+                raise RecipeError(f"sample {index}: {e}", file=self.file, path=path) from None
+            for name in spec.meta_out:
+                if name in params:
+                    meta[name] = params[name]
+        return img, meta
+
+    def _check_scale(self, hq, lq, index):
+        want = (hq.shape[0] // self.scale, hq.shape[1] // self.scale)
+        if lq.shape[:2] != want:
+            raise RecipeError(
+                f"sample {index}: the chain made an LQ of {lq.shape[0]}x{lq.shape[1]}, but a "
+                f"{hq.shape[0]}x{hq.shape[1]} target at scale {self.scale} needs "
+                f"{want[0]}x{want[1]}; end the chain with "
+                f"{{op: resize, relative_to: target, scale: {1 / self.scale:g}}}",
+                file=self.file, path="stages")
