@@ -25,6 +25,7 @@ class Target:
     vflip: bool
     rot90: bool
     lq_from: str
+    scale_given: bool = False    # only a stated scale is checked against the LQ size
 
 
 def _unknown_key(key, allowed, what, path):
@@ -305,7 +306,7 @@ def parse_target(raw, parser: Parser, input_domain: str) -> tuple[Target, list[N
         raise RecipeError(f"lq_from = {lq_from!r}: expected 'target' or 'input'",
                           path="target.lq_from")
     stages = parser.stage_list(raw.get("stages"), "target.stages")
-    return Target(size, scale, hflip, vflip, rot90, lq_from), stages
+    return Target(size, scale, hflip, vflip, rot90, lq_from, "scale" in raw), stages
 
 
 def parse_top(data, file: str | None):

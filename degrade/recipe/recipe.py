@@ -207,6 +207,8 @@ class Recipe:
         return img, meta
 
     def _check_scale(self, hq, lq, index):
+        if not self.target.scale_given:
+            return
         want = (hq.shape[0] // self.scale, hq.shape[1] // self.scale)
         if lq.shape[:2] != want:
             raise RecipeError(

@@ -1,0 +1,75 @@
+"""A picture of what a recipe does: the HQ target next to several LQ draws, each labelled
+with its key parameters. Used by ``degrade preview``."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BANNER_LINE = 13      # pixels per text line under a tile
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT_SCALE = 0.36
+# OpenCV names its Bayer codes after the second row; checked: a pure-red RGGB mosaic
+# demosaics to red with COLOR_BayerBG2RGB.
+OPENCV_BAYER_TO_RGB = {"RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB,
+                       "GRBG": cv2.COLOR_BayerGB2RGB, "GBRG": cv2.COLOR_BayerGR2RGB}
+
+
+def to_display(img: np.ndarray, domain: str, meta: dict) -> np.ndarray:
+    """float image of any domain -> uint8 RGB for looking at (not a faithful ISP)."""
+    if img.ndim == 2:   # a mosaic: OpenCV's quick bilinear demosaic, for display only
+        u16 = np.rint(np.clip(img, 0, 1) * 65535).astype(np.uint16)
+        code = OPENCV_BAYER_TO_RGB[meta.get("pattern", "RGGB")]
+        img = cv2.cvtColor(u16, code).astype(np.float32) / 65535
+    elif img.shape[2] != 3:
+        img = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
+    if domain != "srgb":
+        img = np.clip(img, 0, 1) ** (1 / 2.2)
+    return np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return "[...]" if len(str(value)) > 18 else str(value).replace(" ", "")
+    return str(value)
+
+
+def label_lines(record: dict, width: int) -> list[str]:
+    """One line per step: ``op k=v k=v`` (long lines wrapped to the tile width)."""
+    per_line = max(12, width // 7)
+    lines = []
+    for step in record["steps"]:
+        text = step["op"] + " " + " ".join(f"{k}={_fmt(v)}" for k, v in step["params"].items()
+                                           if k not in ("relative_to", "sigma_units"))
+        while text:
+            lines.append(text[:per_line])
+            text = text[per_line:] and "  " + text[per_line:]
+    return lines
+
+
+def _tile(img_u8: np.ndarray, size: tuple[int, int], title: str, lines: list[str], n_lines: int):
+    tile = cv2.resize(img_u8, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    banner = np.full(((n_lines + 1) * BANNER_LINE + 4, size[1], 3), 255, np.uint8)
+    for i, text in enumerate([title] + lines):
+        cv2.putText(banner, text, (3, BANNER_LINE * (i + 1)), FONT, FONT_SCALE,
+                    (0, 0, 0) if i else (160, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([tile, banner])
+
+
+def preview_grid(recipe, image: np.ndarray, *, n: int = 4, seed: int | None = None,
+                 meta: dict | None = None) -> np.ndarray:
+    """uint8 RGB grid: the HQ of sample 0, then the LQ of samples 0..n-1 (upscaled, nearest)."""
+    samples = [recipe.run(image, seed=seed, index=i, meta=meta) for i in range(n)]
+    hq = samples[0].hq
+    size = hq.shape[:2]
+    labels = [label_lines(s.record, size[1]) for s in samples]
+    n_lines = max(len(lab) for lab in labels)
+    tiles = [_tile(to_display(hq, recipe.target_domain, samples[0].meta), size,
+                   f"HQ {hq.shape[1]}x{hq.shape[0]}", [], n_lines)]
+    for i, (s, lab) in enumerate(zip(samples, labels)):
+        title = f"LQ #{i} {s.lq.shape[1]}x{s.lq.shape[0]}"
+        tiles.append(_tile(to_display(s.lq, recipe.output_domain, s.meta), size, title, lab, n_lines))
+    gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
+    row = [t for tile in tiles for t in (tile, gap)][:-1]
+    return np.hstack(row)

@@ -1,0 +1,15 @@
+EXAMPLES = [
+    {"op": "crop", "params": {"size": [16, 12], "y": 3, "x": 5}, "input": "srgb"},
+    {"op": "crop", "params": {"size": 20}, "input": "linear"},
+    {"op": "flip_rot", "params": {"hflip": True, "rot90": 1}, "input": "srgb"},
+    {"op": "resize", "params": {"scale": 0.5, "mode": "area"}, "input": "srgb"},
+    {"op": "resize", "params": {"size": [30, 50], "mode": "bicubic"}, "input": "srgb",
+     "unclipped": True},
+    {"op": "gaussian_blur", "params": {"sigma_x": 1.2}, "input": "srgb"},
+    {"op": "gaussian_blur", "params": {"sigma_x": 2.0, "sigma_y": 0.7, "theta": 0.5},
+     "input": "linear"},
+    {"op": "gaussian_noise", "params": {"sigma": 0.05}, "input": "srgb"},
+    {"op": "gaussian_noise", "params": {"sigma": 10, "sigma_units": "8bit", "gray": True},
+     "input": "camera"},
+    {"op": "jpeg", "params": {"quality": 60}, "input": "srgb"},
+]
