@@ -29,3 +29,28 @@ def channel_map(pattern: str, height: int, width: int) -> np.ndarray:
     """``(H, W)`` int array: RGB channel index (0, 1, 2) of every photosite."""
     cell = cell_channels(pattern)
     return np.tile(cell, ((height + 1) // 2, (width + 1) // 2))[:height, :width]
+
+
+def as_mosaic(image, *, op: str | None = None, name: str = "image") -> np.ndarray:
+    """Check a Bayer mosaic: a 2-D ``(H, W)`` array, returned as C-contiguous float32."""
+    from ._errors import ParameterError
+    from ._validate import as_image
+
+    if isinstance(image, np.ndarray) and image.ndim != 2:
+        where = f"{op}: " if op else ""
+        raise ParameterError(f"{where}{name} has shape {image.shape}: expected a Bayer "
+                             "mosaic (H, W)")
+    return as_image(image, name=name, op=op, allow_2d=True)
+
+
+def rgbg_sites(pattern: str) -> np.ndarray:
+    """``(2, 2)`` int array: RGBG index of each cell position, the order ELD/LibRaw packing
+    uses for per-site tables: 0 = R, 1 = G on the R row, 2 = B, 3 = G on the B row."""
+    cell = cell_channels(pattern)
+    red_row = int(np.argwhere(cell == 0)[0][0])
+    sites = np.where(cell == 0, 0, np.where(cell == 2, 2, 0))
+    for r in range(2):
+        for c in range(2):
+            if cell[r, c] == 1:
+                sites[r, c] = 1 if r == red_row else 3
+    return sites.astype(np.int64)

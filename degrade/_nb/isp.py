@@ -1,0 +1,195 @@
+"""Per-pixel ISP kernels: tone curves, transfer functions, 3x3 colour, gains, CFA.
+
+Arithmetic is float64 inside, rounded to float32 once when written to ``out``.
+Elementwise kernels take a flat 1-D view (any image shape); pixel kernels an ``(N, C)``
+view; CFA kernels an ``(H, W)`` mosaic with the 2x2 cell of per-position values.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# Transfer curve codes for _transfer_kernel (see degrade/ops/tone.py).
+INVERSE_SMOOTHSTEP = 0
+SMOOTHSTEP = 1
+POWER = 2
+SRGB_EOTF = 3
+SRGB_EOTF_INVERSE = 4
+
+POWER_FLOOR = 1e-8      # Brooks 2019: max(x, 1e-8) ** p
+HIGHLIGHT_START = 0.9   # Brooks 2019 safe_invert_gains: mask = (max(gray - 0.9, 0) / 0.1)^2
+
+
+@numba.njit(cache=True, nogil=True)
+def _inverse_smoothstep(x):
+    """0.5 - sin(asin(1 - 2 clip(x, 0, 1)) / 3), the inverse of 3y^2 - 2y^3 on [0, 1]."""
+    x = min(max(x, 0.0), 1.0)
+    return 0.5 - math.sin(math.asin(1.0 - 2.0 * x) / 3.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _smoothstep(x):
+    """3x^2 - 2x^3 of clip(x, 0, 1)."""
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+@numba.njit(cache=True, nogil=True)
+def _power(x, p):
+    """max(x, 1e-8) ** p (Brooks' gamma expansion / compression)."""
+    return max(x, POWER_FLOOR) ** p
+
+
+@numba.njit(cache=True, nogil=True)
+def _srgb_eotf(v):
+    """IEC 61966-2-1 sRGB EOTF (display value -> linear); linear segment below 0.04045."""
+    if v <= 0.04045:
+        return v / 12.92
+    return ((v + 0.055) / 1.055) ** 2.4
+
+
+@numba.njit(cache=True, nogil=True)
+def _srgb_eotf_inverse(v):
+    """IEC 61966-2-1 inverse EOTF (linear -> display value); linear segment below 0.0031308."""
+    if v <= 0.0031308:
+        return v * 12.92
+    return 1.055 * v ** (1.0 / 2.4) - 0.055
+
+
+@numba.njit(cache=True, nogil=True)
+def _transfer(v, curve, p):
+    if curve == INVERSE_SMOOTHSTEP:
+        return _inverse_smoothstep(v)
+    if curve == SMOOTHSTEP:
+        return _smoothstep(v)
+    if curve == POWER:
+        return _power(v, p)
+    if curve == SRGB_EOTF:
+        return _srgb_eotf(v)
+    return _srgb_eotf_inverse(v)
+
+
+@numba.njit(cache=True, nogil=True)
+def _transfer_kernel(flat, curve, p, out):
+    """out[i] = curve(flat[i]) for a curve code above (``p`` is the power exponent)."""
+    for i in range(flat.shape[0]):
+        out[i] = _transfer(np.float64(flat[i]), curve, p)
+
+
+@numba.njit(cache=True, nogil=True)
+def _matrix_kernel(pix, m, out):
+    """out[n] = m @ pix[n] for pix (N, 3), m (3, 3) float64."""
+    for n in range(pix.shape[0]):
+        a = np.float64(pix[n, 0])
+        b = np.float64(pix[n, 1])
+        c = np.float64(pix[n, 2])
+        for k in range(3):
+            out[n, k] = m[k, 0] * a + m[k, 1] * b + m[k, 2] * c
+
+
+@numba.njit(cache=True, nogil=True)
+def _safe_gain(gray, g):
+    """Brooks' safe_invert_gains for one channel: max(mask + (1 - mask) g, g)."""
+    t = max(gray - HIGHLIGHT_START, 0.0) / (1.0 - HIGHLIGHT_START)
+    mask = t * t
+    return max(mask + (1.0 - mask) * g, g)
+
+
+@numba.njit(cache=True, nogil=True)
+def _safe_gains_kernel(pix, gains, clip, out):
+    """Highlight-protected gains on (N, 3) pixels: gray = mean of the pixel's channels."""
+    for n in range(pix.shape[0]):
+        a = np.float64(pix[n, 0])
+        b = np.float64(pix[n, 1])
+        c = np.float64(pix[n, 2])
+        gray = (a + b + c) / 3.0
+        for k in range(3):
+            v = np.float64(pix[n, k]) * _safe_gain(gray, gains[k])
+            if clip:
+                v = min(max(v, 0.0), 1.0)
+            out[n, k] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def _channel_affine_kernel(pix, scale, offset, lo, hi, out):
+    """out[n, k] = clip(pix[n, k] * scale[k] + offset[k], lo, hi) for pix (N, C)."""
+    c = pix.shape[1]
+    for n in range(pix.shape[0]):
+        for k in range(c):
+            v = np.float64(pix[n, k]) * scale[k] + offset[k]
+            out[n, k] = min(max(v, lo), hi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _cfa_affine_kernel(mosaic, scale, offset, lo, hi, out):
+    """out[i, j] = clip(mosaic[i, j] * scale[i%2, j%2] + offset[i%2, j%2], lo, hi)."""
+    h, w = mosaic.shape
+    for i in range(h):
+        for j in range(w):
+            v = np.float64(mosaic[i, j]) * scale[i & 1, j & 1] + offset[i & 1, j & 1]
+            out[i, j] = min(max(v, lo), hi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mosaic_kernel(img, cell, out):
+    """out[i, j] = img[i, j, cell[i%2, j%2]] for img (H, W, 3)."""
+    h, w = out.shape
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = img[i, j, cell[i & 1, j & 1]]
+
+
+@numba.njit(cache=True, nogil=True)
+def _quantize_kernel(flat, black, white, max_code, out):
+    """Normalised value -> integer code round(x (white - black) + black) clipped to
+    [0, max_code] -> back to normalised (code - black) / (white - black)."""
+    span = white - black
+    for i in range(flat.shape[0]):
+        code = np.rint(np.float64(flat[i]) * span + black)
+        code = min(max(code, 0.0), max_code)
+        out[i] = (code - black) / span
+
+
+@numba.njit(cache=True, nogil=True)
+def _lut_lookup(lut, v):
+    """Linear interpolation of ``lut`` sampled at k / (len - 1) on [0, 1] (v in [0, 1])."""
+    n = lut.shape[0] - 1
+    pos = v * n
+    k = min(int(pos), n - 1)
+    f = pos - k
+    return lut[k] + f * (lut[k + 1] - lut[k])
+
+
+@numba.njit(cache=True, nogil=True)
+def _brooks_expand(v, lut, exact_below, exact_above):
+    """max(inverse_smoothstep(v), 1e-8) ** 2.2: exact near the ends, LUT in between."""
+    v = min(max(v, 0.0), 1.0)
+    if v < exact_below or v > exact_above:
+        return _power(_inverse_smoothstep(v), 2.2)
+    return _lut_lookup(lut, v)
+
+
+@numba.njit(cache=True, nogil=True)
+def _unprocess_brooks2019_kernel(img, lut, exact_below, exact_above, rgb2cam, gains,
+                                 cell, out):
+    """Fused Brooks 2019 unprocessing of an sRGB (H, W, 3) image into an (H, W) mosaic.
+
+    Per pixel: tone + gamma expansion (LUT, see _brooks_expand), camera = rgb2cam @ linear,
+    highlight-protected inverse gains (gray = mean of the camera pixel), clip to [0, 1],
+    keep the channel ``cell[i%2, j%2]``.
+    """
+    h, w = out.shape
+    for i in range(h):
+        for j in range(w):
+            a = _brooks_expand(np.float64(img[i, j, 0]), lut, exact_below, exact_above)
+            b = _brooks_expand(np.float64(img[i, j, 1]), lut, exact_below, exact_above)
+            c = _brooks_expand(np.float64(img[i, j, 2]), lut, exact_below, exact_above)
+            c0 = rgb2cam[0, 0] * a + rgb2cam[0, 1] * b + rgb2cam[0, 2] * c
+            c1 = rgb2cam[1, 0] * a + rgb2cam[1, 1] * b + rgb2cam[1, 2] * c
+            c2 = rgb2cam[2, 0] * a + rgb2cam[2, 1] * b + rgb2cam[2, 2] * c
+            k = cell[i & 1, j & 1]
+            v = c0 if k == 0 else (c1 if k == 1 else c2)
+            v *= _safe_gain((c0 + c1 + c2) / 3.0, gains[k])
+            out[i, j] = min(max(v, 0.0), 1.0)
