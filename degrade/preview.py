@@ -8,6 +8,7 @@ import numpy as np
 BANNER_LINE = 13      # pixels per text line under a tile
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.36
+MIN_TILE_WIDTH = 200   # small targets are shown enlarged (nearest neighbour)
 # OpenCV names its Bayer codes after the second row; checked: a pure-red RGGB mosaic
 # demosaics to red with COLOR_BayerBG2RGB.
 OPENCV_BAYER_TO_RGB = {"RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB,
@@ -40,11 +41,16 @@ def label_lines(record: dict, width: int) -> list[str]:
     per_line = max(12, width // 7)
     lines = []
     for step in record["steps"]:
-        text = step["op"] + " " + " ".join(f"{k}={_fmt(v)}" for k, v in step["params"].items()
-                                           if k not in ("relative_to", "sigma_units"))
-        while text:
-            lines.append(text[:per_line])
-            text = text[per_line:] and "  " + text[per_line:]
+        words = [step["op"]] + [f"{k}={_fmt(v)}" for k, v in step["params"].items()
+                                if k not in ("relative_to", "sigma_units")]
+        line = ""
+        for word in words:
+            if line and len(line) + 1 + len(word) > per_line:
+                lines.append(line)
+                line = "  " + word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
     return lines
 
 
@@ -59,10 +65,19 @@ def _tile(img_u8: np.ndarray, size: tuple[int, int], title: str, lines: list[str
 
 def preview_grid(recipe, image: np.ndarray, *, n: int = 4, seed: int | None = None,
                  meta: dict | None = None) -> np.ndarray:
-    """uint8 RGB grid: the HQ of sample 0, then the LQ of samples 0..n-1 (upscaled, nearest)."""
-    samples = [recipe.run(image, seed=seed, index=i, meta=meta) for i in range(n)]
+    """uint8 RGB grid: the HQ, then the LQ of samples 0..n-1 (upscaled, nearest).
+
+    Every draw uses the same, centred crop (and no flips) so that the LQs are comparable
+    with the one HQ shown; everything else is drawn as in a real run.
+    """
+    samples = []
+    for i in range(n):
+        record = recipe.sample(seed, i)
+        record["target"].update(u_y=0.5, u_x=0.5, hflip=False, vflip=False, rot90=0)
+        samples.append(recipe.replay(image, record, meta=meta))
     hq = samples[0].hq
-    size = hq.shape[:2]
+    zoom = max(1, -(-MIN_TILE_WIDTH // hq.shape[1]))
+    size = (hq.shape[0] * zoom, hq.shape[1] * zoom)
     labels = [label_lines(s.record, size[1]) for s in samples]
     n_lines = max(len(lab) for lab in labels)
     tiles = [_tile(to_display(hq, recipe.target_domain, samples[0].meta), size,

@@ -33,7 +33,7 @@ def run(args) -> int:
     if recipe.input_domain == "raw":
         raise InputError(f"{args.recipe}: preview of raw-input recipes needs a RAW source; "
                          "use 'degrade generate' with --input")
-    image = read_image(args.image) if args.image else read_image(default_image())
+    image = read_image(args.image) if args.image else default_image()
     grid = preview_grid(recipe, image, n=args.n, seed=args.seed)
     if not cv2.imwrite(args.out, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
         raise InputError(f"{args.out}: cannot write the PNG (bad folder or extension?)")
