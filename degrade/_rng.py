@@ -19,6 +19,7 @@ PLAN = 0      #: purpose: drawing a node's parameters / control decisions
 OP = 1        #: purpose: the Generator an op receives
 TARGET = 2    #: purpose: target-side draws (crop position, flips)
 TRAIN = 3     #: purpose: training-time augmentation (seed, epoch, index)
+SOURCE = 4    #: purpose: the dataset engine's patch draw on the source image (node 0)
 
 
 def _check(value: int, what: str) -> int:

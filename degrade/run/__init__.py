@@ -1,0 +1,13 @@
+"""Dataset generation: sources -> one dask task per shard -> a zarr v3 store (resumable).
+
+``generate`` makes a store, ``inspect_store`` summarises one, ``contact_sheet`` draws pairs.
+See docs/dataset_engine.md.
+"""
+from __future__ import annotations
+
+from .execute import DEFAULT_SHARD_SIZE, generate
+from .inspect import contact_sheet, inspect_store
+from .store import StoreError, dequantise, open_store
+
+__all__ = ["DEFAULT_SHARD_SIZE", "StoreError", "contact_sheet", "dequantise", "generate",
+           "inspect_store", "open_store"]

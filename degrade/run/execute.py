@@ -1,0 +1,305 @@
+"""``generate``: sources -> one dask task per shard -> a zarr v3 store; resume; progress.
+
+See docs/dataset_engine.md for the store layout, the determinism rules and the measurements
+behind the defaults (threaded scheduler, no compression for images).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import ParameterError
+from ..sources.folders import Patches, as_sources, plan_samples
+from . import store as st
+from .progress import Progress
+from .tasks import Context, RecipeRef, _FileCache, make_sample, run_shard
+
+DEFAULT_SHARD_SIZE = 64
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
+_DOMAIN_DTYPE = {"srgb": "uint8", "linear": "uint16", "camera": "uint16", "raw": "uint16"}
+
+
+def _version() -> str:
+    import degrade
+    version = getattr(degrade, "__version__", None)
+    if version:
+        return str(version)
+    try:
+        from importlib.metadata import version as dist_version
+        return dist_version("degrade")
+    except Exception:
+        return "unknown"
+
+
+def _as_recipe(recipe):
+    if isinstance(recipe, (str, os.PathLike)):
+        from ..recipe import load_recipe
+        return load_recipe(recipe)
+    if not hasattr(recipe, "run"):
+        raise ParameterError(f"recipe must be a Recipe, a YAML file or YAML text, got "
+                             f"{type(recipe).__name__}")
+    return recipe
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(f"{name} = {value!r}: expected an integer >= {low}")
+    return int(value)
+
+
+def _auto_dtype(recipe, array: np.ndarray, which: str) -> str:
+    """uint16 for mosaics and linear/camera/raw data, uint8 for sRGB images."""
+    if array.ndim == 2:
+        return "uint16"
+    attr = "target_domain" if which == "hq" else "output_domain"
+    domain = getattr(recipe, attr, None) or getattr(recipe, "input_domain", "srgb")
+    return _DOMAIN_DTYPE.get(domain, "uint16")
+
+
+def _resolve_scheduler(scheduler):
+    """'threads' | 'processes' | 'synchronous' | a distributed Client | 'tcp://...' address."""
+    if scheduler is None:
+        scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or "threads"
+    if isinstance(scheduler, str) and scheduler not in LOCAL_SCHEDULERS and "://" not in scheduler:
+        raise ParameterError(f"scheduler = {scheduler!r}: expected one of "
+                             f"{', '.join(LOCAL_SCHEDULERS)} or a dask.distributed address "
+                             "like tcp://HOST:8786")
+    return scheduler
+
+
+def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: int | None = None,
+             workers: int | None = None, scheduler=None, shard_size: int = DEFAULT_SHARD_SIZE,
+             strict: bool = False, overwrite: bool = False, dtype: str = "auto",
+             patch_size: int | None = None, stride: int | None = None, weights=None,
+             counts=None, compression: str = "none", progress: bool = True) -> dict:
+    """Generate a training store: every sample of ``recipe`` over ``sources`` into ``out``.
+
+    Parameters
+    ----------
+    recipe : Recipe, path or YAML text
+    sources : None, path, Source, dict or list of these
+        Folders of images (PNG/JPEG/TIFF, 8/16-bit) or of RAW files (RAW recipes), ``.txt``
+        file lists, or None for the built-in samples. See :func:`degrade.sources.folders.as_sources`.
+    out : path
+        The store directory (zarr v3). An existing store of the same job is resumed.
+    num : int or None
+        Number of samples; None = one per file (or per grid patch).
+    seed : int or None
+        Root seed; None = the recipe's seed.
+    workers : int or None
+        Local workers (threads or processes); None = all cores.
+    scheduler : str or distributed.Client or None
+        'threads' (default), 'processes', 'synchronous', a ``tcp://HOST:PORT`` address or a
+        Client; None also honours ``DASK_SCHEDULER_ADDRESS``.
+    shard_size : int
+        Samples per shard file (one chunk per sample).
+    strict : bool
+        Fail on the first unusable input file instead of skipping it.
+    overwrite : bool
+        Delete an existing store at ``out`` first (only if it is a zarr store).
+    dtype : {'auto', 'uint8', 'uint16', 'float16'}
+        Stored type; 'auto' = uint8 for sRGB, uint16 for RAW/linear/mosaics.
+    patch_size, stride : int or None
+        Patches cut from each source image before the recipe: a random ``patch_size`` crop per
+        sample, or a sliding grid when ``stride`` is given too.
+    weights, counts : list or None
+        Per-source sample shares or exact counts (one per source).
+    compression : {'none', 'lz4', 'zstd'}
+        Codec of hq/lq (records are always zstd).
+    progress : bool
+        Print a progress line (samples/s, ETA) on stderr.
+
+    Returns
+    -------
+    dict
+        Summary: ``path``, ``num``, ``shards``, ``shards_written``, ``shards_reused``,
+        ``skipped`` (list of {path, reason}), ``seconds``, ``samples_per_s``, ``mb_per_s``.
+
+    Raises
+    ------
+    StoreError
+        ``out`` holds a store of another job (recipe, seed, sources, ...) or a non-store folder.
+    InputError
+        Unusable sources; with ``strict``, any unusable file.
+    ParameterError
+        Bad arguments.
+    """
+    t_start = time.perf_counter()
+    if out is None:
+        raise ParameterError("out: give the output store path")
+    recipe = _as_recipe(recipe)
+    seed = _check_int("seed", recipe.seed if seed is None else seed, 0)
+    shard_size = _check_int("shard_size", shard_size, 1)
+    workers = _check_int("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
+    if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
+        raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16 or float16")
+    st._compressors(compression)
+    scheduler = _resolve_scheduler(scheduler)
+    kind = "raw" if getattr(recipe, "input_domain", "srgb") == "raw" else "image"
+    say = _printer(progress)
+    plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind, num=num,
+                        patches=Patches(patch_size, stride), min_size=recipe.target_size,
+                        strict=strict, warn=lambda m: warnings.warn(m, stacklevel=3))
+    rel = [_rel(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
+    ctx = Context(RecipeRef(recipe), seed, kind, plan.files, rel, plan.file_source, plan.patches,
+                  store=str(Path(out)), num=plan.num, shard_size=shard_size, strict=strict)
+    wanted = {"store_format": st.STORE_FORMAT, "recipe_hash": recipe.hash,
+              "recipe_name": recipe.name, "seed": seed, "num": plan.num,
+              "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
+              "patches": plan.patches.as_dict(), "compression": compression}
+    group = _open_or_create(Path(out), ctx, recipe, plan, wanted, overwrite)
+    for name in ("hq", "lq"):
+        ctx.shapes[name] = tuple(group[name].shape[1:])
+        ctx.dtypes[name] = str(group[name].dtype)
+    n_shards = -(-plan.num // shard_size)
+    ndims = {name: group[name].ndim for name in st.ARRAYS}
+    done = st.done_shards(out, n_shards, ndims)
+    todo = [k for k in range(n_shards) if k not in done]
+    if done:
+        say(f"resuming {out}: {len(done)} of {n_shards} shards already done")
+    bar = Progress(plan.num, sum(_shard_len(k, shard_size, plan.num) for k in done),
+                   enabled=progress)
+    results = _execute(ctx, plan, todo, scheduler, workers, bar.update)
+    bar.close()
+    failures = [f for r in results for f in r["failures"]]
+    failures += _recorded_failures(out, ctx, sorted(done))
+    skipped = plan.skipped + _unique(failures)
+    seconds = time.perf_counter() - t_start
+    written = sum(r["samples"] for r in results)
+    nbytes = sum(r["bytes"] for r in results)
+    group.attrs.update({"complete": True, "finished": st.now(), "skipped": skipped,
+                        "skipped_count": len(skipped)})
+    return {"path": str(out), "num": plan.num, "shards": n_shards, "shards_written": len(todo),
+            "shards_reused": len(done), "samples_written": written, "skipped": skipped,
+            "seconds": seconds, "samples_per_s": written / seconds if seconds else 0.0,
+            "mb_per_s": nbytes / 1e6 / seconds if seconds else 0.0}
+
+
+def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwrite: bool):
+    if overwrite:
+        st.remove_store(out)
+    elif out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        group = st.open_store(out, mode="r+")
+        diff = st.fingerprint_mismatch(dict(group.attrs), wanted)
+        if diff:
+            raise st.StoreError(f"{out} holds a store of another job; refusing to mix samples "
+                                "(use --overwrite to replace it, or another --out):\n  "
+                                + "\n  ".join(diff))
+        return group
+    # learn shapes and dtypes from sample 0 (this also compiles the numba kernels once)
+    probe = Context(**{**ctx.__dict__, "shapes": {}, "dtypes": {}})
+    sample, _, _ = make_sample(probe, 0, int(plan.sample_file[0]), int(plan.sample_cell[0]),
+                               _FileCache(probe))
+    requested = wanted["dtype"]
+    dtypes = {name: (requested if requested != "auto" else _auto_dtype(recipe, arr, name))
+              for name, arr in (("hq", sample.hq), ("lq", sample.lq))}
+    attrs = {
+        "degrade": {"store_format": st.STORE_FORMAT, "version": _version()},
+        **wanted,
+        "recipe_text": recipe.text, "recipe_file": str(getattr(recipe, "file", None) or ""),
+        "input_domain": getattr(recipe, "input_domain", None), "scale": recipe.scale,
+        "stored_dtype": dtypes,
+        "dtype_scale": {n: st.DTYPE_SCALE[d] for n, d in dtypes.items()},
+        "sources": plan.source_info, "roots": plan.roots, "kind": plan.kind,
+        "skipped": plan.skipped, "skipped_count": len(plan.skipped),
+        "created": st.now(), "complete": False,
+    }
+    group = st.create_store(out, num=plan.num, shard_size=wanted["shard_size"],
+                            hq_shape=sample.hq.shape, lq_shape=sample.lq.shape,
+                            dtypes=dtypes, compression=wanted["compression"], attrs=attrs)
+    return group
+
+
+def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_done) -> list[dict]:
+    """Run one task per shard in ``todo`` on the chosen scheduler; returns their summaries."""
+    if not todo:
+        return []
+    import dask
+
+    token = uuid.uuid4().hex[:12]
+    shared = dask.delayed(ctx, name=f"degrade-context-{token}", traverse=False)
+    size = ctx.shard_size
+    tasks = [dask.delayed(run_shard, pure=False)(
+        shared, k, plan.sample_file[k * size:(k + 1) * size],
+        plan.sample_cell[k * size:(k + 1) * size], dask_key_name=f"degrade-shard-{token}-{k}")
+        for k in todo]
+    if isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS:
+        from dask.callbacks import Callback
+
+        class _Report(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                if isinstance(result, dict) and "samples" in result:
+                    on_done(result["samples"])
+
+        with _Report():
+            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers))
+    return _execute_distributed(tasks, scheduler, on_done)
+
+
+def _execute_distributed(tasks, scheduler, on_done) -> list[dict]:
+    from distributed import Client, as_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = client.compute(tasks)
+        results = []
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            on_done(result["samples"])
+        return results
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _recorded_failures(out, ctx: Context, shards: list[int]) -> list[dict]:
+    """Decode failures of shards made by an earlier run, read back from their records."""
+    if not shards:
+        return []
+    import json
+    import zarr
+
+    records = zarr.open_array(str(out), path="records", mode="r")
+    file_of = {(int(s), rel): f for f, (s, rel) in enumerate(zip(ctx.file_source, ctx.rel_paths))}
+    found = []
+    for k in shards:
+        for text in records[k * ctx.shard_size:(k + 1) * ctx.shard_size]:
+            source = json.loads(str(text)).get("source", {})
+            for rel in source.get("replaces", []):
+                found.append({"path": ctx.files[file_of[(source["source"], rel)]],
+                              "reason": "could not be decoded (replaced in an earlier run)"})
+    return found
+
+
+def _unique(failures: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for failure in sorted(failures, key=lambda f: f["path"]):
+        if failure["path"] not in seen:
+            seen.add(failure["path"])
+            out.append({"path": failure["path"], "reason": failure["reason"]})
+    return out
+
+
+def _shard_len(k: int, size: int, num: int) -> int:
+    return min(size, num - k * size)
+
+
+def _rel(path: str, root: str) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def _printer(enabled: bool):
+    def say(message: str) -> None:
+        if enabled:
+            print(message, file=sys.stderr, flush=True)
+    return say

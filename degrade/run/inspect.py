@@ -1,0 +1,165 @@
+"""Look into a store: counts, shapes, dtypes, recipe, parameter summaries, skipped files,
+and a contact sheet of random pairs."""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .store import ARRAYS, dequantise, done_shards, open_store
+
+MAX_SUMMARY_RECORDS = 2000
+
+
+def _records_at(records, indices) -> list[dict]:
+    out = []
+    for i in indices:
+        text = str(records[int(i)])
+        if text:
+            out.append(json.loads(text))
+    return out
+
+
+def _summarise_params(records: list[dict]) -> dict:
+    """Per ``op.param``: numeric min/mean/max, or value counts; plus how often each op ran."""
+    runs: Counter = Counter()
+    values: dict[str, list] = defaultdict(list)
+    for record in records:
+        for step in record.get("target_steps", []) + record.get("steps", []):
+            runs[step["op"]] += 1
+            for name, value in step.get("params", {}).items():
+                values[f"{step['op']}.{name}"].append(value)
+        for name, value in record.get("target", {}).items():
+            if name in ("hflip", "vflip", "rot90"):
+                values[f"target.{name}"].append(value)
+    summary = {}
+    for key, vals in sorted(values.items()):
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            arr = np.asarray(vals, dtype=np.float64)
+            summary[key] = {"n": len(vals), "min": float(arr.min()), "mean": float(arr.mean()),
+                            "max": float(arr.max())}
+        elif all(isinstance(v, (bool, str, int)) for v in vals):
+            summary[key] = {"n": len(vals), "counts": dict(Counter(map(str, vals)).most_common(8))}
+        else:
+            summary[key] = {"n": len(vals), "kind": "array"}
+    return {"ops": dict(runs), "params": summary}
+
+
+def inspect_store(path) -> dict:
+    """Summary of a store as a dict (what ``degrade inspect`` prints).
+
+    Keys: ``path``, ``complete``, ``num``, ``samples_done``, ``shards``, ``shards_done``,
+    ``arrays`` (shape, dtype, chunks, shards, bytes on disk per array), ``recipe`` (name, hash,
+    text), ``seed``, ``version``, ``created``, ``sources``, ``skipped``, ``summary`` (op runs and
+    parameter statistics over up to 2000 evenly spaced samples).
+
+    Raises
+    ------
+    StoreError
+        ``path`` is not a degrade store.
+    """
+    group = open_store(path)
+    attrs = dict(group.attrs)
+    num = int(group["hq"].shape[0])
+    shard = int(group["hq"].shards[0])
+    n_shards = -(-num // shard)
+    done = done_shards(path, n_shards, {n: group[n].ndim for n in ARRAYS})
+    samples_done = sum(min(shard, num - k * shard) for k in done)
+    arrays = {}
+    for name in ARRAYS:
+        a = group[name]
+        on_disk = sum(f.stat().st_size for f in Path(path, name).rglob("*") if f.is_file())
+        arrays[name] = {"shape": list(a.shape), "dtype": str(a.dtype), "chunks": list(a.chunks),
+                        "shards": list(a.shards), "bytes": on_disk}
+    indices = sorted(i for k in done for i in range(k * shard, min(num, (k + 1) * shard)))
+    if len(indices) > MAX_SUMMARY_RECORDS:
+        indices = [indices[j] for j in np.linspace(0, len(indices) - 1, MAX_SUMMARY_RECORDS).astype(int)]
+    records = _records_at(group["records"], indices)
+    sources = Counter(r.get("source", {}).get("source") for r in records)
+    return {
+        "path": str(path), "complete": bool(attrs.get("complete")), "num": num,
+        "samples_done": samples_done, "shards": n_shards, "shards_done": len(done),
+        "arrays": arrays,
+        "recipe": {"name": attrs.get("recipe_name"), "hash": attrs.get("recipe_hash"),
+                   "text": attrs.get("recipe_text")},
+        "seed": attrs.get("seed"), "version": attrs.get("degrade", {}).get("version"),
+        "created": attrs.get("created"), "finished": attrs.get("finished"),
+        "patches": attrs.get("patches"), "sources": attrs.get("sources"),
+        "skipped": attrs.get("skipped", []),
+        "summary": {"records_read": len(records), "by_source": {str(k): v for k, v in sources.items()},
+                    **_summarise_params(records)},
+    }
+
+
+def format_summary(info: dict, *, show_recipe: bool = True) -> str:
+    """Human-readable text of :func:`inspect_store`'s dict."""
+    lines = [f"store     {info['path']}",
+             f"status    {'complete' if info['complete'] else 'INCOMPLETE'}: "
+             f"{info['samples_done']}/{info['num']} samples, {info['shards_done']}/{info['shards']} shards",
+             f"recipe    {info['recipe']['name']} (sha256 {str(info['recipe']['hash'])[:12]}), "
+             f"seed {info['seed']}, degrade {info['version']}, created {info['created']}"]
+    for name, a in info["arrays"].items():
+        lines.append(f"{name:<9} shape {tuple(a['shape'])} {a['dtype']}, chunk {tuple(a['chunks'])}, "
+                     f"shard {tuple(a['shards'])}, {a['bytes'] / 1e6:.1f} MB on disk")
+    lines.append(f"patches   {info['patches']}")
+    for k, source in enumerate(info["sources"] or []):
+        lines.append(f"source {k}  {source['path']}: {source['files']} files, "
+                     f"{source.get('samples')} samples (weight {source['weight']}, count {source['count']})")
+    skipped = info["skipped"]
+    lines.append(f"skipped   {len(skipped)} file(s)")
+    lines += [f"  {s['path']}: {s['reason']}" for s in skipped[:50]]
+    if len(skipped) > 50:
+        lines.append(f"  ... and {len(skipped) - 50} more")
+    summary = info["summary"]
+    lines.append(f"parameters (over {summary['records_read']} samples)")
+    for op, count in summary["ops"].items():
+        lines.append(f"  {op}: ran in {count} samples")
+    for key, stats in summary["params"].items():
+        if "mean" in stats:
+            lines.append(f"  {key:<32} min {stats['min']:.4g}  mean {stats['mean']:.4g}  "
+                         f"max {stats['max']:.4g}  (n={stats['n']})")
+        elif "counts" in stats:
+            counts = ", ".join(f"{v}: {c}" for v, c in stats["counts"].items())
+            lines.append(f"  {key:<32} {counts}")
+    if show_recipe and info["recipe"]["text"]:
+        lines.append("recipe text:")
+        lines += ["  " + ln for ln in str(info["recipe"]["text"]).rstrip().splitlines()]
+    return "\n".join(lines)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    return image
+
+
+def contact_sheet(path, out, *, pairs: int = 8, seed: int = 0) -> Path:
+    """Write a PNG of ``pairs`` random (HQ | LQ) pairs, LQ enlarged (nearest) to the HQ size.
+
+    Mosaics are shown as gray. Returns the written path.
+    """
+    from ..sources.images import write_image
+    from .store import StoreError
+
+    group = open_store(path)
+    num = int(group["hq"].shape[0])
+    shard = int(group["hq"].shards[0])
+    done = sorted(done_shards(path, -(-num // shard), {n: group[n].ndim for n in ARRAYS}))
+    available = [i for k in done for i in range(k * shard, min(num, (k + 1) * shard))]
+    if not available:
+        raise StoreError(f"{path}: no finished samples to draw")
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(available, size=min(pairs, len(available)), replace=False))
+    rows = []
+    for i in chosen:
+        hq = _as_rgb(dequantise(group["hq"][int(i)]))
+        lq = _as_rgb(dequantise(group["lq"][int(i)]))
+        ry, rx = -(-hq.shape[0] // lq.shape[0]), -(-hq.shape[1] // lq.shape[1])
+        lq_big = np.repeat(np.repeat(lq, ry, axis=0), rx, axis=1)[: hq.shape[0], : hq.shape[1]]
+        gap = np.ones((hq.shape[0], 4, 3), np.float32)
+        rows.append(np.concatenate([hq, gap, lq_big], axis=1))
+        rows.append(np.ones((4, rows[-1].shape[1], 3), np.float32))
+    sheet = np.ascontiguousarray(np.concatenate(rows[:-1], axis=0), dtype=np.float32)
+    return write_image(out, np.clip(sheet, 0, 1))

@@ -1,0 +1,159 @@
+"""The zarr v3 training store: layout, attributes, whole-shard writes and resume detection.
+
+Layout of a store (a directory, zarr v3 group)::
+
+    hq       (N, H, W, C) or (N, H, W)   one chunk per sample, shards of S samples
+    lq       (N, h, w, C) or (N, h, w)   same sharding
+    records  (N,) string                 one JSON document per sample, same sharding
+    zarr.json                            the group attributes (see :func:`new_attributes`)
+
+A shard of all three arrays is written by exactly one task, in one call per array, so no two
+writers ever touch one file (zarr loses samples when they do). ``LocalStore`` writes a file
+to a temporary name and renames it, so a shard file that exists is complete: a shard is done
+when its ``hq``, ``lq`` and ``records`` files all exist, which is how a re-run resumes.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import DegradeError
+
+STORE_FORMAT = 1
+ARRAYS = ("hq", "lq", "records")
+#: stored value = round(clip(x, 0, 1) * scale) for the integer dtypes; float16 stores x as is.
+DTYPE_SCALE = {"uint8": 255, "uint16": 65535, "float16": 1}
+#: keys of the attributes that must match for a re-run to resume into an existing store
+FINGERPRINT_KEYS = ("store_format", "recipe_hash", "seed", "num", "shard_size", "dtype",
+                    "listing_hash", "patches", "compression")
+
+
+class StoreError(DegradeError):
+    """An output store cannot be created, resumed or read."""
+
+
+def quantise(image: np.ndarray, dtype: str) -> np.ndarray:
+    """float32 [0, 1] -> the stored dtype: ``floor(clip(x, 0, 1) * scale + 0.5)`` or float16."""
+    if dtype == "float16":
+        return image.astype(np.float16)
+    scale = DTYPE_SCALE[dtype]
+    out = np.clip(image, 0.0, 1.0) * np.float32(scale) + np.float32(0.5)
+    return np.floor(out, out=out).astype(dtype)
+
+
+def dequantise(stored: np.ndarray) -> np.ndarray:
+    """The stored array back to float32 in [0, 1]."""
+    if stored.dtype == np.float16:
+        return stored.astype(np.float32)
+    return stored.astype(np.float32) / np.float32(DTYPE_SCALE[str(stored.dtype)])
+
+
+def _compressors(name: str):
+    from zarr.codecs import BloscCodec, ZstdCodec
+    if name == "none":
+        return None
+    if name == "lz4":
+        return BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")
+    if name == "zstd":
+        return ZstdCodec(level=3)
+    raise StoreError(f"compression = {name!r}: expected 'none', 'lz4' or 'zstd'")
+
+
+def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
+                 compression: str, attrs: dict):
+    """Create the group with empty ``hq``/``lq``/``records`` arrays and the attributes."""
+    import zarr
+    from zarr.codecs import ZstdCodec
+
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    compressors = _compressors(compression)
+    shard = min(shard_size, num)
+    config = {"write_empty_chunks": True}
+    for name, shape in (("hq", hq_shape), ("lq", lq_shape)):
+        shape = tuple(int(n) for n in shape)
+        dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
+        group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
+                           shards=(shard,) + shape, compressors=compressors, config=config,
+                           dimension_names=dims, fill_value=0)
+    group.create_array("records", shape=(num,), dtype=str, chunks=(1,), shards=(shard,),
+                       compressors=ZstdCodec(level=3), config=config,
+                       dimension_names=("sample",))
+    group.attrs.update(attrs)
+    return group
+
+
+def open_store(path, mode: str = "r"):
+    """Open an existing store's group; StoreError if it is not a degrade store."""
+    import zarr
+
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise StoreError(f"{path}: not a zarr store (no zarr.json)")
+    try:
+        group = zarr.open_group(str(path), mode=mode)
+    except Exception as exc:
+        raise StoreError(f"{path}: cannot open the zarr group ({exc})") from None
+    attrs = dict(group.attrs)
+    if "degrade" not in attrs or any(name not in group for name in ARRAYS):
+        raise StoreError(f"{path}: a zarr group, but not a degrade store (no degrade attributes "
+                         "or no hq/lq/records arrays)")
+    return group
+
+
+def remove_store(path) -> None:
+    """Delete an existing store (``--overwrite``); refuses folders that are not zarr stores."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    if not (path / "zarr.json").is_file():
+        raise StoreError(f"{path} exists and is not a zarr store; refusing to delete it "
+                         "(choose another --out)")
+    shutil.rmtree(path)
+
+
+def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
+    """Differences between a store's attributes and the run's fingerprint, as text lines."""
+    lines = []
+    for key in FINGERPRINT_KEYS:
+        have, want = attrs.get(key), wanted.get(key)
+        if json.dumps(have, sort_keys=True) != json.dumps(want, sort_keys=True):
+            if key == "recipe_hash":
+                have = f"{attrs.get('recipe_name')} ({str(have)[:12]})"
+                want = f"{wanted.get('recipe_name')} ({str(want)[:12]})"
+            elif key == "listing_hash":
+                have, want = str(have)[:12] + " (other source files)", str(want)[:12]
+            lines.append(f"{key}: store has {have}, this run wants {want}")
+    return lines
+
+
+def shard_file(path, array: str, shard: int, ndim: int) -> Path:
+    """The file of shard ``shard`` of ``array`` (default v3 chunk key encoding, '/')."""
+    return Path(path, array, "c", str(shard), *(["0"] * (ndim - 1)))
+
+
+def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
+    """Shards whose hq, lq and records files all exist (each written atomically)."""
+    return {k for k in range(n_shards)
+            if all(shard_file(path, name, k, ndims[name]).is_file() for name in ARRAYS)}
+
+
+def write_shard(path, shard: int, shard_size: int, hq: np.ndarray, lq: np.ndarray,
+                records: list[str]) -> None:
+    """Write one whole shard of the three arrays (records first, so hq marks completion last)."""
+    import zarr
+
+    start = shard * shard_size
+    stop = start + len(records)
+    for name, data in (("records", np.array(records, dtype=object)), ("lq", lq), ("hq", hq)):
+        array = zarr.open_array(str(path), path=name, mode="r+")
+        array[start:stop] = data
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
