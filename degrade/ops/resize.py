@@ -1,6 +1,15 @@
-"""Resampling ops (OpenCV)."""
+"""Resampling ops: OpenCV, or exact torch ``F.interpolate`` / MATLAB ``imresize`` rules.
+
+``convention='opencv'`` (default) is ``cv2.resize``. ``convention='torch'`` reproduces
+``torch.nn.functional.interpolate(align_corners=False, antialias=False)``: with a scale
+factor the source coordinate is ``(dst + 0.5)/s - 0.5`` using s itself (not out/in), and
+``area`` is ``adaptive_avg_pool2d`` (equal-weight bins), which differs from cv2 INTER_AREA
+for non-integer factors. ``mode='matlab_bicubic'`` is MATLAB's antialiased bicubic
+(BSRGAN's ``imresize_np``). Both run as two 1-D passes over precomputed tap tables.
+"""
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import cv2
@@ -18,6 +27,85 @@ INTERPOLATION = {
 }
 
 
+def torch_taps(n_in: int, n_out: int, mode: str, inv_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, weight)`` tables (n_out, taps) of torch's 1-D interpolation rule.
+
+    ``inv_scale`` is ``1/scale_factor`` when torch is given a scale factor, else
+    ``n_in/n_out``. Linear: ``src = max(inv·(d+0.5) - 0.5, 0)``; cubic (A = -0.75):
+    ``src = inv·(d+0.5) - 0.5``, four taps clamped to the edge; nearest:
+    ``min(floor(d·inv), n_in-1)``; area: ``adaptive_avg_pool`` bins
+    ``[floor(d·n_in/n_out), ceil((d+1)·n_in/n_out))``.
+    """
+    d = np.arange(n_out, dtype=np.float64)
+    if mode == "area":
+        start = (np.arange(n_out) * n_in) // n_out
+        end = ((np.arange(n_out) + 1) * n_in + n_out - 1) // n_out
+        taps = int((end - start).max())
+        index = np.minimum(start[:, None] + np.arange(taps)[None, :], n_in - 1)
+        weight = np.where(np.arange(taps)[None, :] < (end - start)[:, None],
+                          1.0 / (end - start)[:, None], 0.0)
+        return index, weight
+    if mode == "nearest":
+        index = np.minimum(np.floor(d * inv_scale).astype(np.int64), n_in - 1)[:, None]
+        return index, np.ones((n_out, 1))
+    src = inv_scale * (d + 0.5) - 0.5
+    if mode == "bilinear":
+        src = np.maximum(src, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+        lam = np.clip(src - i0, 0.0, 1.0)
+        i1 = i0 + (i0 < n_in - 1)
+        return np.stack([i0, i1], 1), np.stack([1.0 - lam, lam], 1)
+    a = -0.75
+    i0 = np.floor(src).astype(np.int64)
+    t = src - i0
+    near = lambda x: ((a + 2) * x - (a + 3)) * x * x + 1            # |x| <= 1
+    far = lambda x: ((a * x - 5 * a) * x + 8 * a) * x - 4 * a       # 1 < |x| < 2
+    weight = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], 1)
+    index = np.clip(i0[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
+    return index, weight
+
+
+def matlab_cubic(x: np.ndarray) -> np.ndarray:
+    """MATLAB's bicubic kernel (a = -0.5)."""
+    ax = np.abs(x)
+    return ((1.5 * ax ** 3 - 2.5 * ax ** 2 + 1) * (ax <= 1)
+            + (-0.5 * ax ** 3 + 2.5 * ax ** 2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2)))
+
+
+def matlab_taps(n_in: int, n_out: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, weight)`` of MATLAB ``imresize`` bicubic (antialiased when ``scale < 1``).
+
+    ``u = x/scale + 0.5(1 - 1/scale)`` (x 1-based), kernel width ``4/scale`` and weights
+    ``scale·cubic(scale·(u - j))`` when downscaling, rows normalised, indices outside the
+    image mirrored with the edge repeated (BSRGAN ``imresize_np`` / ``calculate_weights_indices``).
+    """
+    width = 4.0 / scale if scale < 1 else 4.0
+    x = np.arange(1, n_out + 1, dtype=np.float64)
+    u = x / scale + 0.5 * (1 - 1 / scale)
+    left = np.floor(u - width / 2)
+    taps = int(math.ceil(width)) + 2
+    index = left[:, None] + np.arange(taps)[None, :]
+    dist = u[:, None] - index
+    weight = scale * matlab_cubic(dist * scale) if scale < 1 else matlab_cubic(dist)
+    weight = weight / weight.sum(1, keepdims=True)
+    i = index.astype(np.int64) - 1                                   # 0-based
+    i = np.where(i < 0, -i - 1, i)
+    i = np.where(i >= n_in, 2 * n_in - i - 1, i)
+    return np.clip(i, 0, n_in - 1), weight
+
+
+def resample_separable(img: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+    """Apply ``(index, weight)`` tables along rows (H) then columns (W); float32 out."""
+    from .._nb.resample import _resample_axis_kernel
+
+    view = img[:, :, None] if img.ndim == 2 else img
+    tmp = np.empty((rows[0].shape[0], view.shape[1], view.shape[2]), np.float32)
+    _resample_axis_kernel(view, np.ascontiguousarray(rows[0]), np.ascontiguousarray(rows[1]), 0, tmp)
+    out = np.empty((tmp.shape[0], cols[0].shape[0], view.shape[2]), np.float32)
+    _resample_axis_kernel(tmp, np.ascontiguousarray(cols[0]), np.ascontiguousarray(cols[1]), 1, out)
+    return out.reshape(out.shape[:2] + img.shape[2:])
+
+
 def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
     """``(floor(H*s), floor(W*s))``, the size torch and Real-ESRGAN use for a scale factor."""
     return int(height * scale), int(width * scale)
@@ -25,9 +113,10 @@ def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
 
 @register_op("resize", domain_in=RGB_DOMAINS, meta_in=("target_size",))
 def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int, int] | None = None,
-           mode: Literal["area", "bilinear", "bicubic", "nearest"] = "bicubic",
+           mode: Literal["area", "bilinear", "bicubic", "nearest", "matlab_bicubic"] = "bicubic",
            relative_to: Literal["image", "target"] = "image",
-           target_size: int | tuple[int, int] | None = None, *, rng=None) -> np.ndarray:
+           target_size: int | tuple[int, int] | None = None,
+           convention: Literal["opencv", "torch"] = "opencv", *, rng=None) -> np.ndarray:
     """Resample to a scale factor or an explicit size (cv2.resize).
 
     Parameters
@@ -39,10 +128,16 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
         Real-ESRGAN's "resize to the LR grid times s").
     size : int or (int, int), optional
         Explicit output (height, width). Exactly one of ``scale`` and ``size``.
-    mode : {'area', 'bilinear', 'bicubic', 'nearest'}
-        OpenCV interpolation (bicubic uses a = -0.75, like torch).
+    mode : {'area', 'bilinear', 'bicubic', 'nearest', 'matlab_bicubic'}
+        Interpolation (bicubic uses a = -0.75 in OpenCV and torch). ``matlab_bicubic`` is
+        MATLAB ``imresize`` (a = -0.5, antialiased when shrinking; output size
+        ``ceil(H·scale)``), BSRGAN's ``imresize_np``.
     target_size : (int, int), optional
         The target's (height, width); filled in by the recipe engine.
+    convention : {'opencv', 'torch'}
+        ``'opencv'``: ``cv2.resize``. ``'torch'``: exactly ``F.interpolate`` (module
+        docstring); with ``scale`` relative to the image, torch's scale-factor mapping
+        ``src = (dst+0.5)/s - 0.5`` (Real-ESRGAN's first resize), otherwise in/out.
 
     Returns
     -------
@@ -70,9 +165,21 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
         out_h, out_w = output_size(base_h, base_w, s)
         if out_h < 1 or out_w < 1:
             raise ParameterError(f"resize: scale {s} makes a {base_h}x{base_w} image empty")
-    check_choice("mode", mode, tuple(INTERPOLATION), op="resize")
+    check_choice("mode", mode, tuple(INTERPOLATION) + ("matlab_bicubic",), op="resize")
     check_choice("relative_to", relative_to, ("image", "target"), op="resize")
+    check_choice("convention", convention, ("opencv", "torch"), op="resize")
+    H, W = img.shape[:2]
+    if mode == "matlab_bicubic":
+        if scale is not None:
+            out_h, out_w = math.ceil(base_h * s), math.ceil(base_w * s)
+        sy, sx = (s, s) if scale is not None and relative_to == "image" else (out_h / H, out_w / W)
+        return resample_separable(img, matlab_taps(H, out_h, sy), matlab_taps(W, out_w, sx))
     if (out_h, out_w) == img.shape[:2]:
         return img.copy()
+    if convention == "torch":
+        by_factor = scale is not None and relative_to == "image"
+        inv_h, inv_w = (1.0 / s, 1.0 / s) if by_factor else (H / out_h, W / out_w)
+        return resample_separable(img, torch_taps(H, out_h, mode, inv_h),
+                                  torch_taps(W, out_w, mode, inv_w))
     out = cv2.resize(img, (out_w, out_h), interpolation=INTERPOLATION[mode])
     return out.reshape(out_h, out_w, *img.shape[2:])
