@@ -22,7 +22,7 @@ CASES = [
      r"stages\[0\]\.p: p = 1.5: expected a probability in \[0, 1\]"),
     ("stages: [{op: resize, scale: 0.5, mode: cubic}]",
      r"stages\[0\]\.mode: 'cubic' is not valid for parameter 'mode' of op 'resize': expected one of "
-     r"'area', 'bilinear', 'bicubic', 'nearest' \(did you mean 'bicubic'\?\)"),
+     r"'area', 'bilinear', 'bicubic', 'nearest'.* \(did you mean 'bicubic'\?\)"),
     ("stages: [{op: gaussian_blur, sigma_x: {gauss: [1, 2]}}]",
      r"stages\[0\]\.sigma_x: unknown distribution 'gauss'"),
     ("stages: [{op: gaussian_blur}]",
@@ -85,8 +85,17 @@ def test_dry_run_catches_values_only_the_op_can_judge():
 
 
 def test_domain_changes_need_p_one_and_one_of_branches_must_agree():
-    # No registered op in the foundation changes the domain; the check is exercised through
-    # a sampled op whose input domain does not match.
+    with pytest.raises(RecipeError, match=r"stages\[0\]: this stage changes the domain from camera to raw "
+                                          r"but runs only with p = 0.5"):
+        load_recipe("input: camera\nstages: [{op: mosaic, pattern: RGGB, p: 0.5}]")
+    with pytest.raises(RecipeError, match=r"stages\[0\]: the branches of one_of end in different domains "
+                                          r"\(camera, raw\)"):
+        load_recipe("input: camera\nstages: [{one_of: [{op: mosaic, pattern: RGGB}, "
+                    "{op: gaussian_noise, sigma: 0.1}]}]")
+    with pytest.raises(RecipeError, match=r"stages\[0\]\.shuffle\[1\]: a shuffled group must keep the "
+                                          r"domain \(camera\), but this one ends in raw"):
+        load_recipe("input: camera\nstages: [{shuffle: [{op: gaussian_noise, sigma: 0.1}, "
+                    "{op: mosaic, pattern: RGGB}]}]")
     with pytest.raises(RecipeError, match=r"stages\[1\]: op 'jpeg' takes srgb data, but the chain is in "
                                           r"the 'raw' domain"):
         load_recipe("input: raw\nstages: [{op: gaussian_noise, sigma: 0.1}, {op: jpeg, quality: 5}]")
