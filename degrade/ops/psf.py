@@ -64,7 +64,7 @@ def sinc_psf(omega_c: float, ksize: int) -> np.ndarray:
 
     Examples
     --------
-    >>> round(sinc_psf(2.0, 11).sum(), 12)
+    >>> round(float(sinc_psf(2.0, 11).sum()), 12)
     1.0
     """
     from scipy.special import j1
@@ -166,7 +166,7 @@ def gaussian_psf(sigma_x: float, sigma_y: float | None = None, theta: float = 0.
 
     Examples
     --------
-    >>> k = gaussian_psf(1.0, 2.0, 0.3, 9); k.shape, round(k.sum(), 12)
+    >>> k = gaussian_psf(1.0, 2.0, 0.3, 9); k.shape, round(float(k.sum()), 12)
     ((9, 9), 1.0)
     """
     sx = check_scalar("sigma_x", sigma_x, op="gaussian_psf", low=0, low_open=True)
