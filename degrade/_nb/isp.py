@@ -153,43 +153,72 @@ def _quantize_kernel(flat, black, white, max_code, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lut_lookup(lut, v):
-    """Linear interpolation of ``lut`` sampled at k / (len - 1) on [0, 1] (v in [0, 1])."""
+def _expand_row_lut(src, lut, exact_below, exact_above, buf):
+    """buf[t] = max(inverse_smoothstep(src[t]), 1e-8) ** 2.2 for one image row (flat RGB).
+
+    A branch-free float32 pass interpolates ``lut`` (sampled at k / (len - 1)); values
+    below ``exact_below`` or above ``exact_above`` (where the curve's second derivative
+    blows up) are then recomputed exactly in float64.
+    """
     n = lut.shape[0] - 1
-    pos = v * n
-    k = min(int(pos), n - 1)
-    f = pos - k
-    return lut[k] + f * (lut[k + 1] - lut[k])
+    scale = np.float32(n)
+    nexact = 0
+    for t in range(src.shape[0]):
+        v = min(max(src[t], np.float32(0.0)), np.float32(1.0))
+        pos = v * scale
+        k = min(np.int32(pos), np.int32(n - 1))
+        f = pos - np.float32(k)
+        buf[t] = lut[k] + f * (lut[k + 1] - lut[k])
+        nexact += (v < exact_below) | (v > exact_above)
+    if nexact:
+        for t in range(src.shape[0]):
+            v = min(max(np.float64(src[t]), 0.0), 1.0)
+            if v < exact_below or v > exact_above:
+                buf[t] = _power(_inverse_smoothstep(v), 2.2)
 
 
 @numba.njit(cache=True, nogil=True)
-def _brooks_expand(v, lut, exact_below, exact_above):
-    """max(inverse_smoothstep(v), 1e-8) ** 2.2: exact near the ends, LUT in between."""
-    v = min(max(v, 0.0), 1.0)
-    if v < exact_below or v > exact_above:
-        return _power(_inverse_smoothstep(v), 2.2)
-    return _lut_lookup(lut, v)
+def _unprocess_pixel(a, b, c, m0, m1, m2, s0, s1, s2, g):
+    """One camera channel ``m . (a, b, c)`` times the highlight-protected gain ``g``,
+    clipped to [0, 1]; ``s`` are rgb2cam's column sums / 3 (so gray = s . (a, b, c))."""
+    v = m0 * a + m1 * b + m2 * c
+    gray = s0 * a + s1 * b + s2 * c
+    t = max(gray - np.float32(HIGHLIGHT_START), np.float32(0.0)) * np.float32(
+        1.0 / (1.0 - HIGHLIGHT_START))
+    mask = t * t
+    v *= max(mask + (np.float32(1.0) - mask) * g, g)
+    return min(max(v, np.float32(0.0)), np.float32(1.0))
 
 
 @numba.njit(cache=True, nogil=True)
 def _unprocess_brooks2019_kernel(img, lut, exact_below, exact_above, rgb2cam, gains,
-                                 cell, out):
+                                 cell, buf, out):
     """Fused Brooks 2019 unprocessing of an sRGB (H, W, 3) image into an (H, W) mosaic.
 
-    Per pixel: tone + gamma expansion (LUT, see _brooks_expand), camera = rgb2cam @ linear,
-    highlight-protected inverse gains (gray = mean of the camera pixel), clip to [0, 1],
-    keep the channel ``cell[i%2, j%2]``.
+    Per row: tone + gamma expansion into ``buf`` (W*3 float32, _expand_row_lut); then per
+    pixel camera channel ``rgb2cam[k] . v`` for the CFA colour ``k = cell[i%2, j%2]``, gray
+    = mean of the camera pixel, highlight-protected inverse gain ``gains[k]``, clip [0, 1].
+    ``lut``, ``rgb2cam``, ``gains`` are float32; pixels are handled in pairs so that each
+    inner iteration has fixed CFA colours (no per-pixel channel branch).
     """
     h, w = out.shape
+    flat = img.reshape(h, w * 3)
+    s0 = (rgb2cam[0, 0] + rgb2cam[1, 0] + rgb2cam[2, 0]) / np.float32(3.0)
+    s1 = (rgb2cam[0, 1] + rgb2cam[1, 1] + rgb2cam[2, 1]) / np.float32(3.0)
+    s2 = (rgb2cam[0, 2] + rgb2cam[1, 2] + rgb2cam[2, 2]) / np.float32(3.0)
     for i in range(h):
-        for j in range(w):
-            a = _brooks_expand(np.float64(img[i, j, 0]), lut, exact_below, exact_above)
-            b = _brooks_expand(np.float64(img[i, j, 1]), lut, exact_below, exact_above)
-            c = _brooks_expand(np.float64(img[i, j, 2]), lut, exact_below, exact_above)
-            c0 = rgb2cam[0, 0] * a + rgb2cam[0, 1] * b + rgb2cam[0, 2] * c
-            c1 = rgb2cam[1, 0] * a + rgb2cam[1, 1] * b + rgb2cam[1, 2] * c
-            c2 = rgb2cam[2, 0] * a + rgb2cam[2, 1] * b + rgb2cam[2, 2] * c
-            k = cell[i & 1, j & 1]
-            v = c0 if k == 0 else (c1 if k == 1 else c2)
-            v *= _safe_gain((c0 + c1 + c2) / 3.0, gains[k])
-            out[i, j] = min(max(v, 0.0), 1.0)
+        _expand_row_lut(flat[i], lut, exact_below, exact_above, buf)
+        ka = cell[i & 1, 0]
+        kb = cell[i & 1, 1]
+        a0, a1, a2, ga = rgb2cam[ka, 0], rgb2cam[ka, 1], rgb2cam[ka, 2], gains[ka]
+        b0, b1, b2, gb = rgb2cam[kb, 0], rgb2cam[kb, 1], rgb2cam[kb, 2], gains[kb]
+        for jj in range(w // 2):
+            j = 6 * jj
+            out[i, 2 * jj] = _unprocess_pixel(buf[j], buf[j + 1], buf[j + 2],
+                                              a0, a1, a2, s0, s1, s2, ga)
+            out[i, 2 * jj + 1] = _unprocess_pixel(buf[j + 3], buf[j + 4], buf[j + 5],
+                                                  b0, b1, b2, s0, s1, s2, gb)
+        if w & 1:
+            j = 3 * (w - 1)
+            out[i, w - 1] = _unprocess_pixel(buf[j], buf[j + 1], buf[j + 2],
+                                             a0, a1, a2, s0, s1, s2, ga)

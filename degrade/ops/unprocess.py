@@ -30,7 +30,7 @@ FUSED_TOLERANCE = 2e-6
 
 @functools.lru_cache(maxsize=1)
 def _expand_lut() -> np.ndarray:
-    """``max(inverse_smoothstep(x), 1e-8) ** 2.2`` at ``x = k / LUT_SIZE``, float64.
+    """``max(inverse_smoothstep(x), 1e-8) ** 2.2`` at ``x = k / LUT_SIZE`` (float32 table).
 
     Linear interpolation error is ``h^2 / 8 max|f''|`` with ``h = 2^-16``; ``f''`` blows up
     only at the ends (``f ~ (x/3)^1.1`` near 0, ``1 - sqrt((1-x)/3)`` behaviour near 1), so
@@ -44,7 +44,7 @@ def _expand_lut() -> np.ndarray:
     lut = np.empty_like(x)
     _transfer_kernel(x, INVERSE_SMOOTHSTEP, 0.0, tone)
     _transfer_kernel(tone, POWER, 2.2, lut)
-    return lut
+    return lut.astype(np.float32)
 
 
 @register_op("unprocess_brooks2019", domain_in="srgb", domain_out="raw",
@@ -98,8 +98,10 @@ def unprocess_brooks2019(image: np.ndarray, ccm: list[list[float]], rgb_gain: fl
     inverse = 1.0 / _gains(red_gain, blue_gain, rgb_gain, op)
     img = as_image(image, op=op)
     out = np.empty(img.shape[:2], np.float32)
-    _unprocess_brooks2019_kernel(img, _expand_lut(), EXACT_BELOW, EXACT_ABOVE, rgb2cam,
-                                 inverse, cell, out)
+    buf = np.empty(img.shape[1] * 3, np.float32)
+    _unprocess_brooks2019_kernel(img, _expand_lut(), np.float32(EXACT_BELOW),
+                                 np.float32(EXACT_ABOVE), rgb2cam.astype(np.float32),
+                                 inverse.astype(np.float32), cell, buf, out)
     return out
 
 
