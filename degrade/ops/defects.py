@@ -106,7 +106,7 @@ def bayer_defects(image: np.ndarray, hot_rate: float = 1.5e-4, dead_rate: float 
                        ("stuck_rate", stuck_rate))])
     if rates.sum() > 1:
         raise ParameterError(f"{op}: parameters 'hot_rate' + 'dead_rate' + 'stuck_rate' = "
-                             f"{rates.sum()!r}: expected a sum <= 1")
+                             f"{float(rates.sum())!r}: expected a sum <= 1")
     lo_hot = check_scalar("hot_min", hot_min, op=op, low=0, low_open=True, high=1)
     hi_hot = check_scalar("hot_max", hot_max, op=op, low=lo_hot, high=1)
     cluster = check_scalar("cluster_fraction", cluster_fraction, op=op, low=0, high=1)

@@ -1,0 +1,225 @@
+"""Sensor noise ops: kernels vs plain-numpy references, statistics, errors."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from degrade import ParameterError
+from degrade._cfa import rgbg_sites
+from degrade.noise_models import shot_read_from_gain, tukey_lambda_quantile
+from degrade.ops import heteroscedastic_gaussian_noise, noise_eld2020, poisson_gaussian_noise
+
+LEVELS = (0.02, 0.1, 0.4, 0.9)
+
+
+def _image(shape=(10, 12, 3), seed=0):
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+# -- references: the same Generator calls, in the same order, in plain Python -----------------
+def reference_poisson_gaussian(x, shot, read, rng):
+    out = np.empty(x.shape, np.float64)
+    for idx in np.ndindex(x.shape):
+        v = float(x[idx])
+        if shot > 0:
+            v = shot * rng.poisson(max(v, 0.0) / shot)
+        if read > 0:
+            v += read * rng.standard_normal()
+        out[idx] = v
+    return out.astype(np.float32)
+
+
+def reference_eld(x, gain, read_sigma, lam, row_sigma, bias, white, black, ratio, quant,
+                  pattern, rng):
+    """Mosaic only: row noise (H, 2) first, then per pixel poisson, read, quantisation."""
+    dpu = (white - black) / ratio
+    row = row_sigma * rng.standard_normal((x.shape[0], 2))
+    sites = rgbg_sites(pattern)
+    out = np.empty(x.shape, np.float64)
+    for i, j in np.ndindex(x.shape):
+        y = float(x[i, j]) * dpu
+        z = gain * rng.poisson(max(y, 0.0) / gain)
+        if lam is None:
+            z += read_sigma * rng.standard_normal()
+        else:
+            z += read_sigma * float(tukey_lambda_quantile(rng.random(), lam))
+        z += bias[sites[i % 2, j % 2]] + row[i, j % 2]
+        if quant == "uniform":
+            z += rng.random() - 0.5
+        elif quant == "round":
+            z = np.rint(z)
+        out[i, j] = z / dpu
+    return out.astype(np.float32)
+
+
+@pytest.mark.parametrize("shot, read", [(0.01, 0.02), (0.0, 0.05), (0.003, 0.0)])
+def test_poisson_gaussian_kernel_matches_reference(shot, read):
+    x = _image()
+    x[0, 0, 0] = -0.1                      # negative input: Poisson mean 0
+    got = poisson_gaussian_noise(x, shot, read, rng=np.random.default_rng(7))
+    want = reference_poisson_gaussian(x, shot, read, np.random.default_rng(7))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_gaussian_approximation_matches_vectorised_numpy():
+    x = _image((9, 11))
+    got = heteroscedastic_gaussian_noise(x, 0.02, 0.01, rng=np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    x64 = x.astype(np.float64)
+    want = (x64 + np.sqrt(0.02 * x64 + 0.01 ** 2) * rng.standard_normal(x.shape)).astype(np.float32)
+    np.testing.assert_array_equal(got, want)
+    same = poisson_gaussian_noise(x, 0.02, 0.01, approx="gaussian", rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(got, same)
+
+
+@pytest.mark.parametrize("approx", ["exact", "gaussian"])
+def test_photon_transfer_mean_and_variance(approx):
+    """E[y|x] = x, Var[y|x] = shot x + read^2 on flat patches.
+
+    n = 128*128 samples per level. Mean: std of the sample mean = sqrt(V/n), allow 5.
+    Variance: std of the sample variance = sqrt(2 V^2/(n-1) + k4/n), with k4 the fourth
+    cumulant (shot^3 x for shot*Poisson(x/shot), 0 for the Gaussian parts); allow 5.
+    """
+    shot, read, n = 4e-3, 6e-3, 128 * 128
+    x = np.repeat(np.array(LEVELS, np.float32), n).reshape(len(LEVELS), 128, 128)
+    y = np.stack([poisson_gaussian_noise(p, shot, read, approx=approx,
+                                         rng=np.random.default_rng(11 + k))
+                  for k, p in enumerate(x)]).astype(np.float64)
+    for level, patch in zip(LEVELS, y):
+        var = shot * level + read ** 2
+        k4 = shot ** 3 * level if approx == "exact" else 0.0
+        assert abs(patch.mean() - level) < 5 * math.sqrt(var / n)
+        assert abs(patch.var(ddof=1) - var) < 5 * math.sqrt(2 * var ** 2 / (n - 1) + k4 / n)
+
+
+def test_exact_poisson_lives_on_the_electron_lattice():
+    shot = 0.01
+    x = np.full((64, 64), 0.3, np.float32)
+    y = poisson_gaussian_noise(x, shot, 0.0, rng=np.random.default_rng(5))
+    counts = y.astype(np.float64) / shot
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-4)
+    assert len(np.unique(np.round(counts))) > 10
+
+
+def test_clip_and_shape_preserved():
+    x = np.full((16, 16), 0.01, np.float32)
+    y = poisson_gaussian_noise(x, 1e-3, 0.05, clip=True, rng=np.random.default_rng(0))
+    assert y.shape == x.shape and y.dtype == np.float32 and y.min() >= 0 and y.max() <= 1
+    assert (poisson_gaussian_noise(x, 1e-3, 0.05, rng=np.random.default_rng(0)) < 0).any()
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "GBRG"])
+@pytest.mark.parametrize("lam, quant", [(0.1, "uniform"), (None, "round"), (-0.2, "none")])
+def test_eld_kernel_matches_reference(pattern, lam, quant):
+    x = _image((8, 10)) * 0.05
+    kw = dict(gain=0.8, read_sigma=2.5, read_lambda=lam, row_sigma=0.7,
+              color_bias=[1.0, -0.5, 2.0, 0.25], white_level=1023, black_level=64, ratio=20.0,
+              quantization=quant, pattern=pattern)
+    got = noise_eld2020(x, **kw, rng=np.random.default_rng(9))
+    want = reference_eld(x, 0.8, 2.5, lam, 0.7, [1.0, -0.5, 2.0, 0.25], 1023, 64, 20.0, quant,
+                         pattern, np.random.default_rng(9))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_eld_poisson_gaussian_part_equals_poisson_gaussian_noise():
+    """P+g with no row/bias/quantisation is shot K ratio / S, read sigma ratio / S."""
+    x = _image((12, 14)) * 0.2
+    gain, sigma, ratio, white, black = 1.7, 3.0, 25.0, 16383, 512
+    got = noise_eld2020(x, gain=gain, read_sigma=sigma, white_level=white, black_level=black,
+                        ratio=ratio, quantization="none", rng=np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    rng.standard_normal((12, 2))                      # the (zero) row noise draws first
+    shot, read = shot_read_from_gain(gain, sigma, white - black, ratio)
+    want = poisson_gaussian_noise(x, shot, read, rng=rng)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_eld_tukey_read_noise_follows_the_tukey_lambda_distribution():
+    """On a black frame with only read noise, out * S / scale ~ TukeyLambda(lambda).
+
+    KS test against scipy's distribution (the oracle); with a fixed seed the p-value is a
+    fixed number, under the null it would be uniform, so > 1e-3 fails 1 in 1000 seeds.
+    """
+    lam, scale = -0.12, 4.0
+    x = np.zeros((64, 64), np.float32)
+    y = noise_eld2020(x, gain=1.0, read_sigma=scale, read_lambda=lam, white_level=16383,
+                      black_level=0, quantization="none", rng=np.random.default_rng(21))
+    draws = y.ravel().astype(np.float64) * 16383 / scale
+    assert stats.kstest(draws, "tukeylambda", args=(lam,)).pvalue > 1e-3
+
+
+def test_eld_row_noise_and_color_bias_per_cfa_site():
+    h, w, sigma = 256, 16, 2.0
+    x = np.zeros((h, w), np.float32)
+    bias = [4.0, 1.0, -3.0, 2.0]
+    y = noise_eld2020(x, gain=1.0, read_sigma=0.0, row_sigma=sigma, color_bias=bias,
+                      white_level=1000, black_level=0, quantization="none", pattern="BGGR",
+                      rng=np.random.default_rng(8)).astype(np.float64) * 1000
+    sites = rgbg_sites("BGGR")
+    for r in range(2):
+        for c in range(2):
+            block = y[r::2, c::2] - bias[sites[r, c]]
+            # one row-noise value per row and column phase: constant along the row
+            np.testing.assert_allclose(block, block[:, :1].repeat(block.shape[1], 1), atol=1e-3)
+    rows = (y[:, 0::2] - y[:, 0::2].mean(1, keepdims=True)).std()
+    assert rows < 1e-3
+    # 2h row values ~ N(bias, sigma^2): mean within 5 sigma/sqrt(h) of the bias
+    for r in range(2):
+        for c in range(2):
+            col = y[r::2, c]
+            assert abs(col.mean() - bias[sites[r, c]]) < 5 * sigma / math.sqrt(len(col))
+    v = np.concatenate([y[r::2, c] - bias[sites[r, c]] for r in range(2) for c in range(2)])
+    assert abs(v.var() - sigma ** 2) < 5 * sigma ** 2 * math.sqrt(2 / (len(v) - 1))
+
+
+def test_eld_packed_and_rgb_layouts():
+    x = np.zeros((8, 8, 4), np.float32)
+    y = noise_eld2020(x, gain=1.0, read_sigma=0.0, color_bias=[1, 2, 3, 4], white_level=101,
+                      black_level=1, quantization="none", pattern="GRBG",
+                      rng=np.random.default_rng(0))
+    # GRBG packed planes are G(R row), R, B, G(B row) -> RGBG indices 1, 0, 2, 3
+    np.testing.assert_allclose(y[0, 0] * 100, [2, 1, 3, 4], atol=1e-5)
+    rgb = noise_eld2020(np.zeros((4, 4, 3), np.float32), gain=1.0, read_sigma=0.0,
+                        color_bias=[1, 2, 3, 4], white_level=101, black_level=1,
+                        quantization="none", rng=np.random.default_rng(0))
+    np.testing.assert_allclose(rgb[0, 0] * 100, [1, 3, 3], atol=1e-5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x: poisson_gaussian_noise(x, -1.0, rng=np.random.default_rng(0)),
+     r"poisson_gaussian_noise: parameter 'shot' = -1.0: expected 0 <= shot"),
+    (lambda x: poisson_gaussian_noise(x, 0.1, approx="poisson", rng=np.random.default_rng(0)),
+     r"poisson_gaussian_noise: parameter 'approx' = 'poisson': expected one of 'exact', "
+     r"'gaussian'"),
+    (lambda x: poisson_gaussian_noise(x, 0.1),
+     r"poisson_gaussian_noise: needs rng=numpy.random.Generator \(got NoneType\)"),
+    (lambda x: heteroscedastic_gaussian_noise(x, 0.1, read=-2, rng=np.random.default_rng(0)),
+     r"heteroscedastic_gaussian_noise: parameter 'read' = -2.0: expected 0 <= read"),
+    (lambda x: noise_eld2020(x, gain=0, read_sigma=1, rng=np.random.default_rng(0)),
+     r"noise_eld2020: parameter 'gain' = 0.0: expected 0 < gain"),
+    (lambda x: noise_eld2020(x, gain=1, read_sigma=1, color_bias=[1, 2, 3],
+                             rng=np.random.default_rng(0)),
+     r"noise_eld2020: parameter 'color_bias' = \[1, 2, 3\]: expected 4 finite numbers"),
+    (lambda x: noise_eld2020(x, gain=1, read_sigma=1, white_level=500, black_level=512,
+                             rng=np.random.default_rng(0)),
+     r"noise_eld2020: parameter 'black_level' = 512: expected black_level < white_level "
+     r"\(500\)"),
+    (lambda x: noise_eld2020(x, gain=1, read_sigma=1, read_lambda=9,
+                             rng=np.random.default_rng(0)),
+     r"noise_eld2020: parameter 'read_lambda' = 9.0: expected -5 <= read_lambda <= 5"),
+    (lambda x: noise_eld2020(x, gain=1, read_sigma=1, quantization="floor",
+                             rng=np.random.default_rng(0)),
+     r"noise_eld2020: parameter 'quantization' = 'floor': expected one of"),
+    (lambda x: noise_eld2020(x, gain=1, read_sigma=1, pattern="RGBG",
+                             rng=np.random.default_rng(0)),
+     r"noise_eld2020: parameter 'pattern' = 'RGBG': expected one of 'RGGB'"),
+    (lambda x: noise_eld2020(np.zeros((4, 4, 2), np.float32), gain=1, read_sigma=1,
+                             rng=np.random.default_rng(0)),
+     r"noise_eld2020: image has 2 channels: expected 3 or 4"),
+])
+def test_error_messages(call, message):
+    with pytest.raises(ParameterError, match=message):
+        call(np.full((4, 4), 0.5, np.float32))
