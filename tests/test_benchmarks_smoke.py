@@ -1,0 +1,82 @@
+"""benchmarks/run.py runs end to end and prints the documented table (no time assertions)."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_quick_gaussian_noise_table_and_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_bench("--quick", "--only", "gaussian_noise", "--size", "32", "--repeats", "2",
+                       "--target", "0.002", "--import-runs", "1", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    header = re.search(r"^\| case +\| degrade MP/s +\| baseline MP/s +\| ratio +\| baseline +\|$",
+                       text, re.MULTILINE)
+    assert header, text
+    rows = {m.group(1): m.groups()[1:] for m in re.finditer(
+        r"^\| (gaussian_noise\w*) +\| ([\d.]+) +\| ([\d.]+) +\| ([\d.]+) +\|", text, re.MULTILINE)}
+    assert set(rows) == {"gaussian_noise"}          # an exact name selects that case alone
+    assert all(float(v) > 0 for row in rows.values() for v in row)
+    assert "cold compile s" in text and "cached load s" in text
+    assert re.search(r"^\| degrade +\| \d+ +\| \d+ +\|$", text, re.MULTILINE)
+
+    data = json.loads(out.read_text())
+    assert data["meta"]["size"] == 32 and data["meta"]["cv2_threads"] == 1
+    case = data["cases"][0]
+    assert case["ratio"] == pytest.approx(case["baseline_min_s"] / case["degrade_min_s"])
+    assert case["ratio"] > 0 and case["degrade_min_s"] <= case["degrade_median_s"]
+    assert {r["case"] for r in data["compile"]} == set(rows)
+    assert all(r["cold_first_call_s"] > 0 and r["cached_first_call_s"] > 0 for r in data["compile"])
+
+
+def test_list_names_every_core_case():
+    result = run_bench("--list")
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    for name in ("gaussian_blur_iso", "gaussian_blur_aniso", "resize_down_bicubic",
+                 "gaussian_noise", "jpeg", "crop", "flip_rot"):
+        assert name in names
+
+
+def test_only_prefix_and_glob_select_several():
+    result = run_bench("--list", "--only", "gaussian_blur", "resize_*_area")
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()] == [
+        "gaussian_blur_iso", "gaussian_blur_iso_scipy", "gaussian_blur_aniso", "resize_down_area"]
+
+
+def test_unknown_case_is_an_error_listing_the_names():
+    result = run_bench("--only", "no_such_case", "--no-compile", "--no-import")
+    assert result.returncode != 0
+    assert "--only no_such_case: no such case; known: gaussian_blur_iso" in result.stderr
+
+
+def test_case_with_unknown_or_missing_key_is_rejected():
+    # In a child process: importing run.py pins this process's thread pools to one thread.
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import run\n"
+            "for spec in ({'name': 'x', 'baselin': 1}, {'name': 'y', 'setup': None}):\n"
+            "    try:\n"
+            "        run.make_case(spec, 'cases_demo')\n"
+            "    except SystemExit as exc:\n"
+            "        print(exc)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(RUN.parent)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == ("benchmarks/cases_demo.py: case 'x': unknown key(s) baselin; expected "
+                        "name, setup, degrade, baseline, baseline_label, numba")
+    assert lines[1] == ("benchmarks/cases_demo.py: case 'y': missing key(s) degrade, baseline, "
+                        "baseline_label")
