@@ -48,15 +48,17 @@ def rgb_to_camera_matrix(ccm, *, op: str = "rgb_to_camera_matrix") -> np.ndarray
     ParameterError
         A row of ``ccm @ RGB2XYZ`` sums to ~0 or the result is singular.
     """
-    m = check_ccm(ccm, op=op) @ RGB2XYZ
+    xyz2cam = check_ccm(ccm, op=op)
+    m = xyz2cam @ RGB2XYZ
     sums = m.sum(axis=1, keepdims=True)
     if (np.abs(sums) < 1e-8).any():
-        raise ParameterError(f"{op}: parameter 'ccm' = {ccm!r}: a row of ccm @ RGB2XYZ sums "
-                             "to 0, cannot normalise (is it an XYZ -> camera matrix?)")
+        raise ParameterError(f"{op}: parameter 'ccm' = {xyz2cam.tolist()}: a row of "
+                             "ccm @ RGB2XYZ sums to 0, cannot normalise (is it an XYZ -> "
+                             "camera matrix?)")
     m = m / sums
     if abs(np.linalg.det(m)) < 1e-10:
-        raise ParameterError(f"{op}: parameter 'ccm' = {ccm!r}: the sRGB -> camera matrix is "
-                             "singular")
+        raise ParameterError(f"{op}: parameter 'ccm' = {xyz2cam.tolist()}: the sRGB -> camera "
+                             "matrix is singular")
     return m
 
 
