@@ -1,0 +1,344 @@
+"""Dataset engine: store layout, bit-identical results across workers / schedulers / shard
+sizes, resume after SIGKILL, refusal to mix jobs, bad inputs, inspect."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import zarr
+
+import degrade
+from degrade._errors import InputError
+from degrade.run import StoreError, contact_sheet, dequantise, generate, inspect_store
+from degrade.run.store import quantise
+from degrade.sources.folders import cut_patch, read_file
+
+RECIPE = textwrap.dedent("""\
+    name: tiny_x2
+    seed: 7
+    target: {size: 32, scale: 2, flips: {hflip: true}}
+    stages:
+      - {op: gaussian_blur, sigma_x: {uniform: [0.3, 1.5]}}
+      - {op: resize, relative_to: target, scale: 0.5, mode: {choice: [area, bicubic]}}
+      - {op: gaussian_noise, p: 0.7, sigma: {uniform: [1, 10]}, sigma_units: 8bit}
+""")
+NUM = 12
+
+
+def write_png(path: Path, h: int, w: int, seed: int) -> Path:
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    img = np.stack([xx * 255 // w, yy * 255 // h, (xx * yy + seed * 40) % 256], -1)
+    img = np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), img)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    for k, (h, w) in enumerate([(40, 48), (48, 40), (36, 52), (64, 64), (33, 40)]):
+        write_png(root / f"img{k}.png", h, w, k)
+    return root
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return degrade.load_recipe(RECIPE)
+
+
+def load(path) -> dict:
+    g = zarr.open_group(str(path), mode="r")
+    return {"hq": g["hq"][:], "lq": g["lq"][:], "records": [str(r) for r in g["records"][:]]}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert np.array_equal(a["hq"], b["hq"]) and a["hq"].dtype == b["hq"].dtype
+    assert np.array_equal(a["lq"], b["lq"]) and a["lq"].dtype == b["lq"].dtype
+    assert a["records"] == b["records"]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, images, recipe):
+    out = tmp_path_factory.mktemp("base") / "store.zarr"
+    summary = generate(recipe, str(images), out, num=NUM, shard_size=4, workers=1, progress=False)
+    return out, summary, load(out)
+
+
+def test_store_layout_and_attributes(baseline, recipe, images):
+    out, summary, data = baseline
+    assert summary["shards"] == 3 and summary["shards_written"] == 3 and summary["skipped"] == []
+    g = zarr.open_group(str(out), mode="r")
+    assert g["hq"].shape == (NUM, 32, 32, 3) and g["hq"].dtype == np.uint8
+    assert g["lq"].shape == (NUM, 16, 16, 3) and g["lq"].dtype == np.uint8
+    assert g["hq"].chunks == (1, 32, 32, 3) and g["hq"].shards == (4, 32, 32, 3)
+    assert g["records"].shape == (NUM,) and g["records"].shards == (4,)
+    attrs = dict(g.attrs)
+    assert attrs["recipe_text"] == RECIPE and attrs["recipe_hash"] == recipe.hash
+    assert attrs["seed"] == 7 and attrs["complete"] is True and attrs["skipped"] == []
+    assert attrs["degrade"]["version"] == degrade.__version__
+    assert len(attrs["listing_hash"]) == 64 and attrs["created"].endswith("Z")
+    assert attrs["dtype_scale"] == {"hq": 255, "lq": 255}
+    # 12 samples over 5 files: file j*5//12 for sample j
+    paths = [json.loads(r)["source"]["path"] for r in data["records"]]
+    assert paths == [f"img{j * 5 // 12}.png" for j in range(NUM)]
+
+
+def test_every_sample_replays_from_its_record(baseline, recipe, images):
+    _, _, data = baseline
+    for i in (0, 5, 11):
+        record = json.loads(data["records"][i])
+        image, meta = read_file(images / record["source"]["path"], "image")
+        sample = recipe.replay(cut_patch(image, None, None), record, meta=meta)
+        assert np.array_equal(quantise(sample.hq, "uint8"), data["hq"][i])
+        assert np.array_equal(quantise(sample.lq, "uint8"), data["lq"][i])
+        assert record["index"] == i and record["seed"] == 7
+
+
+@pytest.mark.parametrize("options", [
+    {"workers": 2},
+    {"workers": 2, "shard_size": 5},
+    {"workers": 1, "shard_size": 12},
+    {"scheduler": "synchronous", "shard_size": 3},
+    {"scheduler": "processes", "workers": 2},
+], ids=["threads-2", "threads-2-shard5", "one-shard", "synchronous-shard3", "processes-2"])
+def test_bit_identical_for_workers_schedulers_and_shard_sizes(baseline, tmp_path, images, recipe,
+                                                              options):
+    kwargs = {"shard_size": 4, **options}
+    out = tmp_path / "s.zarr"
+    generate(recipe, str(images), out, num=NUM, progress=False, **kwargs)
+    assert_same(baseline[2], load(out))
+    if kwargs["shard_size"] == 4:      # same layout: even the shard files are byte-identical
+        for name in ("hq/c/1/0/0/0", "lq/c/2/0/0/0", "records/c/0"):
+            assert (out / name).read_bytes() == (baseline[0] / name).read_bytes()
+
+
+def test_distributed_cluster_via_address_and_environment(baseline, tmp_path, images, recipe,
+                                                        monkeypatch):
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        out = tmp_path / "c.zarr"
+        generate(recipe, str(images), out, num=NUM, shard_size=4, progress=False)
+        assert_same(baseline[2], load(out))
+        out2 = tmp_path / "c2.zarr"
+        generate(recipe, str(images), out2, num=NUM, shard_size=6, progress=False,
+                 scheduler=cluster.scheduler_address)
+        assert_same(baseline[2], load(out2))
+
+
+KILL_SCRIPT = textwrap.dedent("""\
+    import sys, time
+    import numpy as np, zarr
+    import degrade.run.tasks as tasks
+    from degrade.run import store, generate
+    recipe_text, images, out, marker = sys.argv[1:5]
+
+    def write_then_hang_on_shard_3(path, shard, size, hq, lq, records):
+        if shard == 3:   # die between the array writes of one shard: records, lq, (no hq)
+            start = shard * size
+            zarr.open_array(path, path="records", mode="r+")[start:start + len(records)] = \\
+                np.array(records, dtype=object)
+            zarr.open_array(path, path="lq", mode="r+")[start:start + len(records)] = lq
+            open(marker, "w").close()
+            time.sleep(600)
+        store.write_shard(path, shard, size, hq, lq, records)
+
+    tasks.write_shard = write_then_hang_on_shard_3
+    generate(recipe_text, images, out, num=%d, shard_size=2, workers=1, progress=False)
+""" % NUM)
+
+
+def test_resume_after_sigkill_mid_shard(baseline, tmp_path, images):
+    out, marker = tmp_path / "k.zarr", tmp_path / "marker"
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), RECIPE, str(images), str(out), str(marker)])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, "the generating process ended before the kill"
+            assert time.monotonic() < deadline, "no shard 3 after 120 s"
+            time.sleep(0.05)
+        time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert (out / "lq/c/3/0/0/0").is_file() and not (out / "hq/c/3/0/0/0").exists()
+    assert zarr.open_group(str(out), mode="r").attrs["complete"] is False
+    done = {k for k in range(6) if (out / f"hq/c/{k}/0/0/0").is_file()}
+    stamps = {k: (out / f"hq/c/{k}/0/0/0").stat().st_mtime_ns for k in done}
+
+    summary = generate(RECIPE, str(images), out, num=NUM, shard_size=2, workers=2, progress=False)
+    assert summary["shards_reused"] == len(done)
+    assert summary["shards_written"] == 6 - len(done) and 3 not in done
+    assert all((out / f"hq/c/{k}/0/0/0").stat().st_mtime_ns == t for k, t in stamps.items())
+    assert_same(baseline[2], load(out))
+    assert zarr.open_group(str(out), mode="r").attrs["complete"] is True
+    again = generate(RECIPE, str(images), out, num=NUM, shard_size=2, progress=False)
+    assert again["shards_written"] == 0 and again["shards_reused"] == 6
+
+
+def test_other_job_is_refused_unless_overwrite(baseline, tmp_path, images, recipe):
+    out = tmp_path / "r.zarr"
+    generate(recipe, str(images), out, num=4, shard_size=4, progress=False)
+    other = RECIPE.replace("[1, 10]", "[1, 20]")
+    with pytest.raises(StoreError, match=r"holds a store of another job[\s\S]*recipe_hash: store has "
+                                         r"tiny_x2 \(\w{12}\), this run wants tiny_x2"):
+        generate(other, str(images), out, num=4, shard_size=4, progress=False)
+    with pytest.raises(StoreError, match="seed: store has 7, this run wants 8"):
+        generate(recipe, str(images), out, num=4, shard_size=4, seed=8, progress=False)
+    with pytest.raises(StoreError, match="num: store has 4, this run wants 5"):
+        generate(recipe, str(images), out, num=5, shard_size=4, progress=False)
+    summary = generate(recipe, str(images), out, num=4, shard_size=4, seed=8, overwrite=True,
+                       progress=False)
+    assert summary["shards_written"] == 1
+    assert zarr.open_group(str(out), mode="r").attrs["seed"] == 8
+
+
+def test_overwrite_never_deletes_a_folder_that_is_not_a_store(tmp_path, images, recipe):
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    for overwrite in (False, True):
+        with pytest.raises(StoreError, match="not a zarr store"):
+            generate(recipe, str(images), precious, num=2, overwrite=overwrite, progress=False)
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+@pytest.fixture
+def broken_folder(tmp_path, images):
+    root = tmp_path / "mixed"
+    root.mkdir()
+    for p in sorted(images.glob("*.png"))[:3]:
+        (root / p.name).write_bytes(p.read_bytes())
+    (root / "img1b_truncated.png").write_bytes((images / "img3.png").read_bytes()[:600])
+    (root / "zz_garbage.png").write_bytes(b"\x89PNG garbage")
+    write_png(root / "zz_tiny.png", 16, 16, 9)
+    return root
+
+
+def test_bad_files_are_skipped_listed_and_deterministic(broken_folder, tmp_path, recipe):
+    out = tmp_path / "b.zarr"
+    with pytest.warns(UserWarning, match="skipping .*zz_garbage.png: not a readable image"):
+        summary = generate(recipe, str(broken_folder), out, num=8, shard_size=4, progress=False)
+    skipped = {Path(s["path"]).name: s["reason"] for s in summary["skipped"]}
+    assert set(skipped) == {"img1b_truncated.png", "zz_garbage.png", "zz_tiny.png"}
+    assert "smaller than the crop 32x32" in skipped["zz_tiny.png"]
+    attrs = dict(zarr.open_group(str(out), mode="r").attrs)
+    assert attrs["skipped_count"] == 3 and {Path(s["path"]).name for s in attrs["skipped"]} == set(skipped)
+    # the truncated file passes the header probe; its samples come from the next file
+    records = [json.loads(r) for r in load(out)["records"]]
+    replaced = [r for r in records if "replaces" in r["source"]]
+    assert replaced and all(r["source"]["replaces"] == ["img1b_truncated.png"]
+                            and r["source"]["path"] == "img2.png" for r in replaced)
+    out2 = tmp_path / "b2.zarr"
+    generate(recipe, str(broken_folder), out2, num=8, shard_size=3, workers=2, progress=False)
+    assert_same(load(out), load(out2))
+
+
+def test_strict_fails_fast_and_keeps_finished_shards(broken_folder, tmp_path, recipe, monkeypatch):
+    from degrade.run import tasks
+
+    with pytest.raises(InputError, match="zz_garbage.png: not a readable image"):
+        generate(recipe, str(broken_folder), tmp_path / "s.zarr", num=8, strict=True, progress=False)
+    (broken_folder / "zz_garbage.png").unlink()
+    (broken_folder / "zz_tiny.png").unlink()
+    out = tmp_path / "s2.zarr"
+    written = []
+    write_shard = tasks.write_shard
+    monkeypatch.setattr(tasks, "write_shard", lambda *a: (write_shard(*a), written.append(a[1])))
+    with pytest.raises(InputError, match="img1b_truncated.png: not a readable image"):
+        generate(recipe, str(broken_folder), out, num=8, shard_size=2, strict=True, workers=1,
+                 progress=False)
+    kept = {k for k in range(4) if (out / f"hq/c/{k}/0/0/0").is_file()}
+    # samples 4-5 (shard 2) come from the truncated file; every shard finished before is kept
+    assert kept == set(written) and 2 not in kept
+    monkeypatch.undo()
+    summary = generate(recipe, str(broken_folder), out, num=8, shard_size=2, progress=False)
+    assert summary["shards_reused"] == len(kept)
+    assert [Path(s["path"]).name for s in summary["skipped"]] == ["img1b_truncated.png"]
+
+
+@pytest.mark.parametrize("dtype, scale", [("uint16", 65535), ("float16", 1)])
+def test_dtype_option(tmp_path, images, recipe, dtype, scale):
+    generate(recipe, str(images), tmp_path / "u8.zarr", num=4, progress=False)
+    out = tmp_path / "d.zarr"
+    generate(recipe, str(images), out, num=4, dtype=dtype, progress=False)
+    g = zarr.open_group(str(out), mode="r")
+    assert g["hq"].dtype == np.dtype(dtype) and g.attrs["dtype_scale"]["lq"] == scale
+    # 8-bit sources: the HQ crop is exact at any precision
+    reference = load(tmp_path / "u8.zarr")
+    assert np.array_equal(np.round(dequantise(g["hq"][:]) * 255), reference["hq"])
+    lq = np.round(dequantise(g["lq"][:]) * 255)
+    assert np.abs(lq - reference["lq"]).max() <= 1 and reference["records"] == load(out)["records"]
+
+
+def test_grid_patches_feed_the_recipe_and_are_recorded(tmp_path, recipe):
+    root = tmp_path / "g"
+    write_png(root / "big.png", 64, 80, 0)
+    out = tmp_path / "grid.zarr"
+    summary = generate(recipe, str(root), out, patch_size=32, stride=32, shard_size=4, progress=False)
+    assert summary["num"] == 6                          # rows 0, 32 x cols 0, 32, 48
+    patches = [json.loads(r)["source"]["patch"] for r in load(out)["records"]]
+    assert patches == [[0, 0, 32], [0, 32, 32], [0, 48, 32], [32, 0, 32], [32, 32, 32], [32, 48, 32]]
+
+
+def test_whole_image_recipe_needs_fixed_size_samples(tmp_path, images):
+    whole = degrade.load_recipe(RECIPE.replace("size: 32, ", ""))
+    with pytest.raises(InputError, match="a store needs fixed-size samples"):
+        generate(whole, str(images), tmp_path / "w.zarr", num=5, shard_size=5, progress=False)
+    summary = generate(whole, str(images), tmp_path / "w2.zarr", num=5, patch_size=32,
+                       progress=False)
+    assert zarr.open_group(str(tmp_path / "w2.zarr"), mode="r")["hq"].shape == (5, 32, 32, 3)
+    assert summary["samples_written"] == 5
+
+
+def test_weighted_sources_in_the_store(tmp_path, images, recipe):
+    other = tmp_path / "other"
+    write_png(other / "o.png", 40, 40, 5)
+    out = tmp_path / "m.zarr"
+    generate(recipe, [str(images), str(other)], out, num=10, weights=[0.8, 0.2], progress=False)
+    sources = [json.loads(r)["source"]["source"] for r in load(out)["records"]]
+    assert sources.count(0) == 8 and sources.count(1) == 2
+    info = inspect_store(out)
+    assert info["summary"]["by_source"] == {"0": 8, "1": 2}
+
+
+def test_inspect_and_contact_sheet(baseline, tmp_path):
+    out = baseline[0]
+    info = inspect_store(out)
+    assert info["complete"] and info["num"] == NUM and info["samples_done"] == NUM
+    assert info["arrays"]["lq"]["shape"] == [NUM, 16, 16, 3] and info["recipe"]["name"] == "tiny_x2"
+    params = info["summary"]["params"]
+    assert 0.3 <= params["gaussian_blur.sigma_x"]["min"] <= params["gaussian_blur.sigma_x"]["max"] < 1.5
+    assert sum(params["resize.mode"]["counts"].values()) == NUM
+    png = contact_sheet(out, tmp_path / "grid.png", pairs=3)
+    sheet = cv2.imread(str(png))
+    assert sheet.shape == (3 * 32 + 2 * 4, 2 * 32 + 4, 3)
+
+
+def test_generate_errors(tmp_path, images, recipe):
+    from degrade._errors import ParameterError
+    with pytest.raises(ParameterError, match="scheduler = 'thread': expected one of threads"):
+        generate(recipe, str(images), tmp_path / "x", scheduler="thread", progress=False)
+    with pytest.raises(ParameterError, match="shard_size = 0: expected an integer >= 1"):
+        generate(recipe, str(images), tmp_path / "x", shard_size=0, progress=False)
+    with pytest.raises(ParameterError, match="dtype = 'int8': expected auto, uint8"):
+        generate(recipe, str(images), tmp_path / "x", dtype="int8", progress=False)
+    with pytest.raises(StoreError, match="compression = 'gzip': expected 'none', 'lz4' or 'zstd'"):
+        generate(recipe, str(images), tmp_path / "x", compression="gzip", progress=False)
+    with pytest.raises(StoreError, match="not a zarr store"):
+        inspect_store(tmp_path)
