@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .._errors import ParameterError
-from .._registry import RGB_DOMAINS, register_op
+from .._registry import RGB_DOMAINS, register_op, register_sampler
 from .._validate import as_image, check_choice, check_scalar, check_size
 
 INTERPOLATION = {
@@ -31,12 +31,15 @@ def torch_taps(n_in: int, n_out: int, mode: str, inv_scale: float) -> tuple[np.n
     """``(index, weight)`` tables (n_out, taps) of torch's 1-D interpolation rule.
 
     ``inv_scale`` is ``1/scale_factor`` when torch is given a scale factor, else
-    ``n_in/n_out``. Linear: ``src = max(inv·(d+0.5) - 0.5, 0)``; cubic (A = -0.75):
+    ``n_in/n_out``. Linear and nearest copy an axis whose size does not change whatever the
+    scale factor (torch 2.x CPU behaviour, checked against torch); cubic does not. Linear: ``src = max(inv·(d+0.5) - 0.5, 0)``; cubic (A = -0.75):
     ``src = inv·(d+0.5) - 0.5``, four taps clamped to the edge; nearest:
     ``min(floor(d·inv), n_in-1)``; area: ``adaptive_avg_pool`` bins
     ``[floor(d·n_in/n_out), ceil((d+1)·n_in/n_out))``.
     """
     d = np.arange(n_out, dtype=np.float64)
+    if n_in == n_out and mode in ("bilinear", "nearest"):
+        inv_scale = 1.0
     if mode == "area":
         start = (np.arange(n_out) * n_in) // n_out
         end = ((np.arange(n_out) + 1) * n_in + n_out - 1) // n_out
@@ -116,7 +119,8 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
            mode: Literal["area", "bilinear", "bicubic", "nearest", "matlab_bicubic"] = "bicubic",
            relative_to: Literal["image", "target"] = "image",
            target_size: int | tuple[int, int] | None = None,
-           convention: Literal["opencv", "torch"] = "opencv", *, rng=None) -> np.ndarray:
+           convention: Literal["opencv", "torch"] = "opencv", clip: bool = False,
+           *, rng=None) -> np.ndarray:
     """Resample to a scale factor or an explicit size (cv2.resize).
 
     Parameters
@@ -138,10 +142,13 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
         ``'opencv'``: ``cv2.resize``. ``'torch'``: exactly ``F.interpolate`` (module
         docstring); with ``scale`` relative to the image, torch's scale-factor mapping
         ``src = (dst+0.5)/s - 0.5`` (Real-ESRGAN's first resize), otherwise in/out.
+    clip : bool
+        Clip the result to [0, 1] (BSRGAN clips after every resize; Real-ESRGAN does not).
 
     Returns
     -------
-    ndarray, float32, not clipped (bicubic may overshoot [0, 1], as in Real-ESRGAN).
+    ndarray, float32; not clipped unless ``clip`` (bicubic may overshoot [0, 1], as in
+    Real-ESRGAN).
 
     Examples
     --------
@@ -173,16 +180,21 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
         if scale is not None:
             out_h, out_w = math.ceil(base_h * s), math.ceil(base_w * s)
         sy, sx = (s, s) if scale is not None and relative_to == "image" else (out_h / H, out_w / W)
-        return resample_separable(img, matlab_taps(H, out_h, sy), matlab_taps(W, out_w, sx))
-    if (out_h, out_w) == img.shape[:2]:
-        return img.copy()
-    if convention == "torch":
-        by_factor = scale is not None and relative_to == "image"
-        inv_h, inv_w = (1.0 / s, 1.0 / s) if by_factor else (H / out_h, W / out_w)
-        return resample_separable(img, torch_taps(H, out_h, mode, inv_h),
-                                  torch_taps(W, out_w, mode, inv_w))
-    out = cv2.resize(img, (out_w, out_h), interpolation=INTERPOLATION[mode])
-    return out.reshape(out_h, out_w, *img.shape[2:])
+        out = resample_separable(img, matlab_taps(H, out_h, sy), matlab_taps(W, out_w, sx))
+    elif convention == "torch" and mode != "area" and scale is not None and \
+            relative_to == "image" and s != 1.0:
+        # torch's scale-factor mapping resamples even when floor(H·s) == H
+        out = resample_separable(img, torch_taps(H, out_h, mode, 1.0 / s),
+                                 torch_taps(W, out_w, mode, 1.0 / s))
+    elif (out_h, out_w) == img.shape[:2]:
+        out = img.copy()
+    elif convention == "torch":
+        out = resample_separable(img, torch_taps(H, out_h, mode, H / out_h),
+                                 torch_taps(W, out_w, mode, W / out_w))
+    else:
+        out = cv2.resize(img, (out_w, out_h), interpolation=INTERPOLATION[mode])
+        out = out.reshape(out_h, out_w, *img.shape[2:])
+    return np.clip(out, 0.0, 1.0, out=out) if clip else out
 
 
 def shift_kernel(kernel: np.ndarray, shift: float) -> np.ndarray:
@@ -241,3 +253,21 @@ def blur_decimate_zhang2021(image: np.ndarray, sigma: float, factor: int, ksize:
     kernel = shift_kernel(build_psf("iso", ksize, sigma, op=op), (f - 1) * 0.5)
     blurred = convolve(img, kernel[::-1, ::-1].copy())       # convolution = flipped correlation
     return np.ascontiguousarray(blurred[::f, ::f])
+
+
+@register_sampler("bsrgan_downsample", ops=["resize"])
+def bsrgan_downsample(rng: np.random.Generator, sf: int = 4) -> dict:
+    """BSRGAN's first random downsampling: ``scale = 1 / U(1, 2·sf)`` (op 2, 75 % branch).
+
+    Returns ``{"scale": s}``; the recipe sets the interpolation (a uniform choice of
+    bilinear, bicubic, area) and ``clip: true``. BSRGAN computes ``int(W / sf1)``; degrade
+    ``int(W · (1/sf1))``, which can differ by one pixel only when ``W / sf1`` is within
+    rounding error of an integer.
+
+    Examples
+    --------
+    >>> 1 / 8 <= bsrgan_downsample(np.random.default_rng(0))["scale"] <= 1
+    True
+    """
+    f = check_scalar("sf", sf, op="bsrgan_downsample", integer=True, low=1)
+    return {"scale": 1.0 / rng.uniform(1.0, 2.0 * f)}
