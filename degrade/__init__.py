@@ -5,13 +5,14 @@ The public API is small and imports its heavy parts lazily (``import degrade`` s
 
 - :func:`load_recipe` — load and validate a recipe (path, built-in name or YAML text);
 - :mod:`degrade.ops` — every operator as a plain function ``op(image, **params, rng=None)``;
+- :func:`generate` — make a training store (zarr v3) with dask, resumable;
 - :func:`list_ops` — the registry (names, domains, parameter specs).
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_recipe", "list_ops", "DegradeError", "ParameterError",
+__all__ = ["__version__", "load_recipe", "list_ops", "generate", "DegradeError", "ParameterError",
            "RecipeError", "InputError"]
 
 from ._errors import DegradeError, InputError, ParameterError, RecipeError
@@ -21,6 +22,12 @@ def load_recipe(source):
     """Load and validate a recipe; see :func:`degrade.recipe.load_recipe`."""
     from .recipe import load_recipe as _load
     return _load(source)
+
+
+def generate(recipe, sources=None, out=None, **options):
+    """Generate a training store (zarr v3); see :func:`degrade.run.generate`."""
+    from .run import generate as _generate
+    return _generate(recipe, sources, out, **options)
 
 
 def list_ops():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -230,10 +232,18 @@ def broken_folder(tmp_path, images):
     return root
 
 
+@pytest.mark.filterwarnings("ignore:skipping", "ignore:replaced")
 def test_bad_files_are_skipped_listed_and_deterministic(broken_folder, tmp_path, recipe):
     out = tmp_path / "b.zarr"
-    with pytest.warns(UserWarning, match="skipping .*zz_garbage.png: not a readable image"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         summary = generate(recipe, str(broken_folder), out, num=8, shard_size=4, progress=False)
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 3
+    assert re.match(r"skipping .*zz_garbage.png: not a readable image", messages[1])
+    assert re.match(r"skipping .*zz_tiny.png: 16x16 is smaller than the crop 32x32", messages[2])
+    assert re.match(r"replaced .*img1b_truncated.png .*by the next file of its source: .*not a "
+                    r"readable image", messages[0])
     skipped = {Path(s["path"]).name: s["reason"] for s in summary["skipped"]}
     assert set(skipped) == {"img1b_truncated.png", "zz_garbage.png", "zz_tiny.png"}
     assert "smaller than the crop 32x32" in skipped["zz_tiny.png"]
@@ -249,6 +259,7 @@ def test_bad_files_are_skipped_listed_and_deterministic(broken_folder, tmp_path,
     assert_same(load(out), load(out2))
 
 
+@pytest.mark.filterwarnings("ignore:replaced")
 def test_strict_fails_fast_and_keeps_finished_shards(broken_folder, tmp_path, recipe, monkeypatch):
     from degrade.run import tasks
 

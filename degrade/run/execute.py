@@ -168,6 +168,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     results = _execute(ctx, plan, todo, scheduler, workers, bar.update)
     bar.close()
     failures = [f for r in results for f in r["failures"]]
+    for failure in _unique(failures):
+        warnings.warn(f"replaced {failure['path']} (it passed the header check but cannot be "
+                      f"decoded) by the next file of its source: {failure['reason']}", stacklevel=2)
     failures += _recorded_failures(out, ctx, sorted(done))
     skipped = plan.skipped + _unique(failures)
     seconds = time.perf_counter() - t_start

@@ -1,0 +1,104 @@
+"""`degrade generate` and `degrade inspect` on the command line, and `degrade.generate`."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import zarr
+
+import degrade
+from degrade.cli import main
+from test_run import RECIPE, write_png
+
+
+@pytest.fixture
+def job(tmp_path):
+    images = tmp_path / "images"
+    for k in range(3):
+        write_png(images / f"{k}.png", 40, 44, k)
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(RECIPE)
+    return recipe, images, tmp_path / "out.zarr"
+
+
+def test_generate_then_inspect(job, tmp_path, capsys):
+    recipe, images, out = job
+    assert main(["generate", str(recipe), "--out", str(out), "--input", str(images), "--num", "6",
+                 "--shard-size", "4", "--workers", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "generate: 6/6 samples (100.0%)" in err and "samples/s" in err and "ETA" in err
+    assert f"{out}: 6 samples in 2 shards (2 written, 0 kept from an earlier run)" in err
+    assert main(["inspect", str(out), "--grid", str(tmp_path / "pairs.png"), "--pairs", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "status    complete: 6/6 samples, 2/2 shards" in text
+    assert "hq        shape (6, 32, 32, 3) uint8" in text and "recipe    tiny_x2" in text
+    assert "gaussian_blur.sigma_x" in text and "skipped   0 file(s)" in text
+    assert "recipe text:\n  name: tiny_x2" in text and (tmp_path / "pairs.png").is_file()
+    assert main(["inspect", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["num"] == 6 and info["arrays"]["lq"]["shape"] == [6, 16, 16, 3]
+
+
+def test_rerun_resumes_and_other_seed_is_refused(job, capsys):
+    recipe, images, out = job
+    base = ["generate", str(recipe), "--out", str(out), "--input", str(images), "--num", "4",
+            "--quiet"]
+    assert main(base) == 0
+    assert main(base[:-1]) == 0
+    assert "(0 written, 1 kept from an earlier run)" in capsys.readouterr().err
+    assert main(base + ["--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out} holds a store of another job") and "seed: store has 7" in err
+    assert main(base + ["--seed", "3", "--overwrite"]) == 0
+    assert zarr.open_group(str(out), mode="r").attrs["seed"] == 3
+
+
+def test_weighted_inputs_and_patch_grid(job, tmp_path, capsys):
+    recipe, images, out = job
+    other = tmp_path / "other"
+    write_png(other / "big.png", 64, 64, 7)
+    assert main(["generate", str(recipe), "--out", str(out), "--input", str(images), "--input",
+                 str(other), "--counts", "3", "4", "--patch-size", "32", "--stride", "32",
+                 "--quiet"]) == 0
+    records = [json.loads(str(r)) for r in zarr.open_group(str(out), mode="r")["records"][:]]
+    assert [r["source"]["source"] for r in records].count(1) == 4
+    assert sorted(r["source"]["patch"] for r in records if r["source"]["source"] == 1) == \
+        [[0, 0, 32], [0, 32, 32], [32, 0, 32], [32, 32, 32]]
+
+
+def test_builtin_samples_are_the_default_input(tmp_path, capsys):
+    out = tmp_path / "s.zarr"
+    assert main(["generate", "simple_x2", "--out", str(out), "--num", "3", "--quiet"]) == 0
+    g = zarr.open_group(str(out), mode="r")
+    assert g["hq"].shape == (3, 128, 128, 3) and g.attrs["sources"][0]["path"] == "<samples>"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--weights", "1", "2"], "error: sources: 2 weights for 1 sources; give one per source"),
+    (["--scheduler", "thread"], "error: scheduler = 'thread': expected one of threads"),
+    (["--shard-size", "0"], "error: shard_size = 0: expected an integer >= 1"),
+    (["--num", "0"], "error: num = 0: expected an integer >= 1"),
+    (["--stride", "8"], "error: patch stride given without a patch size"),
+    (["--input", "/nonexistent/folder"], "error: source /nonexistent/folder: not a folder"),
+])
+def test_generate_user_errors_exit_2(job, capsys, extra, message):
+    recipe, images, out = job
+    args = ["generate", str(recipe), "--out", str(out), "--quiet"]
+    if "--input" not in extra:
+        args += ["--input", str(images)]
+    assert main(args + extra) == 2
+    assert capsys.readouterr().err.startswith(message)
+
+
+def test_inspect_errors_exit_2(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: not a zarr store (no zarr.json)\n"
+    zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
+    assert main(["inspect", str(tmp_path / "plain.zarr")]) == 2
+    assert "a zarr group, but not a degrade store" in capsys.readouterr().err
+
+
+def test_python_api_mirrors_the_cli(job):
+    recipe, images, out = job
+    summary = degrade.generate(str(recipe), str(images), out, num=2, progress=False)
+    assert summary["num"] == 2 and summary["shards_written"] == 1
