@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from .._cfa import cell_channels, check_pattern
+from .._cfa import as_mosaic, cell_channels, check_pattern
 from .._registry import register_op, register_sampler
 from .._validate import as_image
 from .bayer import demosaic
@@ -138,6 +138,7 @@ def process_brooks2019(image: np.ndarray, ccm: list[list[float]], rgb_gain: floa
     >>> process_brooks2019(np.full((4, 4), 0.2, np.float32), **p).shape
     (4, 4, 3)
     """
+    image = as_mosaic(image, op="process_brooks2019")
     raw = apply_wb_gains(image, red_gain, blue_gain, rgb_gain, pattern=pattern, clip=True)
     rgb = demosaic(raw, pattern, "bilinear")
     srgb = gamma_compress(apply_ccm(rgb, ccm, clip=True), "power", 2.2)
