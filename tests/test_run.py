@@ -353,3 +353,36 @@ def test_generate_errors(tmp_path, images, recipe):
         generate(recipe, str(images), tmp_path / "x", compression="gzip", progress=False)
     with pytest.raises(StoreError, match="not a zarr store"):
         inspect_store(tmp_path)
+
+
+RAW_RECIPE = textwrap.dedent("""\
+    name: tiny_raw
+    seed: 2
+    input: raw
+    target: {size: 32}
+    stages:
+      - {op: gaussian_noise, sigma: {uniform: [0.001, 0.02]}}
+""")
+
+
+@pytest.mark.filterwarnings("ignore:skipping")
+def test_raw_folder_to_uint16_mosaics_with_pattern(shared_data, tmp_path):
+    root = tmp_path / "raw"
+    root.mkdir()
+    dng = shared_data / "raw" / "dng" / "nokia_n900_halide_bayer_small_344x256_grbg.dng"
+    (root / "n900.dng").write_bytes(dng.read_bytes())
+    (root / "broken.dng").write_bytes(b"II*\0 not really a dng")
+    out = tmp_path / "raw.zarr"
+    summary = generate(RAW_RECIPE, str(root), out, num=4, patch_size=64, progress=False)
+    assert [Path(s["path"]).name for s in summary["skipped"]] == ["broken.dng"]
+    assert "rawpy cannot open it" in summary["skipped"][0]["reason"]
+    g = zarr.open_group(str(out), mode="r")
+    assert g["hq"].shape == (4, 32, 32) and g["hq"].dtype == np.uint16 and g["lq"].dtype == np.uint16
+    records = [json.loads(str(r)) for r in g["records"][:]]
+    assert all(r["meta"]["pattern"] == "GRBG" for r in records)
+    assert all(p % 2 == 0 for r in records for p in r["source"]["patch"][:2])   # CFA phase kept
+    recipe = degrade.load_recipe(RAW_RECIPE)
+    mosaic, meta = read_file(root / "n900.dng", "raw")
+    patch = cut_patch(mosaic, records[1]["source"]["patch"][:2], 64)
+    sample = recipe.replay(patch, records[1], meta=meta)
+    assert np.array_equal(quantise(sample.lq, "uint16"), g["lq"][1])

@@ -125,7 +125,28 @@ def make_sample(ctx: Context, index: int, file_id: int, cell: int, cache: _FileC
         source["replaces"] = replaced
     record = dict(sample.record)
     record["source"] = source
+    meta = _json_meta(getattr(sample, "meta", None) or {})
+    if meta:
+        record["meta"] = meta
     return sample, record, failures
+
+
+def _json_meta(meta: dict) -> dict:
+    """The JSON-representable part of a sample's metadata (CFA pattern, levels, WB, CCM...)."""
+    out = {}
+    for key, value in meta.items():
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, tuple):
+            value = list(value)
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            continue
+        out[str(key)] = value
+    return out
 
 
 def _checked(array: np.ndarray, name: str, ctx: Context, index: int, path: str) -> np.ndarray:
