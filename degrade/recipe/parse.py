@@ -128,7 +128,7 @@ class Parser:
             raise RecipeError(f"parameter '{pspec.name}' of op '{op}' is an integer: use a "
                               "constant, int_uniform or choice, not a continuous distribution",
                               path=where)
-        elif pspec.kind not in ("float", "any") and pspec.choices is None:
+        elif pspec.kind not in ("float", "any", "int") and pspec.choices is None:
             raise RecipeError(f"parameter '{pspec.name}' of op '{op}' has type "
                               f"{pspec.describe()}: a continuous distribution cannot give it",
                               path=where)
