@@ -19,15 +19,16 @@ def opencv_gaussian_1d(ksize: int, sigma: float = 0.0) -> np.ndarray:
 
 
 @register_op("usm_sharpen", domain_in=RGB_DOMAINS)
-def usm_sharpen(image: np.ndarray, weight: float = 0.5, threshold: float = 10.0,
+def usm_sharpen(image: np.ndarray, amount: float = 0.5, threshold: float = 10.0,
                 ksize: int = 51, sigma: float = 0.0, *, rng=None) -> np.ndarray:
     """Unsharp masking with a soft edge mask (basicsr ``USMSharp`` / ``usm_sharp``).
 
     Parameters
     ----------
     image : ndarray, float32, (H, W, C) or (H, W), values in [0, 1]
-    weight : float >= 0
-        Amount of the residual added back (Real-ESRGAN 0.5).
+    amount : float >= 0
+        Weight of the residual added back (basicsr's ``weight``, 0.5; renamed because
+        ``weight`` is a recipe stage key).
     threshold : float >= 0
         Residual threshold in 8-bit levels (Real-ESRGAN 10).
     ksize : int
@@ -45,7 +46,7 @@ def usm_sharpen(image: np.ndarray, weight: float = 0.5, threshold: float = 10.0,
     reflect-101 border::
 
         blur = G ⋆ I;  res = I - blur;  mask = [|res|·255 > threshold]
-        soft = G ⋆ mask;  sharp = clip(I + weight·res, 0, 1)
+        soft = G ⋆ mask;  sharp = clip(I + amount·res, 0, 1)
         out = soft·sharp + (1 - soft)·I
 
     basicsr runs both blurs as dense 51x51 convolutions; degrade runs them as two 1-D
@@ -59,7 +60,7 @@ def usm_sharpen(image: np.ndarray, weight: float = 0.5, threshold: float = 10.0,
     True
     """
     img = as_image(image, op="usm_sharpen", channels=None, allow_2d=True)
-    w = check_scalar("weight", weight, op="usm_sharpen", low=0)
+    w = check_scalar("amount", amount, op="usm_sharpen", low=0)
     t = check_scalar("threshold", threshold, op="usm_sharpen", low=0)
     k = check_ksize(ksize, op="usm_sharpen")
     s = check_scalar("sigma", sigma, op="usm_sharpen", low=0)
