@@ -84,7 +84,7 @@ def test_store_layout_and_attributes(baseline, recipe, images):
     assert g["hq"].shape == (NUM, 32, 32, 3) and g["hq"].dtype == np.uint8
     assert g["lq"].shape == (NUM, 16, 16, 3) and g["lq"].dtype == np.uint8
     assert g["hq"].chunks == (1, 32, 32, 3) and g["hq"].shards == (4, 32, 32, 3)
-    assert g["records"].shape == (NUM,) and g["records"].shards == (4,)
+    assert g["records"].shape == (NUM,) and g["records"].chunks == (4,)
     attrs = dict(g.attrs)
     assert attrs["recipe_text"] == RECIPE and attrs["recipe_hash"] == recipe.hash
     assert attrs["seed"] == 7 and attrs["complete"] is True and attrs["skipped"] == []

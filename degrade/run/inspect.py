@@ -72,7 +72,7 @@ def inspect_store(path) -> dict:
         a = group[name]
         on_disk = sum(f.stat().st_size for f in Path(path, name).rglob("*") if f.is_file())
         arrays[name] = {"shape": list(a.shape), "dtype": str(a.dtype), "chunks": list(a.chunks),
-                        "shards": list(a.shards), "bytes": on_disk}
+                        "shards": list(a.shards or a.chunks), "bytes": on_disk}
     indices = sorted(i for k in done for i in range(k * shard, min(num, (k + 1) * shard)))
     if len(indices) > MAX_SUMMARY_RECORDS:
         indices = [indices[j] for j in np.linspace(0, len(indices) - 1, MAX_SUMMARY_RECORDS).astype(int)]

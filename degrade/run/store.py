@@ -4,7 +4,7 @@ Layout of a store (a directory, zarr v3 group)::
 
     hq       (N, H, W, C) or (N, H, W)   one chunk per sample, shards of S samples
     lq       (N, h, w, C) or (N, h, w)   same sharding
-    records  (N,) string                 one JSON document per sample, same sharding
+    records  (N,) string                 one JSON document per sample; one chunk per shard
     zarr.json                            the group attributes (see :func:`new_attributes`)
 
 A shard of all three arrays is written by exactly one task, in one call per array, so no two
@@ -79,7 +79,9 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
                            shards=(shard,) + shape, compressors=compressors, config=config,
                            dimension_names=dims, fill_value=0)
-    group.create_array("records", shape=(num,), dtype=str, chunks=(1,), shards=(shard,),
+    # records: one plain chunk per shard (a sharded string array costs ~13 ms per 64-sample
+    # write against ~1 ms; reading one record decodes its shard's JSON, well under 1 ms)
+    group.create_array("records", shape=(num,), dtype=str, chunks=(shard,),
                        compressors=ZstdCodec(level=3), config=config,
                        dimension_names=("sample",))
     group.attrs.update(attrs)
