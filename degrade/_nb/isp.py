@@ -1,4 +1,7 @@
-"""Per-pixel ISP kernels: tone curves, transfer functions, 3x3 colour, gains, CFA.
+"""Per-pixel ISP kernels: tone curves, 3x3 colour, gains, CFA, fused unprocessing.
+
+(Plain power / sRGB gamma curves are numpy float32 ufuncs in degrade/ops/tone.py: numpy's
+SIMD ``power`` beats a scalar numba loop.)
 
 Arithmetic is float64 inside, rounded to float32 once when written to ``out``.
 Elementwise kernels take a flat 1-D view (any image shape); pixel kernels an ``(N, C)``
@@ -15,8 +18,6 @@ import numpy as np
 INVERSE_SMOOTHSTEP = 0
 SMOOTHSTEP = 1
 POWER = 2
-SRGB_EOTF = 3
-SRGB_EOTF_INVERSE = 4
 
 POWER_FLOOR = 1e-8      # Brooks 2019: max(x, 1e-8) ** p
 HIGHLIGHT_START = 0.9   # Brooks 2019 safe_invert_gains: mask = (max(gray - 0.9, 0) / 0.1)^2
@@ -43,32 +44,12 @@ def _power(x, p):
 
 
 @numba.njit(cache=True, nogil=True)
-def _srgb_eotf(v):
-    """IEC 61966-2-1 sRGB EOTF (display value -> linear); linear segment below 0.04045."""
-    if v <= 0.04045:
-        return v / 12.92
-    return ((v + 0.055) / 1.055) ** 2.4
-
-
-@numba.njit(cache=True, nogil=True)
-def _srgb_eotf_inverse(v):
-    """IEC 61966-2-1 inverse EOTF (linear -> display value); linear segment below 0.0031308."""
-    if v <= 0.0031308:
-        return v * 12.92
-    return 1.055 * v ** (1.0 / 2.4) - 0.055
-
-
-@numba.njit(cache=True, nogil=True)
 def _transfer(v, curve, p):
     if curve == INVERSE_SMOOTHSTEP:
         return _inverse_smoothstep(v)
     if curve == SMOOTHSTEP:
         return _smoothstep(v)
-    if curve == POWER:
-        return _power(v, p)
-    if curve == SRGB_EOTF:
-        return _srgb_eotf(v)
-    return _srgb_eotf_inverse(v)
+    return _power(v, p)
 
 
 @numba.njit(cache=True, nogil=True)
