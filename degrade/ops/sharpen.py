@@ -64,10 +64,13 @@ def usm_sharpen(image: np.ndarray, amount: float = 0.5, threshold: float = 10.0,
     t = check_scalar("threshold", threshold, op="usm_sharpen", low=0)
     k = check_ksize(ksize, op="usm_sharpen")
     s = check_scalar("sigma", sigma, op="usm_sharpen", low=0)
+    from .._nb.sharpen import _usm_blend_kernel, _usm_mask_kernel
+
     g = opencv_gaussian_1d(k, s)
     blur = convolve_separable(img, g, g).reshape(img.shape)
-    res = img - blur
-    mask = (np.abs(res) * np.float32(255.0) > np.float32(t)).astype(np.float32)
+    mask = np.empty_like(img)
+    _usm_mask_kernel(img, blur, t, mask)
     soft = convolve_separable(mask, g, g).reshape(img.shape)
-    sharp = np.clip(img + np.float32(w) * res, 0.0, 1.0)
-    return np.ascontiguousarray(soft * sharp + (1.0 - soft) * img, dtype=np.float32)
+    out = np.empty_like(img)
+    _usm_blend_kernel(img, blur, soft, w, out)
+    return out
