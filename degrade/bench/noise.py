@@ -1,0 +1,349 @@
+"""Noise-model benchmark: how close each noise model comes to real camera noise, and how fast.
+
+Python API of ``degrade noisebench``::
+
+    from degrade.bench.noise import load_srgb_pairs, benchmark_noise
+    result = benchmark_noise(load_srgb_pairs("polyu_real_noisy_srgb"), seed=0)
+    print(result.table())
+    result.write("out/")          # noisebench.json, noisebench.csv, noisebench.png
+
+For every pair and every model (:mod:`degrade.bench.models`) the benchmark
+
+1. **fits** the model to the pair's noise level function in the linear domain
+   (:mod:`degrade.bench.fitting`): RAW pairs directly; sRGB pairs after mapping both images
+   through ``unprocess_brooks2019`` with a fixed, documented ISP (``DEFAULT_ISP``);
+2. **synthesises** noise on the clean image with the fitted parameters (seeded: pair ``i``,
+   model ``m`` use ``degrade._rng.stream(seed, i, m, OP)``). sRGB pairs go
+   unprocess -> raw noise -> ``process_brooks2019``, and the ISP's response to the noise,
+   ``process(raw + n) - process(raw)``, is added to the clean sRGB image, which is then
+   quantised like the real file (8-bit). Because the fit in step 1 cannot see the ISP's
+   demosaicking (which averages noise), the noise level is then matched by simulation:
+   the parameters are rescaled (``model.rescale``) until the synthetic sRGB noise std
+   equals the real one (at most ``LEVEL_ITERATIONS`` steps);
+3. **compares** real and synthetic noise: marginal KL (Noise Flow protocol) overall and per
+   clean-intensity bin, noise level function error, lag-1 autocorrelation per channel;
+4. **times** each model's noise op on a ``speed_size``-square mosaic, one thread.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._errors import InputError
+from .._rng import OP, stream
+from .fitting import binned_variance, fit_constant
+from .inputs import NoisePair, find_srgb_pairs, load_raw_pair, load_srgb_pairs, raw_pair, srgb_pair
+from .metrics import (INTENSITY_EDGES, NOISEFLOW_BIN_WIDTH, NOISEFLOW_RANGE, kl_per_intensity,
+                      lag1_autocorrelation, marginal_kl, noise_histogram, noise_level_function,
+                      nlf_error, noiseflow_bin_edges)
+from .models import FitContext, check_eld_profile, check_models
+
+__all__ = ["benchmark_noise", "NoiseBenchResult", "load_srgb_pairs", "load_raw_pair",
+           "find_srgb_pairs", "srgb_pair", "raw_pair", "NoisePair", "DEFAULT_ISP"]
+
+#: The fixed ISP of the sRGB route: the mean of Brooks 2019's four XYZ->camera matrices and
+#: the middle of Brooks' gain ranges (rgb_gain = 1/0.8, red 2.15, blue 1.7), RGGB.
+DEFAULT_ISP = {
+    "ccm": (np.mean([[[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469],
+                      [-0.0703, 0.2188, 0.6406]],
+                     [[0.4913, -0.0541, -0.0202], [-0.613, 1.3513, 0.2906],
+                      [-0.1564, 0.2151, 0.7183]],
+                     [[0.838, -0.263, -0.0639], [-0.2887, 1.0725, 0.2496],
+                      [-0.0627, 0.1427, 0.5438]],
+                     [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933],
+                      [-0.097, 0.1581, 0.5181]]], axis=0)).tolist(),
+    "rgb_gain": 1.25, "red_gain": 2.15, "blue_gain": 1.7, "pattern": "RGGB"}
+#: Level matching by simulation (sRGB route): at most this many rescaling steps, stopping
+#: when the synthetic std is within ``LEVEL_TOLERANCE`` (relative) of the real one.
+LEVEL_ITERATIONS = 4
+LEVEL_TOLERANCE = 0.01
+#: Clean values inside this range count as unclipped for level matching.
+UNCLIPPED = (0.02, 0.98)
+SRGB_BASELINE = "gaussian_srgb"
+
+
+@dataclass
+class NoiseBenchResult:
+    """Everything the benchmark measured (JSON-serialisable through :meth:`to_dict`)."""
+    settings: dict
+    pairs: list = field(default_factory=list)
+    summary: list = field(default_factory=list)
+    speed: dict = field(default_factory=dict)
+    dark: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"settings": self.settings, "summary": self.summary, "speed": self.speed,
+                "pairs": self.pairs, "dark": self.dark}
+
+    def table(self) -> str:
+        """The terminal report (see :func:`degrade.bench.report.format_table`)."""
+        from .report import format_table
+
+        return format_table(self)
+
+    def write(self, out_dir, *, figure: bool = True) -> dict:
+        """Write ``noisebench.json``, ``noisebench.csv`` and (``figure``) ``noisebench.png``
+        into ``out_dir``; returns ``{kind: path}``."""
+        from .report import write_outputs
+
+        return write_outputs(self, out_dir, figure=figure)
+
+
+def _packed(mosaic: np.ndarray) -> np.ndarray:
+    h, w = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
+    return mosaic[:h, :w].reshape(h // 2, 2, w // 2, 2).transpose(0, 2, 1, 3).reshape(
+        h // 2, w // 2, 4)
+
+
+def _channels(pair: NoisePair, noise: np.ndarray) -> np.ndarray:
+    """Noise as (H, W, C) planes for the autocorrelation: RGB, or the 4 CFA planes."""
+    return _packed(noise) if pair.domain == "raw" else noise
+
+
+def _quantise(img: np.ndarray, levels: int | None) -> np.ndarray:
+    img = np.clip(img, 0.0, 1.0)
+    if levels:
+        img = np.round(img * (levels - 1)) / (levels - 1)
+    return img.astype(np.float32)
+
+
+class _PairRun:
+    """The per-pair state: linear images for fitting and the synthesis route."""
+
+    def __init__(self, pair: NoisePair, isp: dict):
+        from ..ops import process_brooks2019, unprocess_brooks2019
+
+        self.pair, self.isp = pair, isp
+        if pair.domain == "raw":
+            self.lin_clean, lin_noisy, self.pattern = pair.clean, pair.noisy, pair.pattern
+            self.clip_raw = bool(pair.noisy.min() >= 0.0 and pair.noisy.max() <= 1.0)
+            self.base = None
+        else:
+            self.lin_clean = unprocess_brooks2019(pair.clean, **isp)
+            lin_noisy = unprocess_brooks2019(pair.noisy, **isp)
+            self.pattern, self.clip_raw = isp["pattern"], False
+            self.base = process_brooks2019(self.lin_clean, **isp)
+        self.binned = binned_variance(self.lin_clean, lin_noisy - self.lin_clean)
+        self.real = pair.noisy - pair.clean
+        lo, hi = UNCLIPPED
+        self.unclipped = (pair.clean > lo) & (pair.clean < hi)
+        if self.unclipped.sum() < 100:
+            raise InputError(f"{pair.name}: fewer than 100 pixels with clean values in "
+                             f"({lo}, {hi}); nothing unclipped to measure")
+
+    def synthesize(self, model, params, rng) -> np.ndarray:
+        from ..ops import process_brooks2019
+
+        if self.pair.domain == "raw":
+            return model.apply(self.lin_clean, params, rng, self.pattern, self.clip_raw)
+        raw = model.apply(self.lin_clean, params, rng, self.pattern, False)
+        delta = process_brooks2019(raw, **self.isp) - self.base
+        return _quantise(self.pair.clean + delta, self.pair.levels)
+
+    def level_ratio(self, synth: np.ndarray) -> float:
+        m = self.unclipped
+        s = float(np.std((synth - self.pair.clean)[m]))
+        return float(np.std(self.real[m])) / s if s > 0 else 1.0
+
+
+def _evaluate(run: _PairRun, synth: np.ndarray, edges: np.ndarray) -> dict:
+    pair = run.pair
+    noise = synth - pair.clean
+    nlf_real = noise_level_function(pair.clean, run.real)
+    nlf = noise_level_function(pair.clean, noise)
+    return {"kl": marginal_kl(run.real, noise),
+            "kl_bins": kl_per_intensity(run.real, noise, pair.clean),
+            "nlf": nlf, "nlf_error": nlf_error(nlf_real, nlf),
+            "lag1": lag1_autocorrelation(_channels(pair, noise)).tolist(),
+            "std": float(np.std(noise[run.unclipped])),
+            "hist": noise_histogram(noise, edges).tolist()}
+
+
+def _fit_and_run(run: _PairRun, model, ctx, seed, pair_index, model_index, edges) -> dict:
+    params, info = model.fit(run.binned, ctx)
+    first = params
+    scale = 1.0
+    synth = run.synthesize(model, params, stream(seed, pair_index, model_index, OP))
+    if run.pair.domain == "srgb":
+        for _ in range(LEVEL_ITERATIONS):
+            ratio = run.level_ratio(synth)
+            if abs(ratio - 1.0) < LEVEL_TOLERANCE:
+                break
+            scale *= ratio
+            params = model.rescale(first, scale)
+            synth = run.synthesize(model, params, stream(seed, pair_index, model_index, OP))
+        info["level_scale"] = scale
+        info["linear_fit"] = first
+    return {"params": params, "fit": info, **_evaluate(run, synth, edges)}
+
+
+def _srgb_baseline(run: _PairRun, seed, pair_index, model_index, ctx, edges) -> dict:
+    """AWGN added directly in sRGB (what RGB pipelines do), sigma fitted on the sRGB NLF."""
+    from ..ops import gaussian_noise
+
+    pair = run.pair
+    fit = fit_constant(binned_variance(pair.clean, run.real), clip_aware=ctx.clip_aware)
+    sigma = float(np.sqrt(fit.params[0]))
+    rng = stream(seed, pair_index, model_index, OP)
+    synth = _quantise(gaussian_noise(pair.clean, sigma, clip=True, rng=rng), pair.levels)
+    info = {"stderr": {"sigma^2": float(fit.stderr[0])}, "reduced_chi2": fit.chi2,
+            "bins": fit.bins}
+    return {"params": {"sigma": sigma}, "fit": info, **_evaluate(run, synth, edges)}
+
+
+def _summarise(pairs: list, names: list[str]) -> list[dict]:
+    rows = []
+    for name in names:
+        res = [p["models"][name] for p in pairs]
+        kls = [r["kl"] for r in res]
+        errs = [r["nlf_error"] for r in res if r["nlf_error"] is not None]
+        lag = np.mean([np.mean(r["lag1"], axis=0) for r in res], axis=0)
+        bins = np.array([[np.nan if v is None else v for v in r["kl_bins"]] for r in res])
+        with np.errstate(invalid="ignore"):
+            per_bin = [None if np.all(np.isnan(col)) else float(np.nanmean(col))
+                       for col in bins.T]
+        rows.append({"model": name, "kl_mean": float(np.mean(kls)), "kl_min": float(min(kls)),
+                     "kl_max": float(max(kls)),
+                     "nlf_error_mean": float(np.mean(errs)) if errs else None,
+                     "lag1_h": float(lag[0]), "lag1_v": float(lag[1]),
+                     "kl_bins_mean": per_bin})
+    rows.sort(key=lambda r: (r["kl_mean"], r["nlf_error_mean"] or 0.0))
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i
+    return rows
+
+
+def _time_call(fn, repeats: int) -> float:
+    fn()                                      # warm-up: numba compilation, caches
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def measure_speed(models, runs: list[_PairRun], pairs_out: list, size: int = 1024,
+                  repeats: int = 3, seed: int = 0) -> dict:
+    """MP/s of each model's noise op on a ``size`` x ``size`` mosaic (the first pair's linear
+    clean image resized, with that pair's fitted parameters), one thread (cv2 set to 1
+    thread; numba kernels are single-threaded). For sRGB data also the whole route
+    (unprocess + noise + process) on an RGB image of that size."""
+    import cv2
+
+    from ..ops import gaussian_noise, process_brooks2019, unprocess_brooks2019
+
+    run, fitted = runs[0], pairs_out[0]["models"]
+    mosaic = np.ascontiguousarray(cv2.resize(run.lin_clean, (size, size),
+                                             interpolation=cv2.INTER_LINEAR))
+    mp = size * size / 1e6
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    out = {}
+    try:
+        rgb = None
+        if run.pair.domain == "srgb":
+            rgb = np.ascontiguousarray(cv2.resize(run.pair.clean, (size, size)))
+        for mi, model in enumerate(models):
+            params = fitted[model.name]["params"]
+            rng = np.random.default_rng(seed)
+            t = _time_call(lambda: model.apply(mosaic, params, rng, run.pattern, False), repeats)
+            entry = {"noise_mp_s": mp / t}
+            if rgb is not None:
+                def route():
+                    raw = unprocess_brooks2019(rgb, **run.isp)
+                    process_brooks2019(model.apply(raw, params, rng, run.pattern, False),
+                                       **run.isp)
+                entry["route_mp_s"] = mp / _time_call(route, 1)
+            out[model.name] = entry
+        if rgb is not None:
+            sigma = fitted[SRGB_BASELINE]["params"]["sigma"]
+            rng = np.random.default_rng(seed)
+            t = _time_call(lambda: gaussian_noise(rgb, sigma, rng=rng), repeats)
+            out[SRGB_BASELINE] = {"noise_mp_s": mp / t, "route_mp_s": mp / t}
+    finally:
+        cv2.setNumThreads(threads)
+    return out
+
+
+def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, seed: int = 0,
+                    eld_profile: str = "auto", clip_aware: bool = True, speed: bool = True,
+                    speed_size: int = 1024, isp: dict | None = None,
+                    dark: dict | None = None) -> NoiseBenchResult:
+    """Fit, synthesise and compare every noise model on real noisy / clean pairs.
+
+    Parameters
+    ----------
+    pairs : list of NoisePair
+        From :func:`load_srgb_pairs`, :func:`srgb_pair`, :func:`raw_pair` or
+        :func:`load_raw_pair`; all of one domain.
+    models : list of str, optional
+        Subset of ``gaussian heteroscedastic_gaussian poisson_gaussian brooks2019 eld2020``
+        (default all). sRGB data also get the ``gaussian_srgb`` baseline (AWGN in sRGB).
+    seed : int
+        Root seed of the synthetic noise.
+    eld_profile : str
+        Camera profile of the ELD model, or ``'auto'``: the profile that fits best.
+    clip_aware : bool
+        Model clipping at 0 and 1 in the fit (Foi et al. 2008).
+    speed, speed_size : bool, int
+        Time each model on a ``speed_size``-square image (one thread).
+    isp : dict, optional
+        Parameters of ``unprocess_brooks2019`` / ``process_brooks2019`` for the sRGB route
+        (default :data:`DEFAULT_ISP`).
+    dark : dict, optional
+        Dark-frame statistics (:func:`degrade.bench.dark.dark_series_stats`) to include.
+
+    Returns
+    -------
+    NoiseBenchResult
+        ``summary`` ranks the models by mean marginal KL (lower is better).
+
+    Raises
+    ------
+    InputError
+        No pairs, pairs of mixed domains, or a pair with too few usable pixels.
+    ParameterError
+        Unknown model or ELD profile.
+    """
+    if not pairs:
+        raise InputError("noisebench: no noisy/clean pairs given")
+    domains = {p.domain for p in pairs}
+    if len(domains) > 1:
+        raise InputError(f"noisebench: pairs mix domains {sorted(domains)}; benchmark sRGB and "
+                         "RAW pairs separately")
+    chosen = check_models(models)
+    ctx = FitContext(clip_aware=bool(clip_aware), eld_profile=check_eld_profile(eld_profile))
+    isp = dict(DEFAULT_ISP if isp is None else isp)
+    edges = noiseflow_bin_edges()
+    domain = domains.pop()
+    runs, out = [], []
+    for pi, pair in enumerate(pairs):
+        run = _PairRun(pair, isp)
+        runs.append(run)
+        entry = {"name": pair.name, "shape": list(pair.clean.shape),
+                 "real": {"nlf": noise_level_function(pair.clean, run.real),
+                          "lag1": lag1_autocorrelation(_channels(pair, run.real)).tolist(),
+                          "std": float(np.std(run.real[run.unclipped])),
+                          "hist": noise_histogram(run.real, edges).tolist()},
+                 "models": {}}
+        for mi, model in enumerate(chosen):
+            entry["models"][model.name] = _fit_and_run(run, model, ctx, seed, pi, mi, edges)
+        if domain == "srgb":
+            entry["models"][SRGB_BASELINE] = _srgb_baseline(run, seed, pi, len(chosen), ctx,
+                                                            edges)
+        out.append(entry)
+    names = [m.name for m in chosen] + ([SRGB_BASELINE] if domain == "srgb" else [])
+    settings = {"domain": domain, "pairs": len(pairs), "seed": seed, "models": names,
+                "eld_profile": eld_profile, "clip_aware": bool(clip_aware),
+                "kl_bin_width": NOISEFLOW_BIN_WIDTH, "kl_range": list(NOISEFLOW_RANGE),
+                "kl_overflow_bins": 2, "kl_edges": edges.tolist(),
+                "intensity_edges": INTENSITY_EDGES.tolist(),
+                "isp": isp if domain == "srgb" else None, "speed_size": speed_size}
+    result = NoiseBenchResult(settings, out, _summarise(out, names))
+    if speed:
+        result.speed = measure_speed(chosen, runs, out, size=speed_size, seed=seed)
+    result.dark = dark
+    return result

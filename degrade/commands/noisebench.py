@@ -1,0 +1,114 @@
+"""Benchmark the noise models against real noise: fit each model (Gaussian,
+heteroscedastic Gaussian, Poisson-Gaussian, Brooks 2019, ELD 2020 with a camera profile) to
+real noisy/clean pairs, synthesise noise on the clean image with the fitted parameters and
+report marginal KL (Noise Flow protocol), noise-level-function error, lag-1 spatial
+autocorrelation and speed. sRGB pairs are modelled through unprocess -> raw noise ->
+forward ISP. Dark frames give read, row/column noise and defect statistics.
+
+Prints a table; --out writes noisebench.json, noisebench.csv and noisebench.png.
+
+examples:
+  degrade noisebench --pairs ../shared/data/noise/polyu_real_noisy_srgb --out nb/
+  degrade noisebench --noisy noisy_dir/ --clean clean_dir/ --models poisson_gaussian eld2020
+  degrade noisebench --raw-pair noisy.npy clean.npy --pattern RGGB --black 512 --white 16383
+  degrade noisebench --raw-pair shot_0001.dng mean.dng
+  degrade noisebench --dark ../shared/data/noise/flea3_dark_frames
+"""
+from __future__ import annotations
+
+HELP = "how close each noise model comes to real noise (KL, NLF, correlation) and its speed"
+
+
+def add_arguments(parser) -> None:
+    src = parser.add_argument_group("inputs (give pairs, dark frames, or both)")
+    src.add_argument("--pairs", metavar="DIR",
+                     help="folder of sRGB pairs named <name>_real.* / <name>_mean.* "
+                          "(or _noisy / _clean)")
+    src.add_argument("--noisy", metavar="DIR", help="folder of noisy sRGB images (with --clean)")
+    src.add_argument("--clean", metavar="DIR",
+                     help="folder of clean sRGB images, matched to --noisy by file name")
+    src.add_argument("--raw-pair", nargs=2, action="append", metavar=("NOISY", "CLEAN"),
+                     help="a RAW pair: camera RAW files, or .npy mosaics (then give --white, "
+                          "--black, --pattern); repeat for several pairs")
+    src.add_argument("--pattern", default=None, help="CFA pattern of .npy mosaics (default RGGB)")
+    src.add_argument("--black", type=float, default=None, help="black level (DN) of .npy mosaics")
+    src.add_argument("--white", type=float, default=None, help="white level (DN) of .npy mosaics")
+    src.add_argument("--dark", nargs="+", metavar="PATH",
+                     help="dark frames or folders of them (.tif/.png/.npy, or headerless .raw "
+                          "with <W>x<H> in the name)")
+    opt = parser.add_argument_group("benchmark")
+    opt.add_argument("--models", nargs="+", metavar="MODEL",
+                     help="models to compare (default: all): gaussian heteroscedastic_gaussian "
+                          "poisson_gaussian brooks2019 eld2020")
+    opt.add_argument("--eld-profile", default="auto",
+                     help="camera profile of the ELD model, or 'auto' (best fit; default)")
+    opt.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise (default 0)")
+    opt.add_argument("--crop", type=int, default=None, metavar="N",
+                     help="use a centred N x N crop of every pair (faster)")
+    opt.add_argument("--no-clip-aware", action="store_true",
+                     help="fit without the clipped-normal model near 0 and 1")
+    opt.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    opt.add_argument("--speed-size", type=int, default=1024, metavar="N",
+                     help="side of the square image the speed is measured on (default 1024)")
+    opt.add_argument("--out", metavar="DIR",
+                     help="write noisebench.json, noisebench.csv and noisebench.png here")
+    opt.add_argument("--no-figure", action="store_true", help="with --out: skip the PNG")
+
+
+def _pairs(args):
+    from .._errors import ParameterError
+    from ..bench.noise import load_raw_pair, load_srgb_pairs
+
+    given = [n for n, v in (("--pairs", args.pairs), ("--noisy/--clean", args.noisy or args.clean),
+                            ("--raw-pair", args.raw_pair)) if v]
+    if len(given) > 1:
+        raise ParameterError(f"noisebench: give one kind of pairs, not {' and '.join(given)} "
+                             "(sRGB and RAW pairs are benchmarked separately)")
+    if bool(args.noisy) != bool(args.clean):
+        raise ParameterError("noisebench: --noisy and --clean go together")
+    if args.crop is not None and args.crop < 16:
+        raise ParameterError(f"noisebench: --crop {args.crop}: expected at least 16")
+    if args.pairs:
+        return load_srgb_pairs(args.pairs, crop=args.crop)
+    if args.noisy:
+        return load_srgb_pairs(args.noisy, args.clean, crop=args.crop)
+    if args.raw_pair:
+        return [load_raw_pair(n, c, pattern=args.pattern, black_level=args.black,
+                              white_level=args.white, crop=args.crop) for n, c in args.raw_pair]
+    return []
+
+
+def run(args) -> int:
+    from .._errors import ParameterError
+    from ..bench.dark import dark_series_stats
+    from ..bench.report import format_dark
+
+    if args.speed_size < 64:
+        raise ParameterError(f"noisebench: --speed-size {args.speed_size}: expected at least 64")
+    pairs = _pairs(args)
+    dark = dark_series_stats(args.dark) if args.dark else None
+    if not pairs and dark is None:
+        raise ParameterError("noisebench: nothing to benchmark: give --pairs DIR, --noisy DIR "
+                             "--clean DIR, --raw-pair NOISY CLEAN and/or --dark PATH")
+    if pairs:
+        from ..bench.noise import benchmark_noise
+
+        result = benchmark_noise(pairs, models=args.models, seed=args.seed,
+                                 eld_profile=args.eld_profile,
+                                 clip_aware=not args.no_clip_aware, speed=not args.no_speed,
+                                 speed_size=args.speed_size, dark=dark)
+        print(result.table())
+        if args.out:
+            for kind, path in result.write(args.out, figure=not args.no_figure).items():
+                print(f"wrote {kind}: {path}")
+    else:
+        print(format_dark(dark))
+        if args.out:
+            import json
+            from pathlib import Path
+
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "noisebench_dark.json").write_text(json.dumps(dark, indent=1))
+            print(f"wrote json: {out / 'noisebench_dark.json'}")
+    return 0
