@@ -1,7 +1,10 @@
-"""RGB noise ops of the Real-ESRGAN / BSRGAN chains: Poisson with a scale, speckle,
-channel-correlated Gaussian, and BSRGAN's camera-sensor (ISP) noise path.
+"""RGB noise ops of the Real-ESRGAN / BSRGAN chains: Poisson with a scale, speckle and
+channel-correlated Gaussian noise.
 
-Plain additive Gaussian noise is :func:`degrade.ops.noise.gaussian_noise`.
+Plain additive Gaussian noise is :func:`degrade.ops.noise.gaussian_noise`. BSRGAN's
+camera-sensor (reverse/forward ISP) noise is not an op: a recipe composes it from the RAW
+track (``unprocess_brooks2019 -> poisson_gaussian_noise -> process_brooks2019``), see
+docs/rgb_pipelines.md.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from .._errors import DegradeError, ParameterError
+from .._errors import ParameterError
 from .._registry import RGB_DOMAINS, register_op, register_sampler
 from .._validate import as_image, check_choice, check_scalar
 from .noise import SIGMA_UNITS, require_rng
@@ -267,31 +270,3 @@ def bsrgan_noise_covariance(rng: np.random.Generator, level: float = 25.0) -> di
     u = orth(rng.random((3, 3)))
     cov = np.abs((lv / 255.0) ** 2 * (u.T @ d @ u))
     return {"cov": cov.tolist()}
-
-
-@register_op("camera_noise_zhang2021", domain_in="srgb", random=True)
-def camera_noise_zhang2021(image: np.ndarray, *, rng=None) -> np.ndarray:
-    """BSRGAN's "processed camera sensor noise" (reverse ISP, RAW noise, forward ISP).
-
-    Raises
-    ------
-    DegradeError
-        Always: the step needs the RAW track (``unprocess_brooks2019``,
-        ``poisson_gaussian_noise`` and a forward ISP); the message lists which of those ops
-        are missing, or says to compose them in the recipe when they exist. The public
-        BSRGAN code passes ``isp_model=None`` and never runs this step (its draw is
-        consumed, nothing happens), so the shipped recipes leave it out.
-
-    Notes
-    -----
-    Zhang et al., "Designing a Practical Degradation Model for Deep Blind Image
-    Super-Resolution", ICCV 2021, Sec. 3.3: the model itself was not released.
-    """
-    from .._registry import registered_functions
-
-    missing = [n for n in ("unprocess_brooks2019", "poisson_gaussian_noise", "process_brooks2019")
-               if n not in registered_functions()]
-    raise DegradeError(
-        "camera_noise_zhang2021: BSRGAN's camera-sensor noise path needs the RAW track "
-        f"(missing ops: {', '.join(missing) or 'none'}); compose it in a recipe from "
-        "unprocess_brooks2019 -> poisson_gaussian_noise -> the forward ISP instead")
