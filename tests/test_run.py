@@ -147,15 +147,16 @@ KILL_SCRIPT = textwrap.dedent("""\
     from degrade.run import store, generate
     recipe_text, images, out, marker = sys.argv[1:5]
 
-    def write_then_hang_on_shard_3(path, shard, size, hq, lq, records):
+    def write_then_hang_on_shard_3(path, shard, size, hq, lq, records, compression):
         if shard == 3:   # die between the array writes of one shard: records, lq, (no hq)
             start = shard * size
             zarr.open_array(path, path="records", mode="r+")[start:start + len(records)] = \\
                 np.array(records, dtype=object)
-            zarr.open_array(path, path="lq", mode="r+")[start:start + len(records)] = lq
+            store._write_atomic(store.shard_file(path, "lq", shard, lq.ndim),
+                                store.encode_shard(lq, size, compression))
             open(marker, "w").close()
             time.sleep(600)
-        store.write_shard(path, shard, size, hq, lq, records)
+        store.write_shard(path, shard, size, hq, lq, records, compression)
 
     tasks.write_shard = write_then_hang_on_shard_3
     generate(recipe_text, images, out, num=%d, shard_size=2, workers=1, progress=False)

@@ -148,7 +148,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
                         strict=strict, warn=lambda m: warnings.warn(m, stacklevel=3))
     rel = [_rel(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
     ctx = Context(RecipeRef(recipe), seed, kind, plan.files, rel, plan.file_source, plan.patches,
-                  store=str(Path(out)), num=plan.num, shard_size=shard_size, strict=strict)
+                  store=str(Path(out)), num=plan.num, shard_size=min(shard_size, plan.num),
+                  strict=strict, compression=compression)
     wanted = {"store_format": st.STORE_FORMAT, "recipe_hash": recipe.hash,
               "recipe_name": recipe.name, "seed": seed, "num": plan.num,
               "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
@@ -157,13 +158,13 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     for name in ("hq", "lq"):
         ctx.shapes[name] = tuple(group[name].shape[1:])
         ctx.dtypes[name] = str(group[name].dtype)
-    n_shards = -(-plan.num // shard_size)
+    n_shards = -(-plan.num // ctx.shard_size)
     ndims = {name: group[name].ndim for name in st.ARRAYS}
     done = st.done_shards(out, n_shards, ndims)
     todo = [k for k in range(n_shards) if k not in done]
     if done:
         say(f"resuming {out}: {len(done)} of {n_shards} shards already done")
-    bar = Progress(plan.num, sum(_shard_len(k, shard_size, plan.num) for k in done),
+    bar = Progress(plan.num, sum(_shard_len(k, ctx.shard_size, plan.num) for k in done),
                    enabled=progress)
     results = _execute(ctx, plan, todo, scheduler, workers, bar.update)
     bar.close()

@@ -68,6 +68,7 @@ class Context:
     dtypes: dict = field(default_factory=dict)
     shapes: dict = field(default_factory=dict)
     strict: bool = False
+    compression: str = "none"
 
 
 class _FileCache:
@@ -182,6 +183,6 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
         lq[k] = _checked(sample.lq, "lq", ctx, index, path)
         records[k] = record_json(record)
         failures.extend(failed)
-    write_shard(ctx.store, shard, ctx.shard_size, hq, lq, records)
+    write_shard(ctx.store, shard, ctx.shard_size, hq, lq, records, ctx.compression)
     return {"shard": shard, "samples": count, "bytes": hq.nbytes + lq.nbytes,
             "failures": failures}

@@ -1,0 +1,193 @@
+"""Dataset-engine benchmark: store overhead, worker scaling, schedulers, codecs, compile time.
+
+    python benchmarks/engine.py [--samples 512] [--repeats 3]
+
+Everything is measured in the same run and printed as ratios (best of ``--repeats``):
+
+* overhead: ``degrade.generate`` with 1 worker (decode sources, recipe, quantise, zarr
+  writes, dask) against the same recipe on the same samples in memory (sources decoded
+  beforehand, no store);
+* scaling: 2 threads against 1 thread; the dask processes scheduler and a distributed
+  LocalCluster with 2 workers against the threaded default;
+* codecs: lz4 / zstd against no compression (time and compression ratio);
+* samples/s and MB/s (uncompressed bytes of hq + lq) for an RGB recipe (simple_x2), a RAW
+  synthesis recipe (eld2020: sRGB -> unprocess -> raw noise) and real RAW files (DNG);
+* first-run compile time: the first sample in a fresh process with an empty numba cache,
+  and with a warm cache, minus the steady-state time of one sample.
+
+Run it on a quiet machine (``uptime``): the scaling ratio needs two free cores.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_RAW = REPO.parent / "shared" / "data" / "raw"
+
+
+def make_sources(folder: Path, n_files: int = 16, size: int = 512) -> Path:
+    """``n_files`` 8-bit PNGs of ``size``^2 made from the built-in samples (flips, crops)."""
+    from degrade.sources import read_image, sample_paths, write_image
+    folder.mkdir(parents=True, exist_ok=True)
+    base = [read_image(p) for p in sample_paths()]
+    for k in range(n_files):
+        img = base[k % len(base)]
+        img = img[:, ::-1] if (k // len(base)) % 2 else img
+        img = img[::-1] if (k // len(base)) % 3 == 2 else img
+        img = cv2.resize(np.ascontiguousarray(img), (size, size), interpolation=cv2.INTER_CUBIC)
+        write_image(folder / f"src{k:02d}.png", np.clip(img, 0, 1))
+    return folder
+
+
+def best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def in_memory(recipe, sources, num: int, seed: int):
+    """The same samples without the engine: sources decoded beforehand, no store, 1 thread."""
+    from degrade.sources.folders import as_sources, plan_samples, read_file
+    kind = "raw" if recipe.input_domain == "raw" else "image"
+    plan = plan_samples(as_sources(sources), kind=kind, num=num, min_size=recipe.target_size)
+    decoded = [read_file(f, kind) for f in plan.files]
+
+    def run():
+        for i, f in enumerate(plan.sample_file):
+            image, meta = decoded[f]
+            recipe.run(image, seed=seed, index=i, meta=dict(meta))
+    return run
+
+
+def engine(recipe, sources, out: Path, num: int, **options):
+    from degrade.run import generate
+
+    def run():
+        generate(recipe, sources, out, num=num, overwrite=True, progress=False, **options)
+    return run
+
+
+def sample_bytes(out: Path) -> int:
+    import zarr
+    g = zarr.open_group(str(out), mode="r")
+    return sum(int(np.prod(g[n].shape[1:])) * g[n].dtype.itemsize for n in ("hq", "lq"))
+
+
+def disk_bytes(out: Path) -> int:
+    return sum(f.stat().st_size for n in ("hq", "lq") for f in (out / n).rglob("*") if f.is_file())
+
+
+COMPILE_PROBE = textwrap.dedent("""\
+    import sys, time
+    import numpy as np
+    import degrade
+    from degrade.sources import load_sample
+    recipe = degrade.load_recipe(sys.argv[1])
+    image = load_sample("chart")
+    t0 = time.perf_counter(); recipe.run(image, index=0); first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(1, 11):
+        recipe.run(image, index=i)
+    steady = (time.perf_counter() - t0) / 10
+    print(first - steady)
+""")
+
+
+def compile_time(recipe_path: str, cache_dir: str) -> float:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    out = subprocess.run([sys.executable, "-c", COMPILE_PROBE, recipe_path], env=env,
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def report_throughput(label, recipe, sources, tmp, num, repeats, **options):
+    out = tmp / f"{label}.zarr"
+    seconds = best_time(engine(recipe, sources, out, num, **options), repeats)
+    per_sample = sample_bytes(out)
+    print(f"{label:<28} {num / seconds:8.1f} samples/s  {num * per_sample / seconds / 1e6:7.1f} MB/s"
+          f"  ({per_sample / 1e3:.0f} kB per pair, {options.get('workers', 'all')} workers)")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import degrade
+    from distributed import Client, LocalCluster
+
+    num, rep = args.samples, args.repeats
+    print(f"uptime: {os.getloadavg()[0]:.2f} load, {os.cpu_count()} cpus; {num} samples, best of {rep}")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        src = str(make_sources(tmp / "src"))
+        rgb = degrade.load_recipe(str(REPO / "recipes" / "simple_x2.yaml"))
+        in_memory(rgb, src, 8, 0)()                       # compile outside the timings
+
+        print("\n== overhead of the store (1 worker) ==")
+        t_mem = best_time(in_memory(rgb, src, num, rgb.seed), rep)
+        t_one = best_time(engine(rgb, src, tmp / "one.zarr", num, workers=1), rep)
+        print(f"simple_x2 in memory          {num / t_mem:8.1f} samples/s")
+        print(f"simple_x2 generate, 1 thread {num / t_one:8.1f} samples/s")
+        print(f"overhead: generate / in memory = {t_one / t_mem:.3f}  (target <= 1.10)")
+
+        print("\n== scaling and schedulers (2 workers) ==")
+        t_two = best_time(engine(rgb, src, tmp / "two.zarr", num, workers=2), rep)
+        t_proc = best_time(engine(rgb, src, tmp / "proc.zarr", num, workers=2,
+                                  scheduler="processes"), rep)
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            t_dist = best_time(engine(rgb, src, tmp / "dist.zarr", num, scheduler=client), rep)
+        print(f"threads, 2 vs 1 workers:           {t_one / t_two:.2f}x  (target >= 1.7)")
+        print(f"processes (2) vs threads (2):      {t_two / t_proc:.2f}x")
+        print(f"LocalCluster (2 procs) vs threads: {t_two / t_dist:.2f}x")
+
+        print("\n== codecs (1 worker) ==")
+        raw_bytes = disk_bytes(tmp / "one.zarr")
+        for codec in ("lz4", "zstd"):
+            out = tmp / f"{codec}.zarr"
+            t_codec = best_time(engine(rgb, src, out, num, workers=1, compression=codec), rep)
+            print(f"{codec:<5} time vs none {t_codec / t_one:.3f}, size ratio "
+                  f"{raw_bytes / disk_bytes(out):.2f}")
+
+        print("\n== throughput, all cores (threads) ==")
+        report_throughput("rgb simple_x2 (128px, x2)", rgb, src, tmp, num, rep)
+        eld = degrade.load_recipe(str(REPO / "recipes" / "eld2020.yaml"))
+        report_throughput("raw eld2020 (sRGB->raw)", eld, src, tmp, num // 2, rep)
+        dngs = SHARED_RAW / "dng"
+        if dngs.is_dir():
+            text = (REPO / "recipes" / "eld2020.yaml").read_text()
+            text = text.replace("input: srgb", "input: raw").replace("  flips: true\n", "")
+            text = text.replace("  stages:\n    - {op: unprocess_brooks2019, sampler: "
+                                "{brooks2019_unprocess: {}}}\n", "")
+            raw_in = degrade.load_recipe(text)
+            report_throughput("raw eld2020 on DNG files", raw_in, str(dngs), tmp, num // 4, rep)
+        else:
+            print(f"(no {dngs}: real-RAW throughput skipped)")
+
+        print("\n== first-run compile time (fresh process) ==")
+        for name in ("simple_x2", "eld2020"):
+            cache = str(tmp / f"numba-{name}")
+            recipe_path = str(REPO / "recipes" / f"{name}.yaml")
+            cold = compile_time(recipe_path, cache)
+            warm = compile_time(recipe_path, cache)
+            print(f"{name:<10} first sample minus steady state: empty numba cache {cold:.2f} s, "
+                  f"cached {warm:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The store writer: shard files equal zarr's own, every codec reads back, quantisation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from degrade.run.store import (create_store, dequantise, done_shards, encode_shard, quantise,
+                               shard_file, write_shard)
+
+
+def _store(path, dtype, compression, num=7, shard=3, shape=(5, 4, 3)):
+    return create_store(path, num=num, shard_size=shard, hq_shape=shape, lq_shape=shape[:2],
+                        dtypes={"hq": dtype, "lq": dtype}, compression=compression,
+                        attrs={"degrade": {}})
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float16"])
+def test_shard_files_are_byte_identical_to_zarrs_own_writer(tmp_path, dtype):
+    rng = np.random.default_rng(0)
+    data = (rng.random((7, 5, 4, 3)) * 200 + 1).astype(dtype)   # no all-zero chunk
+    _store(tmp_path / "zarr.zarr", dtype, "none")
+    zarr.open_array(str(tmp_path / "zarr.zarr"), path="hq", mode="r+")[:] = data
+    for shard, (a, b) in enumerate([(0, 3), (3, 6), (6, 7)]):   # the last shard is partial
+        ours = encode_shard(data[a:b], 3, "none")
+        assert ours == shard_file(tmp_path / "zarr.zarr", "hq", shard, 4).read_bytes()
+
+
+@pytest.mark.parametrize("compression", ["none", "lz4", "zstd"])
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_written_shards_read_back_exactly(tmp_path, compression, dtype):
+    rng = np.random.default_rng(1)
+    hq = (rng.random((7, 5, 4, 3)) * 60000).astype(dtype)
+    lq = (rng.random((7, 5, 4)) * 60000).astype(dtype)
+    path = tmp_path / "s.zarr"
+    _store(path, dtype, compression)
+    for shard, (a, b) in enumerate([(0, 3), (3, 6), (6, 7)]):
+        write_shard(path, shard, 3, hq[a:b], lq[a:b], [f'{{"i":{i}}}' for i in range(a, b)],
+                    compression)
+    g = zarr.open_group(str(path), mode="r")
+    assert np.array_equal(g["hq"][:], hq) and np.array_equal(g["lq"][:], lq)
+    assert np.array_equal(g["hq"][4], hq[4]) and str(g["records"][6]) == '{"i":6}'
+    assert done_shards(path, 3, {"hq": 4, "lq": 3, "records": 1}) == {0, 1, 2}
+    assert not list(path.rglob("*.partial"))
+
+
+def test_done_needs_all_three_files(tmp_path):
+    path = tmp_path / "s.zarr"
+    _store(path, "uint8", "none")
+    write_shard(path, 1, 3, np.ones((3, 5, 4, 3), np.uint8), np.ones((3, 5, 4), np.uint8),
+                ["{}"] * 3)
+    assert done_shards(path, 3, {"hq": 4, "lq": 3, "records": 1}) == {1}
+    shard_file(path, "hq", 1, 4).unlink()
+    assert done_shards(path, 3, {"hq": 4, "lq": 3, "records": 1}) == set()
+
+
+def test_quantise_rounds_half_up_and_clips():
+    x = np.array([-0.2, 0.0, 0.5 / 255, 0.49 / 255, 1.0, 1.3, 254.5 / 255], np.float32)
+    assert quantise(x, "uint8").tolist() == [0, 0, 1, 0, 255, 255, 255]
+    assert quantise(np.float32([0.5]), "uint16").tolist() == [32768]
+    assert quantise(np.float32([1.5]), "float16").tolist() == [1.5]      # float16 keeps range
+    levels = np.arange(256, dtype=np.float32) / 255
+    assert np.array_equal(quantise(levels, "uint8"), np.arange(256))
+    assert np.array_equal(dequantise(quantise(levels, "uint8")), levels)
