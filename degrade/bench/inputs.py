@@ -15,8 +15,10 @@ from .._errors import InputError, ParameterError
 #: A pair whose clean image is shifted by more than this (pixels, by phase correlation)
 #: against the noisy one is reported as misaligned. Real aligned pairs measure < 0.3 px.
 MAX_SHIFT_PX = 0.6
-#: Phase-correlation peaks weaker than this carry no position information (flat images).
+#: Phase-correlation peaks weaker than this carry no position information (flat images),
+#: and a shift only counts when applying it cuts the noisy-clean MSE to this fraction.
 MIN_PEAK_RESPONSE = 0.05
+SHIFT_MSE_GAIN = 0.8
 #: Largest fraction of saturated (clipped-at-white) clean pixels a pair may have.
 MAX_SATURATED = 0.5
 NOISY_TOKENS = ("real", "noisy")
@@ -234,24 +236,46 @@ def _luma(pair: NoisePair, img: np.ndarray) -> np.ndarray:
     return img[:h, :w].reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3), dtype=np.float64)
 
 
-def measure_shift(pair: NoisePair) -> tuple[float, float, float]:
-    """``(dx, dy, response)`` of the clean image against the noisy one by phase correlation
-    (Hanning window; RAW mosaics on 2x2-cell sums, shifts in mosaic pixels)."""
+def _overlap_mse(a: np.ndarray, b: np.ndarray, dx: int, dy: int) -> float:
+    """Mean squared difference of ``a[y, x]`` and ``b[y - dy, x - dx]`` on their overlap."""
+    h, w = a.shape
+    if abs(dx) >= w // 2 or abs(dy) >= h // 2:
+        return np.inf
+    ys, xs = slice(max(dy, 0), h + min(dy, 0)), slice(max(dx, 0), w + min(dx, 0))
+    yb, xb = slice(max(-dy, 0), h + min(-dy, 0)), slice(max(-dx, 0), w + min(-dx, 0))
+    return float(np.mean((a[ys, xs] - b[yb, xb]) ** 2))
+
+
+def measure_shift(pair: NoisePair) -> tuple[float, float, bool]:
+    """``(dx, dy, confirmed)``: shift of the clean image against the noisy one by phase
+    correlation (Hanning window; RAW mosaics on 2x2-cell sums, shifts in mosaic pixels).
+
+    ``confirmed`` is True when moving the clean image by the rounded shift lowers the mean
+    squared difference to the noisy image by at least ``1 - SHIFT_MSE_GAIN`` on their
+    overlap: phase correlation alone finds spurious peaks on smooth images (ramps, flats).
+    """
     import cv2
 
     a, b = _luma(pair, pair.noisy), _luma(pair, pair.clean)
     win = cv2.createHanningWindow((a.shape[1], a.shape[0]), cv2.CV_64F)
     (dx, dy), resp = cv2.phaseCorrelate(a, b, win)
     scale = 2.0 if pair.domain == "raw" else 1.0
-    return dx * scale, dy * scale, resp
+    ix, iy = int(round(dx)), int(round(dy))
+    confirmed = False
+    if resp >= MIN_PEAK_RESPONSE and (ix or iy):
+        base = _overlap_mse(a, b, 0, 0)
+        moved = min(_overlap_mse(a, b, sx * ix, sx * iy) for sx in (1, -1))
+        confirmed = moved < SHIFT_MSE_GAIN * base
+    return dx * scale, dy * scale, confirmed
 
 
 def check_pair(pair: NoisePair) -> None:
     """Raise InputError for a pair the benchmark cannot use.
 
     Checks: at least 16x16 pixels; no NaN/inf; the noisy image differs from the clean one;
-    at most ``MAX_SATURATED`` of the clean pixels at white; no shift larger than
-    ``MAX_SHIFT_PX`` between the two (phase correlation).
+    at most ``MAX_SATURATED`` of the clean pixels at white; no confirmed shift larger than
+    ``MAX_SHIFT_PX`` between the two (:func:`measure_shift`). Shifts below one pixel are
+    not confirmed (only whole-pixel misalignment is detected).
     """
     name, noisy, clean = pair.name, pair.noisy, pair.clean
     if min(noisy.shape[:2]) < 16:
@@ -267,8 +291,8 @@ def check_pair(pair: NoisePair) -> None:
         raise InputError(f"{name}: {saturated:.0%} of the clean pixels are saturated (>= "
                          f"{white:.4f}); noise is clipped away there, at most "
                          f"{MAX_SATURATED:.0%} may be (use a darker exposure or another crop)")
-    dx, dy, resp = measure_shift(pair)
-    if resp >= MIN_PEAK_RESPONSE and max(abs(dx), abs(dy)) > MAX_SHIFT_PX:
+    dx, dy, confirmed = measure_shift(pair)
+    if confirmed and max(abs(dx), abs(dy)) > MAX_SHIFT_PX:
         raise InputError(f"{name}: noisy and clean images are misaligned: clean is shifted by "
                          f"({dx:+.1f}, {dy:+.1f}) px (x, y) by phase correlation; at most "
                          f"{MAX_SHIFT_PX} px is allowed (register the pair first)")
