@@ -34,7 +34,7 @@ def torch_taps(n_in: int, n_out: int, mode: str, inv_scale: float) -> tuple[np.n
     ``n_in/n_out``. Linear and nearest copy an axis whose size does not change whatever the
     scale factor (torch 2.x CPU behaviour, checked against torch); cubic does not. Linear: ``src = max(inv·(d+0.5) - 0.5, 0)``; cubic (A = -0.75):
     ``src = inv·(d+0.5) - 0.5``, four taps clamped to the edge; nearest:
-    ``min(floor(d·inv), n_in-1)``; area: ``adaptive_avg_pool`` bins
+    ``min(floor(d·inv), n_in-1)`` in float32; area: ``adaptive_avg_pool`` bins
     ``[floor(d·n_in/n_out), ceil((d+1)·n_in/n_out))``.
     """
     d = np.arange(n_out, dtype=np.float64)
@@ -49,7 +49,9 @@ def torch_taps(n_in: int, n_out: int, mode: str, inv_scale: float) -> tuple[np.n
                           1.0 / (end - start)[:, None], 0.0)
         return index, weight
     if mode == "nearest":
-        index = np.minimum(np.floor(d * inv_scale).astype(np.int64), n_in - 1)[:, None]
+        # torch computes floor(d·scale) in float32; float64 can land just below an integer
+        src = d.astype(np.float32) * np.float32(inv_scale)
+        index = np.minimum(np.floor(src).astype(np.int64), n_in - 1)[:, None]
         return index, np.ones((n_out, 1))
     src = inv_scale * (d + 0.5) - 0.5
     if mode == "bilinear":
