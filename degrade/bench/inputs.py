@@ -258,7 +258,7 @@ def measure_shift(pair: NoisePair) -> tuple[float, float, bool]:
 
     a, b = _luma(pair, pair.noisy), _luma(pair, pair.clean)
     win = cv2.createHanningWindow((a.shape[1], a.shape[0]), cv2.CV_64F)
-    (dx, dy), resp = cv2.phaseCorrelate(a, b, win)
+    (dx, dy), resp = cv2.phaseCorrelate(a.copy(), b.copy(), win)   # it windows in place
     scale = 2.0 if pair.domain == "raw" else 1.0
     ix, iy = int(round(dx)), int(round(dy))
     confirmed = False
