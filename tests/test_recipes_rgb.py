@@ -1,0 +1,109 @@
+"""The shipped RGB recipes: they validate, run, replay bit for bit, and do what they say."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import degrade
+from degrade import ops
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RGB_RECIPES = ["realesrgan_x4plus", "realesrnet_x4plus", "teleai_realesrgan", "bsrgan_x4",
+               "bsrgan_plus_x4", "iam_ir", "njust_kmg_track2", "nulltozero"]
+
+
+@pytest.fixture(scope="module")
+def photo():
+    """300x300 smooth random texture with edges (every recipe's target fits)."""
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.random((300, 300, 3), dtype=np.float32), (0, 0), 2.0)
+    img = np.clip((img - 0.5) * 4 + 0.5, 0, 1)
+    img[100:180, 60:200] = [0.9, 0.2, 0.1]
+    return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def load(name):
+    return degrade.load_recipe(RECIPES / f"{name}.yaml")
+
+
+@pytest.mark.parametrize("name", RGB_RECIPES)
+def test_recipe_runs_and_replays(name, photo):
+    recipe = load(name)
+    assert recipe.name == name
+    for index in (0, 1):
+        s = recipe.run(photo, seed=3, index=index)
+        h, w = s.hq.shape[:2]
+        assert s.lq.shape == (h // recipe.scale, w // recipe.scale, 3)
+        assert s.lq.dtype == np.float32 and np.isfinite(s.lq).all()
+        again = recipe.replay(photo, json.loads(json.dumps(s.record)))
+        assert np.array_equal(again.hq, s.hq) and np.array_equal(again.lq, s.lq)
+
+
+def ops_of(record):
+    return [st["op"] for st in record["steps"]]
+
+
+def test_realesrgan_hq_is_the_gt_and_lq_starts_from_usm(photo):
+    r = load("realesrgan_x4plus")
+    s = r.run(photo, 0, 0)
+    t = s.record["target"]
+    crop = photo[t["y"]:t["y"] + 256, t["x"]:t["x"] + 256]
+    crop = crop[:, ::-1] if t["hflip"] else crop
+    assert np.array_equal(s.hq, crop)
+    assert ops_of(s.record)[0] == "usm_sharpen" and ops_of(s.record)[-1] == "quantize"
+    assert np.array_equal(s.lq, np.rint(s.lq * 255) / 255)           # 8-bit LQ
+
+
+def test_realesrnet_hq_is_sharpened(photo):
+    r = load("realesrnet_x4plus")
+    s = r.run(photo, 0, 0)
+    t = s.record["target"]
+    crop = photo[t["y"]:t["y"] + 256, t["x"]:t["x"] + 256]
+    crop = np.ascontiguousarray(crop[:, ::-1] if t["hflip"] else crop)
+    assert np.array_equal(s.hq, ops.usm_sharpen(crop))
+    assert "usm_sharpen" not in ops_of(s.record)
+
+
+def test_realesrgan_chain_structure():
+    r = load("realesrgan_x4plus")
+    for i in range(30):
+        ops_list = ops_of(r.sample(0, i))
+        assert ops_list.count("diffjpeg") == 2 and ops_list.count("quantize") == 1
+        assert ops_list.count("resize") == 3
+        # the final step is resize+sinc then JPEG, or JPEG then resize+sinc
+        tail = [o for o in ops_list[ops_list.index("diffjpeg") + 1:] if o != "quantize"]
+        assert tail[-1] in ("diffjpeg", "resize", "psf_blur")
+
+
+def test_bsrgan_keeps_downsample2_before_downsample3():
+    r = load("bsrgan_x4")
+    for i in range(60):
+        steps = r.sample(0, i)["steps"]
+        to_grid = [k for k, st in enumerate(steps) if st["op"] == "resize"
+                   and st["params"].get("relative_to") == "target"]
+        first = [k for k, st in enumerate(steps) if st["op"] == "blur_decimate_zhang2021"
+                 or (st["op"] == "resize" and "relative_to" not in st["params"]
+                     and st["params"]["scale"] != 0.5)]
+        assert len(to_grid) == 1 and len(first) == 1 and first[0] < to_grid[0]
+        assert steps[-1]["op"] == "jpeg"
+
+
+def test_bsrgan_plus_hq_is_sharpened(photo):
+    s = load("bsrgan_plus_x4").run(photo, 0, 2)
+    assert s.record["target_steps"][0]["op"] == "usm_sharpen"
+
+
+def test_iam_ir_has_no_jpeg():
+    r = load("iam_ir")
+    assert all("jpeg" not in ops_of(r.sample(0, i)) for i in range(30))
+
+
+def test_nulltozero_picks_one_filter():
+    r = load("nulltozero")
+    picked = [ops_of(r.sample(0, i)) for i in range(40)]
+    assert all(len(p) == 1 and p[0] in ("gaussian_blur", "bilateral_filter") for p in picked)
+    assert {p[0] for p in picked} == {"gaussian_blur", "bilateral_filter"}
