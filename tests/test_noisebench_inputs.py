@@ -220,6 +220,21 @@ def test_cli_runs_and_writes(tmp_path, capsys):
                                                "noisebench.png"}
 
 
+def test_cli_raw_npy_pair(tmp_path, capsys):
+    clean_dn = (600 + textured(64, 64)[:, :, 1] * 8000).astype(np.uint16)
+    rng = np.random.default_rng(3)
+    noisy_dn = (clean_dn + rng.normal(0, 30, clean_dn.shape)).astype(np.uint16)
+    np.save(tmp_path / "n.npy", noisy_dn)
+    np.save(tmp_path / "c.npy", clean_dn)
+    args = ["noisebench", "--raw-pair", str(tmp_path / "n.npy"), str(tmp_path / "c.npy"),
+            "--pattern", "GRBG", "--black", "600", "--models", "gaussian", "--no-speed"]
+    assert main(args) == 2
+    assert "give white_level" in capsys.readouterr().err
+    assert main(args + ["--white", "16383"]) == 0
+    out = capsys.readouterr().out
+    assert "1 raw pair(s)" in out and "CFA planes" in out
+
+
 def test_cli_errors(tmp_path, capsys):
     assert main(["noisebench"]) == 2
     assert "error: noisebench: nothing to benchmark" in capsys.readouterr().err

@@ -21,7 +21,9 @@ For every pair and every model (:mod:`degrade.bench.models`) the benchmark
    the parameters are rescaled (``model.rescale``) until the synthetic sRGB noise std
    equals the real one (at most ``LEVEL_ITERATIONS`` steps);
 3. **compares** real and synthetic noise: marginal KL (Noise Flow protocol) overall and per
-   clean-intensity bin, noise level function error, lag-1 autocorrelation per channel;
+   clean-intensity bin, noise level function error, lag-1 autocorrelation per channel; and
+   the KL between two independent draws of the model (its *floor*: the KL the metric
+   reports for a perfect model at this image size);
 4. **times** each model's noise op on a ``speed_size``-square mosaic, one thread.
 """
 from __future__ import annotations
@@ -62,6 +64,8 @@ LEVEL_TOLERANCE = 0.01
 #: Clean values inside this range count as unclipped for level matching.
 UNCLIPPED = (0.02, 0.98)
 SRGB_BASELINE = "gaussian_srgb"
+#: Seed node offset of the second, independent draw that measures the KL sampling floor.
+FLOOR_NODE = 1000
 
 
 @dataclass
@@ -148,12 +152,16 @@ class _PairRun:
         return float(np.std(self.real[m])) / s if s > 0 else 1.0
 
 
-def _evaluate(run: _PairRun, synth: np.ndarray, edges: np.ndarray) -> dict:
+def _evaluate(run: _PairRun, synth: np.ndarray, edges: np.ndarray,
+              second: np.ndarray) -> dict:
+    """Metrics of one synthetic image; ``second`` is an independent draw of the same model
+    with the same parameters, whose KL to the first is the metric's sampling floor."""
     pair = run.pair
     noise = synth - pair.clean
     nlf_real = noise_level_function(pair.clean, run.real)
     nlf = noise_level_function(pair.clean, noise)
     return {"kl": marginal_kl(run.real, noise),
+            "kl_floor": marginal_kl(noise, second - pair.clean),
             "kl_bins": kl_per_intensity(run.real, noise, pair.clean),
             "nlf": nlf, "nlf_error": nlf_error(nlf_real, nlf),
             "lag1": lag1_autocorrelation(_channels(pair, noise)).tolist(),
@@ -176,7 +184,8 @@ def _fit_and_run(run: _PairRun, model, ctx, seed, pair_index, model_index, edges
             synth = run.synthesize(model, params, stream(seed, pair_index, model_index, OP))
         info["level_scale"] = scale
         info["linear_fit"] = first
-    return {"params": params, "fit": info, **_evaluate(run, synth, edges)}
+    second = run.synthesize(model, params, stream(seed, pair_index, model_index + FLOOR_NODE, OP))
+    return {"params": params, "fit": info, **_evaluate(run, synth, edges, second)}
 
 
 def _srgb_baseline(run: _PairRun, seed, pair_index, model_index, ctx, edges) -> dict:
@@ -186,11 +195,12 @@ def _srgb_baseline(run: _PairRun, seed, pair_index, model_index, ctx, edges) -> 
     pair = run.pair
     fit = fit_constant(binned_variance(pair.clean, run.real), clip_aware=ctx.clip_aware)
     sigma = float(np.sqrt(fit.params[0]))
-    rng = stream(seed, pair_index, model_index, OP)
-    synth = _quantise(gaussian_noise(pair.clean, sigma, clip=True, rng=rng), pair.levels)
+    synth, second = (_quantise(gaussian_noise(pair.clean, sigma, clip=True,
+                                              rng=stream(seed, pair_index, node, OP)),
+                               pair.levels) for node in (model_index, model_index + FLOOR_NODE))
     info = {"stderr": {"sigma^2": float(fit.stderr[0])}, "reduced_chi2": fit.chi2,
             "bins": fit.bins}
-    return {"params": {"sigma": sigma}, "fit": info, **_evaluate(run, synth, edges)}
+    return {"params": {"sigma": sigma}, "fit": info, **_evaluate(run, synth, edges, second)}
 
 
 def _summarise(pairs: list, names: list[str]) -> list[dict]:
@@ -205,6 +215,7 @@ def _summarise(pairs: list, names: list[str]) -> list[dict]:
             per_bin = [None if np.all(np.isnan(col)) else float(np.nanmean(col))
                        for col in bins.T]
         rows.append({"model": name, "kl_mean": float(np.mean(kls)), "kl_min": float(min(kls)),
+                     "kl_floor_mean": float(np.mean([r["kl_floor"] for r in res])),
                      "kl_max": float(max(kls)),
                      "nlf_error_mean": float(np.mean(errs)) if errs else None,
                      "lag1_h": float(lag[0]), "lag1_v": float(lag[1]),

@@ -37,22 +37,26 @@ def format_table(result) -> str:
         lines.append("sRGB route: unprocess_brooks2019 -> raw noise -> process_brooks2019 -> "
                      "8-bit; gaussian_srgb = AWGN added in sRGB")
     real_lag = np.mean([np.mean(p["real"]["lag1"], axis=0) for p in result.pairs], axis=0)
-    head = (f"{'rank':>4}  {'model':<25}{'KL':>8}{'KL min':>8}{'KL max':>8}{'NLF err':>9}"
+    head = (f"{'rank':>4}  {'model':<25}{'KL':>8}{'KL min':>8}{'KL max':>8}{'floor':>8}"
+            f"{'NLF err':>9}"
             f"{'lag1 h':>8}{'lag1 v':>8}{'MP/s':>8}{'route':>8}")
     lines += ["", head, "-" * len(head)]
-    lines.append(f"{'':>4}  {'real noise':<25}{'':>8}{'':>8}{'':>8}{'':>9}"
+    lines.append(f"{'':>4}  {'real noise':<25}{'':>8}{'':>8}{'':>8}{'':>8}{'':>9}"
                  f"{real_lag[0]:>8.3f}{real_lag[1]:>8.3f}")
     for r in result.summary:
         sp = result.speed.get(r["model"], {})
         lines.append(f"{r['rank']:>4}  {r['model']:<25}{_f(r['kl_mean'], '.4f', 8)}"
                      f"{_f(r['kl_min'], '.4f', 8)}{_f(r['kl_max'], '.4f', 8)}"
+                     f"{_f(r['kl_floor_mean'], '.4f', 8)}"
                      f"{_f(None if r['nlf_error_mean'] is None else 100 * r['nlf_error_mean'], '.1f', 8)}%"
                      f"{_f(r['lag1_h'], '.3f', 8)}{_f(r['lag1_v'], '.3f', 8)}"
                      f"{_f(sp.get('noise_mp_s'), '.1f', 8)}{_f(sp.get('route_mp_s'), '.1f', 8)}")
-    lines.append("NLF err: relative RMS error of noise std per intensity bin; lag1: lag-1 "
-                 "autocorrelation (mean of channels" + (", CFA planes)" if s["domain"] == "raw"
-                                                          else ")")
-                 + "; MP/s: noise op alone, one thread; route: unprocess + noise + process")
+    lines += ["floor: KL between two independent draws of the model (what a perfect model "
+              "would score at this size)",
+              "NLF err: relative RMS error of noise std per intensity bin; lag1: lag-1 "
+              "autocorrelation (mean of channels" + (", CFA planes)" if s["domain"] == "raw"
+                                                       else ")"),
+              "MP/s: noise op alone, one thread; route: unprocess + noise + process (sRGB)"]
     names = [r["model"] for r in result.summary]
     short = [n[:12] for n in names]
     lines += ["", "KL per pair", f"{'pair':<36}" + "".join(f"{n:>13}" for n in short)]
@@ -128,6 +132,7 @@ def csv_rows(result) -> list[dict]:
             lag = np.mean(m["lag1"], axis=0)
             sp = result.speed.get(name, {})
             rows.append({"pair": p["name"], "model": name, "kl": m["kl"],
+                         "kl_floor": m["kl_floor"],
                          "nlf_error": m["nlf_error"], "lag1_h": lag[0], "lag1_v": lag[1],
                          "real_lag1_h": real_lag[0], "real_lag1_v": real_lag[1],
                          "std": m["std"], "real_std": p["real"]["std"],
