@@ -102,3 +102,18 @@ def test_python_api_mirrors_the_cli(job):
     recipe, images, out = job
     summary = degrade.generate(str(recipe), str(images), out, num=2, progress=False)
     assert summary["num"] == 2 and summary["shards_written"] == 1
+
+
+def test_skipped_files_are_warned_on_stderr_and_listed_by_inspect(job, capsys):
+    recipe, images, out = job
+    (images / "broken.png").write_bytes(b"nope")
+    assert main(["generate", str(recipe), "--out", str(out), "--input", str(images)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: skipping {images / 'broken.png'}: not a readable image" in err
+    assert "1 file(s) skipped" in err
+    assert main(["inspect", str(out), "--no-recipe"]) == 0
+    text = capsys.readouterr().out
+    assert f"skipped   1 file(s)\n  {images / 'broken.png'}: not a readable image" in text
+    assert "recipe text:" not in text
+    assert main(["generate", str(recipe), "--out", str(out), "--input", str(images), "--strict"]) == 2
+    assert "error: " + str(images / "broken.png") + ": not a readable image" in capsys.readouterr().err

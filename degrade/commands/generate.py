@@ -55,15 +55,15 @@ def run(args) -> int:
 
     from ..run import generate
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        show = not args.quiet
+    show = not args.quiet
 
-        def _warn(message, category=UserWarning, filename="", lineno=0, file=None, line=None):
-            if show:
-                print(f"warning: {message}", file=sys.stderr)
-        warnings.showwarning = _warn
+    def _warning_line(message, category, filename, lineno, file=None, line=None):
+        if show:
+            print(f"warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = _warning_line
         summary = generate(args.recipe, args.inputs, args.out, num=args.num, seed=args.seed,
                            workers=args.workers, scheduler=args.scheduler,
                            shard_size=args.shard_size, strict=args.strict,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import ParameterError
-from ..sources.folders import Patches, as_sources, plan_samples
+from ..sources.folders import Patches, as_sources, plan_samples, relative_path
 from . import store as st
 from .progress import Progress
 from .tasks import Context, RecipeRef, _FileCache, make_sample, run_shard
@@ -146,7 +146,7 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind, num=num,
                         patches=Patches(patch_size, stride), min_size=recipe.target_size,
                         strict=strict, warn=lambda m: warnings.warn(m, stacklevel=3))
-    rel = [_rel(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
+    rel = [relative_path(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
     ctx = Context(RecipeRef(recipe), seed, kind, plan.files, rel, plan.file_source, plan.patches,
                   store=str(Path(out)), num=plan.num, shard_size=min(shard_size, plan.num),
                   strict=strict, compression=compression)
@@ -293,13 +293,6 @@ def _unique(failures: list[dict]) -> list[dict]:
 
 def _shard_len(k: int, size: int, num: int) -> int:
     return min(size, num - k * size)
-
-
-def _rel(path: str, root: str) -> str:
-    try:
-        return Path(path).relative_to(root).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
 
 
 def _printer(enabled: bool):

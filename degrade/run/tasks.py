@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._errors import DegradeError, InputError
-from ..sources.folders import Patches, cut_patch, patch_position, read_file
+from ..sources.folders import Patches, cut_patch, patch_position, read_file, skip_reason
 from .store import quantise, write_shard
 
 
@@ -110,7 +110,8 @@ def make_sample(ctx: Context, index: int, file_id: int, cell: int, cache: _FileC
         except InputError as exc:
             if ctx.strict:
                 raise
-            failures.append({"path": ctx.files[file_id], "reason": str(exc)})
+            failures.append({"path": ctx.files[file_id],
+                             "reason": skip_reason(exc, ctx.files[file_id])})
             replaced.append(ctx.rel_paths[file_id])
             file_id = _next_in_source(ctx, file_id)
             if file_id == start:

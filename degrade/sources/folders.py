@@ -345,7 +345,7 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
         usable = 0
         digest.update(f"\0source{s_index}".encode())
         for path in paths:
-            rel = _relative(path, root)
+            rel = relative_path(path, root)
             try:
                 shape = probe_shape(path, kind)
                 if shape[0] < need[0] or shape[1] < need[1]:
@@ -354,7 +354,7 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
             except InputError as exc:
                 if strict:
                     raise
-                skipped.append({"path": str(path), "reason": str(exc)})
+                skipped.append({"path": str(path), "reason": skip_reason(exc, path)})
                 if warn is not None:
                     warn(f"skipping {exc}")
                 digest.update(f"\0skip:{rel}".encode())
@@ -422,7 +422,14 @@ def _source_units(shapes: np.ndarray, patches: Patches, even: bool) -> np.ndarra
     return np.array([grid_cells(s, patches.size, patches.stride, even) for s in shapes], np.int64)
 
 
-def _relative(path: Path, root: Path) -> str:
+def skip_reason(error: Exception, path) -> str:
+    """The message of ``error`` without its leading ``'PATH: '`` (the path is listed apart)."""
+    message, prefix = str(error), f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def relative_path(path, root) -> str:
+    """``path`` relative to ``root`` in POSIX form (the path itself when outside ``root``)."""
     try:
         return Path(path).relative_to(root).as_posix()
     except ValueError:
