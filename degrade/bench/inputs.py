@@ -81,19 +81,18 @@ def find_srgb_pairs(folder, clean_folder=None) -> list[tuple[str, Path, Path]]:
 
     noisy_files = list_images(folder, recursive=False)
     clean_files = list_images(clean_folder, recursive=False) if clean_folder else noisy_files
-    noisy, clean = {}, {}
-    for p in noisy_files:
-        k = _key(p.stem)
-        if clean_folder:
-            noisy[k[0] if k else p.stem] = p
-        elif k and k[1] == "noisy":
-            noisy[k[0]] = p
-    for p in clean_files:
-        k = _key(p.stem)
-        if clean_folder:
-            clean[k[0] if k else p.stem] = p
-        elif k and k[1] == "clean":
-            clean[k[0]] = p
+
+    def by_key(files, kind):
+        out = {}
+        for p in files:
+            k = _key(p.stem)
+            if clean_folder:                 # two folders: every file, token optional
+                out[k[0] if k else p.stem] = p
+            elif k and k[1] == kind:         # one folder: only files with the kind's token
+                out[k[0]] = p
+        return out
+
+    noisy, clean = by_key(noisy_files, "noisy"), by_key(clean_files, "clean")
     if not noisy:
         where = f"{folder}" + (f" and {clean_folder}" if clean_folder else "")
         raise InputError(f"{where}: no noisy/clean pairs found (expected images named "
