@@ -9,6 +9,7 @@ from scipy import stats
 
 from degrade import ParameterError
 from degrade._cfa import rgbg_sites
+from degrade._nb.sensor import _poisson_pd_tail
 from degrade.noise_models import shot_read_from_gain, tukey_lambda_quantile
 from degrade.ops import heteroscedastic_gaussian_noise, noise_eld2020, poisson_gaussian_noise
 
@@ -20,12 +21,34 @@ def _image(shape=(10, 12, 3), seed=0):
 
 
 # -- references: the same Generator calls, in the same order, in plain Python -----------------
+def reference_poisson(mu, rng):
+    """Inversion below 10, else Ahrens-Dieter PD: normal candidate, one uniform, immediate
+    acceptance or cubic squeeze; the rare rest in the (Python-run) tail of the kernel."""
+    if mu <= 0:
+        return 0.0
+    if mu < 10:
+        u, p, k = rng.random(), math.exp(-mu), 0.0
+        cdf = p
+        while u > cdf and p > 0:
+            k += 1.0
+            p *= mu / k
+            cdf += p
+        return k
+    s = math.sqrt(mu)
+    g = mu + s * rng.standard_normal()
+    u = rng.random()
+    k = math.floor(g)
+    if g >= 0 and (k >= math.floor(mu - 1.1484) or 6 * mu * mu * u >= (mu - k) ** 3):
+        return float(k)
+    return float(_poisson_pd_tail.py_func(mu, s, g, u, rng))
+
+
 def reference_poisson_gaussian(x, shot, read, rng):
     out = np.empty(x.shape, np.float64)
     for idx in np.ndindex(x.shape):
         v = float(x[idx])
         if shot > 0:
-            v = shot * rng.poisson(max(v, 0.0) / shot)
+            v = shot * reference_poisson(max(v, 0.0) / shot, rng)
         if read > 0:
             v += read * rng.standard_normal()
         out[idx] = v
@@ -41,7 +64,7 @@ def reference_eld(x, gain, read_sigma, lam, row_sigma, bias, white, black, ratio
     out = np.empty(x.shape, np.float64)
     for i, j in np.ndindex(x.shape):
         y = float(x[i, j]) * dpu
-        z = gain * rng.poisson(max(y, 0.0) / gain)
+        z = gain * reference_poisson(max(y, 0.0) / gain, rng)
         if lam is None:
             z += read_sigma * rng.standard_normal()
         else:
@@ -57,7 +80,7 @@ def reference_eld(x, gain, read_sigma, lam, row_sigma, bias, white, black, ratio
 
 @pytest.mark.parametrize("shot, read", [(0.01, 0.02), (0.0, 0.05), (0.003, 0.0)])
 def test_poisson_gaussian_kernel_matches_reference(shot, read):
-    x = _image()
+    x = _image((16, 12, 3))              # Poisson means 0..333: inversion and PD branches
     x[0, 0, 0] = -0.1                      # negative input: Poisson mean 0
     got = poisson_gaussian_noise(x, shot, read, rng=np.random.default_rng(7))
     want = reference_poisson_gaussian(x, shot, read, np.random.default_rng(7))
@@ -95,6 +118,34 @@ def test_photon_transfer_mean_and_variance(approx):
         assert abs(patch.var(ddof=1) - var) < 5 * math.sqrt(2 * var ** 2 / (n - 1) + k4 / n)
 
 
+@pytest.mark.parametrize("mean", [0.05, 2.5, 9.99, 10.0, 17.3, 150.0, 1.0e4])
+def test_exact_poisson_counts_follow_scipy_poisson(mean):
+    """Chi-square goodness of fit of 90,000 counts (read = 0) against scipy.stats.poisson,
+    bins merged to >= 20 expected; with a fixed seed the p-value is a fixed number, under
+    the null it is uniform, so > 1e-4 would fail 1 seed in 10,000. Covers both samplers
+    (inversion below 10, Ahrens-Dieter PD from 10) and PD's rare tail steps near 10."""
+    shot = 1e-5
+    x = np.full((300, 300), mean * shot, np.float32)
+    counts = np.rint(poisson_gaussian_noise(x, shot, 0.0, rng=np.random.default_rng(31))
+                     .astype(np.float64) / shot).astype(np.int64).ravel()
+    mu = float(x[0, 0]) / shot
+    lo, hi = int(stats.poisson.ppf(1e-7, mu)), int(stats.poisson.ppf(1 - 1e-7, mu)) + 1
+    edges = np.arange(lo, hi + 1)
+    observed = np.bincount(np.clip(counts, lo, hi) - lo, minlength=hi - lo + 1)
+    expected = np.diff(np.concatenate([[0.0], stats.poisson.cdf(edges[:-1], mu), [1.0]]))
+    expected *= counts.size
+    obs, exp, acc_o, acc_e = [], [], 0, 0.0
+    for o, e in zip(observed, expected):
+        acc_o, acc_e = acc_o + o, acc_e + e
+        if acc_e >= 20:
+            obs.append(acc_o), exp.append(acc_e)
+            acc_o, acc_e = 0, 0.0
+    obs[-1] += acc_o
+    exp[-1] += acc_e
+    exp = np.array(exp) * sum(obs) / sum(exp)
+    assert stats.chisquare(obs, exp).pvalue > 1e-4
+
+
 def test_exact_poisson_lives_on_the_electron_lattice():
     shot = 0.01
     x = np.full((64, 64), 0.3, np.float32)
@@ -116,10 +167,10 @@ def test_clip_and_shape_preserved():
 def test_eld_kernel_matches_reference(pattern, lam, quant):
     x = _image((8, 10)) * 0.05
     kw = dict(gain=0.8, read_sigma=2.5, read_lambda=lam, row_sigma=0.7,
-              color_bias=[1.0, -0.5, 2.0, 0.25], white_level=1023, black_level=64, ratio=20.0,
-              quantization=quant, pattern=pattern)
+              color_bias=[1.0, -0.5, 2.0, 0.25], white_level=1023, black_level=64, ratio=2.0,
+              quantization=quant, pattern=pattern)        # Poisson means 0..30
     got = noise_eld2020(x, **kw, rng=np.random.default_rng(9))
-    want = reference_eld(x, 0.8, 2.5, lam, 0.7, [1.0, -0.5, 2.0, 0.25], 1023, 64, 20.0, quant,
+    want = reference_eld(x, 0.8, 2.5, lam, 0.7, [1.0, -0.5, 2.0, 0.25], 1023, 64, 2.0, quant,
                          pattern, np.random.default_rng(9))
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 

@@ -79,8 +79,10 @@ def poisson_gaussian_noise(image: np.ndarray, shot: float, read: float = 0.0,
     -----
     Exact: ``E[y|x] = x`` and ``Var[y|x] = shot x + read^2`` (photon transfer line), and
     ``(y - N_read) / shot`` is an integer (photo-electron count). Negative inputs give a
-    Poisson mean of 0. Draws per element in C order: ``rng.poisson`` (if shot > 0), then
-    ``rng.standard_normal`` (if read > 0); approximation: one ``standard_normal``.
+    Poisson mean of 0. Poisson counts: inversion for means below 10, Ahrens & Dieter's
+    algorithm PD (ACM TOMS 1982) above, both exact, built on ``rng``'s normals and
+    uniforms (``degrade/_nb/sensor.py``); then ``rng.standard_normal`` if read > 0, per
+    element in C order; approximation: one ``standard_normal``.
     Foi et al., IEEE TIP 2008; Brooks et al., CVPR 2019.
 
     Examples
