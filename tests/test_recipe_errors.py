@@ -15,7 +15,11 @@ CASES = [
      r"stages\[0\]\.sigma_x: 'fast' is not valid for parameter 'sigma_x' of op 'gaussian_blur': "
      r"expected a value of type float"),
     ("stages: [{op: jpeg, quality: {uniform: [30, 95]}}]",
-     r"stages\[0\]\.quality: parameter 'quality' of op 'jpeg' is an integer: use a constant, int_uniform"),
+     r"stages\[0\]\.quality: parameter 'quality' of op 'jpeg' takes an integer: use a constant, int_uniform"),
+    ("stages: [{op: gaussian_noise, sigma: 0.1, gray: {uniform: [0, 1]}}]",
+     r"stages\[0\]\.gray: parameter 'gray' of op 'gaussian_noise' takes bool: use a constant or choice"),
+    ("stages: [{op: resize, scale: 0.5, mode: {uniform: [0, 1]}}]",
+     r"stages\[0\]\.mode: parameter 'mode' of op 'resize' takes area\|bilinear"),
     ("stages: [{op: gaussian_blur, sigma_x: {uniform: [3, 1]}}]",
      r"stages\[0\]\.sigma_x: \{uniform: \[3, 1\]\}: low 3 > high 1; expected low <= high"),
     ("stages: [{op: gaussian_blur, sigma_x: 1, p: 1.5}]",

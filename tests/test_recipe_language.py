@@ -157,6 +157,12 @@ def test_target_stages_and_lq_from(rgb):
     assert np.array_equal(s.lq, crop) and not np.array_equal(s.hq, crop)
 
 
+def test_wide_integer_ranges_are_accepted_for_integer_parameters():
+    r = load_recipe("stages: [{op: jpeg, quality: {int_uniform: [0, 100]}}]")     # 101 outcomes
+    qualities = {r.sample(index=i)["steps"][0]["params"]["quality"] for i in range(300)}
+    assert all(isinstance(q, int) and 0 <= q <= 100 for q in qualities) and len(qualities) > 50
+
+
 def test_samplers_are_reported_in_the_record_when_registered():
     # a stage without a sampler records exactly its drawn parameters, nothing else
     r = load_recipe("stages: [{op: jpeg, quality: {int_uniform: [10, 20]}}]")

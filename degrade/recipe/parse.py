@@ -114,9 +114,10 @@ class Parser:
         return OpNode(node, path, p, spec, params, label, sampler, config)
 
     def _typed_value(self, raw, pspec, op, where):
+        """Parse a parameter value and check that every value it can take fits ``pspec``."""
         value = parse_value(raw, where)
         outcomes = value.outcomes()
-        if outcomes is not None:
+        if outcomes is not None:            # constants, choices, small integer ranges
             for v in outcomes:
                 if not pspec.accepts(v):
                     expected = (f"one of {', '.join(map(repr, pspec.choices))}"
@@ -124,17 +125,15 @@ class Parser:
                                 if pspec.choices else f"a value of type {pspec.describe()}")
                     raise RecipeError(f"{v!r} is not valid for parameter '{pspec.name}' of op "
                                       f"'{op}': expected {expected}", path=where)
-        elif pspec.kind == "int" and value.kind() != "int":
-            raise RecipeError(f"parameter '{pspec.name}' of op '{op}' is an integer: use a "
-                              "constant, int_uniform or choice, not a continuous distribution",
-                              path=where)
-        elif pspec.kind not in ("float", "any", "int") and pspec.choices is None:
-            raise RecipeError(f"parameter '{pspec.name}' of op '{op}' has type "
-                              f"{pspec.describe()}: a continuous distribution cannot give it",
-                              path=where)
-        elif pspec.choices is not None:
-            raise RecipeError(f"parameter '{pspec.name}' of op '{op}' takes one of "
-                              f"{', '.join(map(repr, pspec.choices))}: use a constant or choice",
+            return value
+        # A distribution with too many outcomes to list: numeric kinds only.
+        fits = pspec.choices is None and (pspec.kind in ("float", "any")
+                                          or (pspec.kind == "int" and value.kind() == "int"))
+        if not fits:
+            hint = ("use a constant, int_uniform or choice, not a continuous distribution"
+                    if pspec.kind == "int" else "use a constant or choice")
+            raise RecipeError(f"parameter '{pspec.name}' of op '{op}' takes "
+                              f"{pspec.describe() if pspec.kind != 'int' else 'an integer'}: {hint}",
                               path=where)
         return value
 
