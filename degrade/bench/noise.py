@@ -204,6 +204,7 @@ def _srgb_baseline(run: _PairRun, seed, pair_index, model_index, ctx, edges) -> 
 
 
 def _summarise(pairs: list, names: list[str]) -> list[dict]:
+    winners = [min(names, key=lambda n: p["models"][n]["kl"]) for p in pairs]
     rows = []
     for name in names:
         res = [p["models"][name] for p in pairs]
@@ -216,6 +217,7 @@ def _summarise(pairs: list, names: list[str]) -> list[dict]:
                        for col in bins.T]
         rows.append({"model": name, "kl_mean": float(np.mean(kls)), "kl_min": float(min(kls)),
                      "kl_floor_mean": float(np.mean([r["kl_floor"] for r in res])),
+                     "wins": winners.count(name),
                      "kl_max": float(max(kls)),
                      "nlf_error_mean": float(np.mean(errs)) if errs else None,
                      "lag1_h": float(lag[0]), "lag1_v": float(lag[1]),

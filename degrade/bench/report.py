@@ -38,21 +38,21 @@ def format_table(result) -> str:
                      "8-bit; gaussian_srgb = AWGN added in sRGB")
     real_lag = np.mean([np.mean(p["real"]["lag1"], axis=0) for p in result.pairs], axis=0)
     head = (f"{'rank':>4}  {'model':<25}{'KL':>8}{'KL min':>8}{'KL max':>8}{'floor':>8}"
-            f"{'NLF err':>9}"
+            f"{'wins':>5}{'NLF err':>9}"
             f"{'lag1 h':>8}{'lag1 v':>8}{'MP/s':>8}{'route':>8}")
     lines += ["", head, "-" * len(head)]
-    lines.append(f"{'':>4}  {'real noise':<25}{'':>8}{'':>8}{'':>8}{'':>8}{'':>9}"
+    lines.append(f"{'':>4}  {'real noise':<25}{'':>8}{'':>8}{'':>8}{'':>8}{'':>5}{'':>9}"
                  f"{real_lag[0]:>8.3f}{real_lag[1]:>8.3f}")
     for r in result.summary:
         sp = result.speed.get(r["model"], {})
         lines.append(f"{r['rank']:>4}  {r['model']:<25}{_f(r['kl_mean'], '.4f', 8)}"
                      f"{_f(r['kl_min'], '.4f', 8)}{_f(r['kl_max'], '.4f', 8)}"
-                     f"{_f(r['kl_floor_mean'], '.4f', 8)}"
+                     f"{_f(r['kl_floor_mean'], '.4f', 8)}{r['wins']:>5}"
                      f"{_f(None if r['nlf_error_mean'] is None else 100 * r['nlf_error_mean'], '.1f', 8)}%"
                      f"{_f(r['lag1_h'], '.3f', 8)}{_f(r['lag1_v'], '.3f', 8)}"
                      f"{_f(sp.get('noise_mp_s'), '.1f', 8)}{_f(sp.get('route_mp_s'), '.1f', 8)}")
     lines += ["floor: KL between two independent draws of the model (what a perfect model "
-              "would score at this size)",
+              "would score at this size); wins: pairs on which the model has the lowest KL",
               "NLF err: relative RMS error of noise std per intensity bin; lag1: lag-1 "
               "autocorrelation (mean of channels" + (", CFA planes)" if s["domain"] == "raw"
                                                        else ")"),
