@@ -19,9 +19,10 @@ def op_by_op(x, p):
 
 
 def test_lut_interpolation_error_is_inside_the_stated_tolerance():
-    """Dense sweep of the tone+gamma step (a gray image, identity-like camera): every value
-    in [0, 1] at 1e-5 steps, including both exactly evaluated ends."""
-    x = np.linspace(0, 1, 100_002, dtype=np.float32)
+    """Dense sweep of the tone+gamma step (a gray image, camera = sRGB): [0, 1] at 1e-5
+    steps plus geometric sweeps into both ends, where the curve is singular in x."""
+    x = np.concatenate([np.linspace(0, 1, 100_002), np.geomspace(1e-12, 1e-2, 3000),
+                        1 - np.geomspace(1e-8, 1e-2, 3000)]).astype(np.float32)
     img = np.ascontiguousarray(np.repeat(x, 3).reshape(1, -1, 3))
     p = {"ccm": np.linalg.inv(np.array([[0.4124564, 0.3575761, 0.1804375],
                                         [0.2126729, 0.7151522, 0.0721750],
