@@ -188,6 +188,35 @@ def test_eld_poisson_gaussian_part_equals_poisson_gaussian_noise():
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
+def test_eld_photon_transfer_of_the_full_model():
+    """Flat patches through the full model (Tukey read, row, bias, uniform quantisation).
+
+    In DN (z = out S / ratio): E[z] = y + bias, Var[z] = K y + s_TL^2 Var_TL(lambda)
+    + s_row^2 + 1/12. Patch R x C = 1024 x 16 of one CFA site (R rows share a row value).
+    Mean tolerance 5 sqrt(V_pix / n + s_row^2 / R). Variance: std of the sample variance
+    ~ sqrt((2 V_pix^2 + k4) / n + 2 s_row^4 / R), k4 = K^3 y + s_TL^4 k4_TL(lambda) (the
+    Poisson and Tukey fourth cumulants); allow 5 of those.
+    """
+    gain, s_tl, lam, s_row, ratio, white, black = 2.0, 3.0, -0.1, 0.8, 10.0, 16383, 512
+    bias = [1.5, 0.5, -1.0, 2.5]
+    var_tl, kurt_tl = (float(v) for v in stats.tukeylambda.stats(lam, moments="vk"))
+    dpu = (white - black) / ratio
+    rows, cols = 1024, 16
+    for k, level in enumerate((0.002, 0.02, 0.1)):
+        x = np.full((2 * rows, 2 * cols), level, np.float32)
+        out = noise_eld2020(x, gain=gain, read_sigma=s_tl, read_lambda=lam, row_sigma=s_row,
+                            color_bias=bias, white_level=white, black_level=black, ratio=ratio,
+                            rng=np.random.default_rng(40 + k)).astype(np.float64) * dpu
+        z = out[0::2, 0::2]                                     # the R sites (RGGB)
+        y = float(x[0, 0]) * dpu
+        v_pix = gain * y + s_tl ** 2 * var_tl + 1 / 12
+        k4 = gain ** 3 * y + s_tl ** 4 * kurt_tl * var_tl ** 2
+        n = z.size
+        assert abs(z.mean() - (y + bias[0])) < 5 * math.sqrt(v_pix / n + s_row ** 2 / rows)
+        tol = 5 * math.sqrt((2 * v_pix ** 2 + k4) / n + 2 * s_row ** 4 / rows)
+        assert abs(z.var(ddof=1) - (v_pix + s_row ** 2)) < tol
+
+
 def test_eld_tukey_read_noise_follows_the_tukey_lambda_distribution():
     """On a black frame with only read noise, out * S / scale ~ TukeyLambda(lambda).
 
