@@ -175,3 +175,34 @@ def test_needs_a_mosaic_and_an_rng():
         bayer_defects(np.zeros((8, 8, 3), np.float32), rng=np.random.default_rng(0))
     with pytest.raises(ParameterError, match=r"bayer_defects: needs rng=numpy.random.Generator"):
         bayer_defects(np.zeros((8, 8), np.float32))
+
+
+def _analysis_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "analyse_dark_frames.py"
+    spec = importlib.util.spec_from_file_location("analyse_dark_frames", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_rates_follow_the_real_dark_frames(shared_data):
+    """tools/analyse_dark_frames.py on the shipped dark frames gives the numbers the
+    defaults and docs/noise_models.md are based on."""
+    noise = shared_data / "noise"
+    if not (noise / "infiniteisp_black_frame").is_dir():
+        pytest.skip(f"dark frames not found under {noise}")
+    tool = _analysis_module()
+    black = tool.black_frame(noise / "infiniteisp_black_frame"
+                             / "BlackImage_1920x1080_12bits_BGGR_u16le.raw")
+    assert black["bad_columns"] == [1919] and black["bad_rows"] == []
+    assert black["bad_column_rate"] == pytest.approx(5.2e-4, rel=0.01)
+    assert black["hot_rate"] == pytest.approx(1.5e-4, rel=0.05)
+    lo, hi = black["hot_amplitude_norm_min_max"]
+    assert lo == pytest.approx(0.004, abs=5e-4) and hi < 0.05
+    flea = tool.flea3(noise / "flea3_dark_frames")
+    longest = flea["per_exposure"][-1]
+    assert longest["t_ms"] == 3916 and longest["hot_in_both"] == 26
+    assert all(row["subset_of_longest"] for row in flea["per_exposure"])
