@@ -134,14 +134,15 @@ def _quantize_kernel(flat, black, white, max_code, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _expand_row_lut(src, lut, buf):
+def _expand_row_lut(src, lut, kbuf, buf):
     """buf[t] = max(inverse_smoothstep(src[t]), 1e-8) ** 2.2 for one image row (flat RGB).
 
     ``lut`` samples the curve uniformly in ``u = s + sign(x - 1/2) (s - sqrt(min(x, 1 - x)))``,
     ``s = sqrt(1/2)`` (``u`` runs from 0 at x = 0 to 2s at x = 1): the curve behaves like
     ``sqrt(x)`` and ``sqrt(1 - x)`` at the ends, and is smooth in ``u``, so plain linear
-    interpolation is accurate everywhere. ``copysign`` keeps the loop free of
-    data-dependent branches (a branch on the half mispredicts on noisy content).
+    interpolation is accurate everywhere. Two loops: the first (no table access, no
+    data-dependent branch: ``copysign``) vectorises and leaves the interval index in
+    ``kbuf`` (int32) and the fraction in ``buf``; the second does the table lookups.
     """
     n = lut.shape[0] - 1
     s = np.float32(math.sqrt(0.5))
@@ -151,8 +152,12 @@ def _expand_row_lut(src, lut, buf):
         d = v - np.float32(0.5)
         pos = (s + math.copysign(s - math.sqrt(np.float32(0.5) - abs(d)), d)) * scale
         k = min(np.int32(pos), np.int32(n - 1))
-        f = pos - np.float32(k)
-        buf[t] = lut[k] + f * (lut[k + 1] - lut[k])
+        kbuf[t] = k
+        buf[t] = pos - np.float32(k)
+    for t in range(src.shape[0]):
+        k = kbuf[t]
+        a = lut[k]
+        buf[t] = a + buf[t] * (lut[k + 1] - a)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -169,10 +174,11 @@ def _unprocess_pixel(a, b, c, m0, m1, m2, s0, s1, s2, g):
 
 
 @numba.njit(cache=True, nogil=True)
-def _unprocess_brooks2019_kernel(img, lut, rgb2cam, gains, cell, buf, out):
+def _unprocess_brooks2019_kernel(img, lut, rgb2cam, gains, cell, kbuf, buf, out):
     """Fused Brooks 2019 unprocessing of an sRGB (H, W, 3) image into an (H, W) mosaic.
 
-    Per row: tone + gamma expansion into ``buf`` (W*3 float32, _expand_row_lut); then per
+    Per row: tone + gamma expansion into ``buf`` (W*3 float32; ``kbuf`` W*3 int32 scratch,
+    see _expand_row_lut); then per
     pixel camera channel ``rgb2cam[k] . v`` for the CFA colour ``k = cell[i%2, j%2]``, gray
     = mean of the camera pixel, highlight-protected inverse gain ``gains[k]``, clip [0, 1].
     ``lut``, ``rgb2cam``, ``gains`` are float32; pixels are handled in pairs so that each
@@ -184,7 +190,7 @@ def _unprocess_brooks2019_kernel(img, lut, rgb2cam, gains, cell, buf, out):
     s1 = (rgb2cam[0, 1] + rgb2cam[1, 1] + rgb2cam[2, 1]) / np.float32(3.0)
     s2 = (rgb2cam[0, 2] + rgb2cam[1, 2] + rgb2cam[2, 2]) / np.float32(3.0)
     for i in range(h):
-        _expand_row_lut(flat[i], lut, buf)
+        _expand_row_lut(flat[i], lut, kbuf, buf)
         ka = cell[i & 1, 0]
         kb = cell[i & 1, 1]
         a0, a1, a2, ga = rgb2cam[ka, 0], rgb2cam[ka, 1], rgb2cam[ka, 2], gains[ka]

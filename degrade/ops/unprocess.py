@@ -102,8 +102,9 @@ def unprocess_brooks2019(image: np.ndarray, ccm: list[list[float]], rgb_gain: fl
     img = as_image(image, op=op)
     out = np.empty(img.shape[:2], np.float32)
     buf = np.empty(img.shape[1] * 3, np.float32)
+    kbuf = np.empty(img.shape[1] * 3, np.int32)
     _unprocess_brooks2019_kernel(img, _expand_lut(), rgb2cam.astype(np.float32),
-                                 inverse.astype(np.float32), cell, buf, out)
+                                 inverse.astype(np.float32), cell, kbuf, buf, out)
     return out
 
 
