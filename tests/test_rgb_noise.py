@@ -51,7 +51,7 @@ def test_poisson_table_path_equals_numpy_inverse_cdf(img):
     got = ops.poisson_noise(img, 2.0, clip=False, rng=np.random.default_rng(4))
     q = q8(img)
     L = levels_for(q)
-    lo, cdf = poisson_tables(L)
+    lo, cdf, _ = poisson_tables(L)
     codes = np.rint(q * 255).astype(int)
     u = np.random.default_rng(4).random(q.shape)
     counts = np.array([lo[c] + np.searchsorted(cdf[c], v, side="right")
@@ -74,12 +74,14 @@ def test_poisson_table_statistics():
 
 def test_poisson_tables_are_poisson_cdfs():
     from scipy.stats import poisson
-    lo, cdf = poisson_tables(256.0)
+    lo, cdf, guide = poisson_tables(256.0)
     for code in (0, 1, 100, 255):
         lam = code / 255 * 256
         x = lo[code] + np.arange(cdf.shape[1] - 1)
         assert np.allclose(cdf[code, :-1], poisson.cdf(x, lam), atol=1e-14)
         assert poisson.cdf(lo[code] - 1, lam) < 1e-20 if lo[code] > 0 else True
+        marks = np.arange(guide.shape[1]) / guide.shape[1]
+        assert np.array_equal(guide[code], np.searchsorted(cdf[code], marks, side="right"))
 
 
 def test_poisson_gray_is_shared_across_channels(img):

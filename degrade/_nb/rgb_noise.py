@@ -10,28 +10,25 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def _poisson_count(lam, code, lo, cdf, use_table, rng):
+def _poisson_count(lam, code, lo, cdf, guide, use_table, rng):
     """One Poisson(lam) count: numpy's sampler, or the inverse CDF of row ``code``.
 
     Table mode: ``u = rng.random()``; the count is ``lo[code] + j`` for the smallest j with
-    ``u < cdf[code, j]`` (binary search).
+    ``u < cdf[code, j]``, found by a short upward scan from ``guide[code, floor(u·M)]``
+    (the smallest j with ``cdf[code, j] > m/M``; M = guide width).
     """
     if not use_table:
         return rng.poisson(lam)
     u = rng.random()
-    a, b = 0, cdf.shape[1] - 1
-    while a < b:
-        m = (a + b) // 2
-        if u < cdf[code, m]:
-            b = m
-        else:
-            a = m + 1
-    return lo[code] + a
+    j = guide[code, int(u * guide.shape[1])]
+    while u >= cdf[code, j]:
+        j += 1
+    return lo[code] + j
 
 
 @numba.njit(cache=True, nogil=True)
-def _poisson_noise_kernel(img, q, lo, cdf, use_table, levels, scale, gray, quantized_base,
-                          clip, rng, out):
+def _poisson_noise_kernel(img, q, lo, cdf, guide, use_table, levels, scale, gray,
+                          quantized_base, clip, rng, out):
     """Shot noise on an 8-bit-rounded copy, added to the image or to the rounded copy.
 
     ``q`` (H, W, C') is the rounded image (C' = 1 for gray: the rounded luma). For every
@@ -39,7 +36,7 @@ def _poisson_noise_kernel(img, q, lo, cdf, use_table, levels, scale, gray, quant
     ``out[..., k] = base[..., k] + scale·n`` with ``base`` the image (or, when
     ``quantized_base``, its own 8-bit rounding) and ``n`` shared by all channels when gray.
     Counts come from ``rng.poisson`` or, with ``use_table``, from the per-code inverse-CDF
-    table (``lo``, ``cdf``; code = 255·q). Float64 arithmetic, rounded to float32 once.
+    table (``lo``, ``cdf``, ``guide``; code = 255·q). Float64 arithmetic, rounded to float32 once.
     """
     h, w, c = img.shape
     for i in range(h):
@@ -47,7 +44,7 @@ def _poisson_noise_kernel(img, q, lo, cdf, use_table, levels, scale, gray, quant
             if gray:
                 g = np.float64(q[i, j, 0])
                 code = int(np.rint(g * 255.0))
-                n = _poisson_count(g * levels, code, lo, cdf, use_table, rng) / levels - g
+                n = _poisson_count(g * levels, code, lo, cdf, guide, use_table, rng) / levels - g
             for k in range(c):
                 x = np.float64(img[i, j, k])
                 if quantized_base:
@@ -55,7 +52,7 @@ def _poisson_noise_kernel(img, q, lo, cdf, use_table, levels, scale, gray, quant
                 if not gray:
                     qk = np.float64(q[i, j, k])
                     code = int(np.rint(qk * 255.0))
-                    n = _poisson_count(qk * levels, code, lo, cdf, use_table, rng) / levels - qk
+                    n = _poisson_count(qk * levels, code, lo, cdf, guide, use_table, rng) / levels - qk
                 v = x + scale * n
                 if clip:
                     v = min(max(v, 0.0), 1.0)

@@ -41,12 +41,14 @@ def levels_for(q: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=16)
-def poisson_tables(levels: float) -> tuple[np.ndarray, np.ndarray]:
+def poisson_tables(levels: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inverse-CDF tables of ``Poisson(k/255 · levels)`` for the 256 codes k.
 
-    Returns ``(lo, cdf)``: row k holds ``P(X <= lo[k] + j)`` (``scipy.special.pdtr``) over a
-    window of ``24√levels + 40`` counts starting 12 standard deviations (+10) below the mean,
-    last column set to 1. The mass outside the window is below 1e-30. Cached per level.
+    Returns ``(lo, cdf, guide)``: row k of ``cdf`` holds ``P(X <= lo[k] + j)``
+    (``scipy.special.pdtr``) over a window of ``24√levels + 40`` counts starting 12 standard
+    deviations (+10) below the mean, last column set to 1 (the mass outside the window is
+    below 1e-30); ``guide[k, m]`` is the smallest j with ``cdf[k, j] > m/M`` (a guide table,
+    so a draw scans one or two entries). Cached per level.
     """
     from scipy.special import pdtr
 
@@ -55,8 +57,11 @@ def poisson_tables(levels: float) -> tuple[np.ndarray, np.ndarray]:
     lo = np.maximum(0.0, np.floor(lam - 12.0 * np.sqrt(lam) - 10.0)).astype(np.int64)
     cdf = pdtr(lo[:, None] + np.arange(width)[None, :], lam[:, None])
     cdf[:, -1] = 1.0
-    cdf.setflags(write=False)
-    return lo, np.ascontiguousarray(cdf)
+    marks = np.arange(width) / width
+    guide = np.stack([np.searchsorted(row, marks, side="right") for row in cdf])
+    for table in (lo, cdf, guide):
+        table.setflags(write=False)
+    return lo, np.ascontiguousarray(cdf), np.ascontiguousarray(guide)
 
 
 @register_op("poisson_noise", domain_in=RGB_DOMAINS, random=True)
@@ -124,12 +129,12 @@ def poisson_noise(image: np.ndarray, scale: float = 1.0, gray: bool = False,
         q = quantize_8bit(img)
     if levels is None:
         L = levels_for(q)
-        lo, cdf = poisson_tables(L)
+        lo, cdf, guide = poisson_tables(L)
     else:
         L = check_scalar("levels", levels, op=op, low=0, low_open=True)
-        lo, cdf = np.zeros(1, np.int64), np.ones((1, 1))
+        lo, cdf, guide = np.zeros(1, np.int64), np.ones((1, 1)), np.zeros((1, 1), np.int64)
     out = np.empty_like(img)
-    _poisson_noise_kernel(img, np.ascontiguousarray(q, dtype=np.float32), lo, cdf,
+    _poisson_noise_kernel(img, np.ascontiguousarray(q, dtype=np.float32), lo, cdf, guide,
                           levels is None, L, s, bool(gray), base == "quantized", bool(clip),
                           rng, out)
     return out
