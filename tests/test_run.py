@@ -153,7 +153,7 @@ KILL_SCRIPT = textwrap.dedent("""\
             zarr.open_array(path, path="records", mode="r+")[start:start + len(records)] = \\
                 np.array(records, dtype=object)
             store._write_atomic(store.shard_file(path, "lq", shard, lq.ndim),
-                                store.encode_shard(lq, size, compression))
+                                store.shard_parts(lq, size, compression))
             open(marker, "w").close()
             time.sleep(600)
         store.write_shard(path, shard, size, hq, lq, records, compression)

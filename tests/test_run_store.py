@@ -54,6 +54,22 @@ def test_done_needs_all_three_files(tmp_path):
     assert done_shards(path, 3, {"hq": 4, "lq": 3, "records": 1}) == set()
 
 
+def _quantise_reference(x: np.ndarray, scale: int, dtype) -> np.ndarray:
+    """Plain numpy: floor(clip(x, 0, 1) * scale + 0.5), float32 arithmetic, NaN -> 0."""
+    clipped = np.clip(np.nan_to_num(x, nan=0.0), 0.0, 1.0).astype(np.float32)
+    return np.floor(clipped * np.float32(scale) + np.float32(0.5)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype, scale", [("uint8", 255), ("uint16", 65535)])
+def test_quantise_kernel_matches_numpy_bit_for_bit(dtype, scale):
+    rng = np.random.default_rng(3)
+    x = (rng.random((37, 29, 3), dtype=np.float32) * 1.4 - 0.2)
+    ties = (np.arange(scale + 1, dtype=np.float32) + np.float32(0.5)) / np.float32(scale)
+    specials = np.array([np.nan, -np.inf, np.inf, 0.0, 1.0, -0.0, 1e-8, 1 - 1e-7], np.float32)
+    for values in (x, ties, specials):
+        assert np.array_equal(quantise(values, dtype), _quantise_reference(values, scale, dtype))
+
+
 def test_quantise_rounds_half_up_and_clips():
     x = np.array([-0.2, 0.0, 0.5 / 255, 0.49 / 255, 1.0, 1.3, 254.5 / 255], np.float32)
     assert quantise(x, "uint8").tolist() == [0, 0, 1, 0, 255, 255, 255]

@@ -43,11 +43,12 @@ def quantise(image: np.ndarray, dtype: str) -> np.ndarray:
     """float32 [0, 1] -> the stored dtype: ``floor(clip(x, 0, 1) * scale + 0.5)`` or float16."""
     if dtype == "float16":
         return image.astype(np.float16)
-    scale = DTYPE_SCALE[dtype]
-    out = image * np.float32(scale) + np.float32(0.5)
-    # same as clipping x to [0, 1] first; the cast truncates, i.e. floors non-negative values
-    np.clip(out, 0.0, np.float32(scale), out=out)
-    return out.astype(dtype)
+    from .._nb.quantise import _quantise_kernel
+
+    src = np.ascontiguousarray(image, dtype=np.float32)
+    out = np.empty(src.shape, dtype=dtype)
+    _quantise_kernel(src.reshape(-1), np.float32(DTYPE_SCALE[dtype]), out.reshape(-1))
+    return out
 
 
 def dequantise(stored: np.ndarray) -> np.ndarray:
@@ -160,8 +161,8 @@ def _sample_codec(name: str):
     return None
 
 
-def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes:
-    """The bytes of one shard file of ``hq``/``lq`` (zarr v3 ``sharding_indexed``).
+def shard_parts(samples: np.ndarray, shard_len: int, compression: str) -> list:
+    """The buffers that make one shard file of ``hq``/``lq`` (zarr v3 ``sharding_indexed``).
 
     Inner chunks are single samples, encoded with the ``bytes`` codec (little endian) and the
     optional compressor; the index, at the end, holds ``(offset, nbytes)`` as little-endian
@@ -176,7 +177,7 @@ def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes
     count = data.shape[0]
     codec = _sample_codec(compression)
     if codec is None:
-        parts = [data.tobytes()]
+        parts = [memoryview(data.reshape(-1).view(np.uint8))]
         lengths = np.full(count, data[0].nbytes, np.uint64)
     else:
         parts = [bytes(codec.encode(data[i].reshape(-1).view(np.uint8))) for i in range(count)]
@@ -186,13 +187,20 @@ def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes
     index[:count, 0] = np.cumsum(lengths) - lengths
     index_bytes = index.tobytes()
     checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
-    return b"".join(parts + [index_bytes, checksum])
+    return parts + [index_bytes, checksum]
 
 
-def _write_atomic(target: Path, payload: bytes) -> None:
+def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes:
+    """The bytes of one shard file (see :func:`shard_parts`)."""
+    return b"".join(shard_parts(samples, shard_len, compression))
+
+
+def _write_atomic(target: Path, parts: list) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
-    temporary.write_bytes(payload)
+    with open(temporary, "wb") as handle:
+        for part in parts:
+            handle.write(part)
     os.replace(temporary, target)
 
 
@@ -210,7 +218,7 @@ def write_shard(path, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray
     array[start:start + len(records)] = np.array(records, dtype=object)
     for name, data in (("lq", lq), ("hq", hq)):
         _write_atomic(shard_file(path, name, shard, data.ndim),
-                      encode_shard(data, shard_len, compression))
+                      shard_parts(data, shard_len, compression))
 
 
 def now() -> str:

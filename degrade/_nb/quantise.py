@@ -1,0 +1,24 @@
+"""Store quantisation kernel of the dataset engine (float32 [0, 1] -> uint8 / uint16)."""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def _quantise_kernel(src, scale, out):
+    """out[i] = floor(clip(src[i] * scale + 0.5, 0, scale)), one pass over flat arrays.
+
+    ``src`` is float32, ``scale`` a float32 (255 or 65535), ``out`` uint8 or uint16 of the same
+    size. The product and the sum are rounded to float32 one after the other (no fused
+    multiply-add), exactly as numpy's ``src * scale + 0.5``; NaN maps to 0.
+    """
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    for i in range(src.size):
+        v = src[i] * scale + half
+        if not v >= zero:
+            v = zero
+        elif v > scale:
+            v = scale
+        out[i] = int(v)
