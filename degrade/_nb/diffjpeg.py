@@ -10,35 +10,31 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mul(a, b, out):
+    """``out = a @ b`` for 8x8 arrays; the inner loop runs along rows (vectorisable)."""
+    for i in range(8):
+        for j in range(8):
+            out[i, j] = 0.0
+        for k in range(8):
+            aik = a[i, k]
+            for j in range(8):
+                out[i, j] += aik * b[k, j]
+
+
 @numba.njit(cache=True, nogil=True)
-def _block_roundtrip(block, dct, table):
-    """In place: ``B <- Cᵀ (round((C B Cᵀ) / T) · T) C`` for one level-shifted 8x8 block."""
-    tmp = np.empty((8, 8))
-    coef = np.empty((8, 8))
-    for u in range(8):                      # tmp = C @ B
-        for y in range(8):
-            acc = 0.0
-            for x in range(8):
-                acc += dct[u, x] * block[x, y]
-            tmp[u, y] = acc
-    for u in range(8):                      # coef = tmp @ C^T, quantised
+def _block_roundtrip(block, dct, dct_t, table, tmp, coef):
+    """In place: ``B <- Cᵀ (round((C B Cᵀ) / T) · T) C`` for one level-shifted 8x8 block.
+
+    ``dct_t`` is ``Cᵀ``; ``tmp``/``coef`` are 8x8 scratch arrays.
+    """
+    _mul(dct, block, tmp)                   # C B
+    _mul(tmp, dct_t, coef)                  # (C B) Cᵀ
+    for u in range(8):
         for v in range(8):
-            acc = 0.0
-            for y in range(8):
-                acc += tmp[u, y] * dct[v, y]
-            coef[u, v] = np.rint(acc / table[u, v]) * table[u, v]
-    for x in range(8):                      # tmp = C^T @ coef
-        for v in range(8):
-            acc = 0.0
-            for u in range(8):
-                acc += dct[u, x] * coef[u, v]
-            tmp[x, v] = acc
-    for x in range(8):                      # block = tmp @ C
-        for y in range(8):
-            acc = 0.0
-            for v in range(8):
-                acc += tmp[x, v] * dct[v, y]
-            block[x, y] = acc
+            coef[u, v] = np.rint(coef[u, v] / table[u, v]) * table[u, v]
+    _mul(dct_t, coef, tmp)                  # Cᵀ D'
+    _mul(tmp, dct, block)                   # (Cᵀ D') C
 
 
 @numba.njit(cache=True, nogil=True)
@@ -53,6 +49,9 @@ def _diffjpeg_kernel(img, dct, y_table, c_table, out):
     ycc = np.empty((3, 16, 16))
     pooled = np.empty((2, 8, 8))
     block = np.empty((8, 8))
+    tmp = np.empty((8, 8))
+    coef = np.empty((8, 8))
+    dct_t = np.ascontiguousarray(dct.T)
     for by in range(0, h, 16):
         for bx in range(0, w, 16):
             for i in range(16):
@@ -76,7 +75,7 @@ def _diffjpeg_kernel(img, dct, y_table, c_table, out):
                 for i in range(8):
                     for j in range(8):
                         block[i, j] = ycc[0, oi + i, oj + j] - 128.0
-                _block_roundtrip(block, dct, y_table)
+                _block_roundtrip(block, dct, dct_t, y_table, tmp, coef)
                 for i in range(8):
                     for j in range(8):
                         ycc[0, oi + i, oj + j] = block[i, j] + 128.0
@@ -84,7 +83,7 @@ def _diffjpeg_kernel(img, dct, y_table, c_table, out):
                 for i in range(8):
                     for j in range(8):
                         block[i, j] = pooled[c, i, j] - 128.0
-                _block_roundtrip(block, dct, c_table)
+                _block_roundtrip(block, dct, dct_t, c_table, tmp, coef)
                 for i in range(8):
                     for j in range(8):
                         pooled[c, i, j] = block[i, j] + 128.0
