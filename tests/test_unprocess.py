@@ -78,5 +78,6 @@ def test_errors():
         unprocess_brooks2019(x, **{**p, "pattern": "XYZW"})
     with pytest.raises(ParameterError, match=r"unprocess_brooks2019: image has shape \(4, 4\)"):
         unprocess_brooks2019(np.zeros((4, 4), np.float32), **p)
-    with pytest.raises(ParameterError, match=r"process_brooks2019: image has shape \(4, 4, 3\): expected a Bayer mosaic"):
+    with pytest.raises(ParameterError, match=r"process_brooks2019: image has shape "
+                                             r"\(4, 4, 3\): expected a Bayer mosaic"):
         process_brooks2019(x, **p)

@@ -116,7 +116,8 @@ def bayer_pattern(raw, path) -> str:
 
 
 def _white_balance(raw) -> tuple[tuple[float, float, float], str]:
-    for source, wb in (("camera", raw.camera_whitebalance), ("daylight", raw.daylight_whitebalance)):
+    for source, wb in (("camera", raw.camera_whitebalance),
+                       ("daylight", raw.daylight_whitebalance)):
         r, g, b = (float(v) for v in list(wb)[:3])
         if g > 0 and r > 0 and b > 0:
             return (r / g, 1.0, b / g), source
@@ -158,7 +159,7 @@ def read_raw(path, *, clip: bool = True) -> RawImage:
     Examples
     --------
     >>> raw = read_raw("nikon_d750_rose_768x512_rggb.dng")  # doctest: +SKIP
-    >>> raw.pattern, raw.mosaic.shape
+    >>> raw.pattern, raw.mosaic.shape  # doctest: +SKIP
     ('RGGB', (512, 768))
     """
     from .._nb.isp import _cfa_affine_kernel
