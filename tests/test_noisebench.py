@@ -181,3 +181,12 @@ def test_srgb_awgn_data_ranks_srgb_gaussian_first_and_writes_outputs(tmp_path):
 
     png = cv2.imread(str(paths["png"]))
     assert png is not None and png.shape[1] == 1120
+
+
+def test_poisson_model_with_vanishing_shot_is_read_noise_only():
+    """A read-only fit gives shot ~1e-21; x / shot would overflow the Poisson op's int64."""
+    clean = ramp_mosaic(64, 64)
+    out = MODELS["poisson_gaussian"].apply(clean, {"shot": 1e-21, "read": 0.01},
+                                           np.random.default_rng(0), "RGGB", False)
+    # 4096 values: std of a sample std ~ sigma / sqrt(2 n) = 1.1 %; allow 5 of those
+    assert np.std(out - clean) == pytest.approx(0.01, rel=0.055)

@@ -34,6 +34,8 @@ from .fitting import BinnedVariance, fit_constant, fit_line, fit_log_scalar
 
 #: Extrapolation allowed for the ELD gain outside the profile's calibrated [Kmin, Kmax].
 ELD_GAIN_MARGIN = 4.0
+#: Smallest shot factor passed to the exact Poisson op (see ``_apply_poisson``).
+POISSON_MIN_SHOT = 1e-12
 #: Range of Brooks' shot factor the 1-D fit may use (Brooks samples 1e-4 .. 0.012).
 BROOKS_SHOT_RANGE = (1e-7, 1.0)
 
@@ -98,7 +100,11 @@ def _apply_hetero(img, p, rng, pattern, clip):
 def _apply_poisson(img, p, rng, pattern, clip):
     from ..ops import poisson_gaussian_noise
 
-    return poisson_gaussian_noise(img, p["shot"], p["read"], "exact", clip, rng=rng)
+    # A fitted shot factor can be ~0 (a read-noise-only fit); the op's Poisson mean x/shot
+    # then overflows int64 (about 1e-19 and below gives garbage). Below POISSON_MIN_SHOT the
+    # shot variance (< 1e-12) is negligible: leave it out.
+    shot = p["shot"] if p["shot"] >= POISSON_MIN_SHOT else 0.0
+    return poisson_gaussian_noise(img, shot, p["read"], "exact", clip, rng=rng)
 
 
 # -- Brooks 2019 ---------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def format_table(result) -> str:
         sp = result.speed.get(r["model"], {})
         lines.append(f"{r['rank']:>4}  {r['model']:<25}{_f(r['kl_mean'], '.4f', 8)}"
                      f"{_f(r['kl_min'], '.4f', 8)}{_f(r['kl_max'], '.4f', 8)}"
-                     f"{_f(r['kl_floor_mean'], '.4f', 8)}{r['wins']:>5}"
+                     f"{_f(r['kl_floor_mean'], '.1e', 8)}{r['wins']:>5}"
                      f"{_f(None if r['nlf_error_mean'] is None else 100 * r['nlf_error_mean'], '.1f', 8)}%"
                      f"{_f(r['lag1_h'], '.3f', 8)}{_f(r['lag1_v'], '.3f', 8)}"
                      f"{_f(sp.get('noise_mp_s'), '.1f', 8)}{_f(sp.get('route_mp_s'), '.1f', 8)}")
