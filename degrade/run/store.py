@@ -196,9 +196,13 @@ def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes
 
 
 def _write_atomic(target: Path, parts: list) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
-    with open(temporary, "wb") as handle:
+    try:
+        handle = open(temporary, "wb")
+    except FileNotFoundError:          # first file of this shard's folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(temporary, "wb")
+    with handle:
         for part in parts:
             handle.write(part)
     os.replace(temporary, target)
