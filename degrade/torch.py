@@ -1,0 +1,445 @@
+"""PyTorch datasets: training pairs from a degrade store, or degraded on the fly in workers.
+
+``import degrade`` never imports torch; this module does (``pip install 'degrade[torch]'``).
+
+- :class:`PairDataset` reads a store made by ``degrade generate`` (map-style, random access);
+- :class:`OnTheFlyDataset` runs the recipe inside the DataLoader workers and gives, for
+  epoch 0, exactly the pair ``degrade generate`` writes for the same index.
+
+Both return ``{"lq", "hq", "index"}`` (+ ``"record"`` on request): CHW tensors, float32 in
+[0, 1] by default, or the stored integer type (``to_float=False``) to convert on the GPU.
+Optional paired random crops aligned to the scale factor and paired flips/rotations are
+drawn from :func:`degrade._rng.epoch_stream` ``(seed, epoch, index)``; call
+:meth:`set_epoch` before each epoch (it reaches persistent workers too). See docs/torch.md.
+
+Worker rules (ecosystem_notes.md section 6): nothing is opened in the process that builds
+the dataset; each process opens the store read-only on its first ``__getitem__`` (after a
+fork it reopens), reads one sample at a time (never fancy indexing), converts in numpy
+(no small torch ops per sample, so the main-process thread pitfall does not arise) and
+pins cv2 and torch to one thread inside DataLoader workers.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import multiprocessing.context
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import torch
+    from torch.utils.data import Dataset, get_worker_info
+except ImportError as _exc:  # pragma: no cover - exercised only without torch
+    raise ImportError("degrade.torch needs PyTorch: pip install 'degrade[torch]'") from _exc
+
+from . import _rng
+from ._errors import ParameterError
+from ._torch_io import StoreReader, read_store_meta
+from .run.store import dequantise, quantise
+from .run.tasks import _FileCache
+
+__all__ = ["OnTheFlyDataset", "PairDataset", "PairedAugment", "epoch_seed", "to_float"]
+
+
+def to_float(batch: torch.Tensor, scale: float) -> torch.Tensor:
+    """An integer batch (``to_float=False``) -> float32 in [0, 1], e.g. on the GPU.
+
+    ``scale`` is ``dataset.dtype_scale["lq"]`` or ``["hq"]`` (255, 65535; 1 for float16).
+    """
+    return batch.float().div_(float(scale))
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Recipe seed of an on-the-fly epoch: ``seed`` itself for epoch 0 (= the store of
+    ``degrade generate --seed seed``), else a 64-bit seed derived from ``(seed, epoch)``."""
+    if epoch == 0:
+        return int(seed)
+    seq = np.random.SeedSequence([int(seed), int(epoch)], spawn_key=(_rng.TRAIN, 1))
+    return int(seq.generate_state(1, np.uint64)[0])
+
+
+# --------------------------------------------------------------------------- augmentation
+class PairedAugment:
+    """Paired random crop aligned to the scale factor, and paired flips / 90-degree turns.
+
+    Parameters
+    ----------
+    crop : int or None
+        HQ crop side (the LQ crop is ``crop // scale``); a multiple of the scale factor.
+    hflip, vflip, rot90 : bool
+        Each applied with probability 1/2 to both images (``rot90`` transposes, as BasicSR's
+        ``use_rot``; it needs square images or a crop).
+
+    Notes
+    -----
+    With LQ shape ``(h, w)`` and scale ``s`` (HQ = ``(h s, w s)``), the LQ corner is
+    ``y = floor(u (h - c/s + 1))`` (step-aligned) and the HQ corner ``y s``: the pair stays
+    registered, as BasicSR's ``paired_random_crop``. Mosaics keep their CFA phase (corners on
+    even rows/columns); flips of a mosaic would change its pattern and are refused.
+    Draw order per sample, from ``epoch_stream(seed, epoch, index)``: u_y, u_x, hflip, vflip,
+    rot90, always all five (so enabling one option does not move the others).
+    """
+
+    def __init__(self, crop: int | None = None, hflip: bool = False, vflip: bool = False,
+                 rot90: bool = False):
+        if crop is not None and (isinstance(crop, bool) or not isinstance(crop, (int, np.integer))
+                                 or crop < 1):
+            raise ParameterError(f"crop = {crop!r}: expected a positive integer (the HQ crop side)")
+        for name, value in (("hflip", hflip), ("vflip", vflip), ("rot90", rot90)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ParameterError(f"{name} = {value!r}: expected True or False")
+        self.crop, self.hflip, self.vflip, self.rot90 = crop, bool(hflip), bool(vflip), bool(rot90)
+
+    @property
+    def active(self) -> bool:
+        return self.crop is not None or self.hflip or self.vflip or self.rot90
+
+    def check(self, hq_shape, lq_shape) -> int:
+        """Validate against the sample shapes; returns the scale factor."""
+        (H, W), (h, w) = tuple(hq_shape[:2]), tuple(lq_shape[:2])
+        scale = H // h if h else 0
+        if scale < 1 or (H, W) != (h * scale, w * scale):
+            raise ParameterError(f"crop/flips: HQ {H}x{W} is not an integer multiple of LQ {h}x{w}")
+        mosaic = len(hq_shape) == 2 or len(lq_shape) == 2
+        if mosaic and (self.hflip or self.vflip or self.rot90):
+            raise ParameterError("hflip/vflip/rot90 on a mosaic would change its CFA pattern "
+                                 "(the record's 'pattern'); use crops only for mosaics")
+        if self.crop is not None:
+            if self.crop % scale:
+                raise ParameterError(f"crop = {self.crop}: expected a multiple of the scale "
+                                     f"factor {scale} (the LQ crop is crop / scale)")
+            if self.crop > min(H, W):
+                raise ParameterError(f"crop = {self.crop}: larger than the HQ samples {H}x{W}")
+            step = self._step(hq_shape, lq_shape, scale)
+            if (self.crop // scale) % step or (len(hq_shape) == 2 and self.crop % 2):
+                raise ParameterError(f"crop = {self.crop}: a mosaic crop must keep whole 2x2 "
+                                     "CFA cells (even LQ and HQ crop sides)")
+        elif self.rot90 and H != W:
+            raise ParameterError(f"rot90 needs square samples or a crop, samples are {H}x{W}")
+        return scale
+
+    @staticmethod
+    def _step(hq_shape, lq_shape, scale: int) -> int:
+        step = 2 if len(lq_shape) == 2 else 1
+        if len(hq_shape) == 2 and (step * scale) % 2:
+            step *= 2
+        return step
+
+    def __call__(self, hq: np.ndarray, lq: np.ndarray, rng: np.random.Generator):
+        """Apply to one pair (HWC or HW arrays); returns views (made contiguous later)."""
+        scale = self.check(hq.shape, lq.shape)
+        u_y, u_x, p_h, p_v, p_r = rng.random(5)
+        if self.crop is not None:
+            step, c = self._step(hq.shape, lq.shape, scale), self.crop // scale
+            y = int(u_y * ((lq.shape[0] - c) // step + 1)) * step
+            x = int(u_x * ((lq.shape[1] - c) // step + 1)) * step
+            lq = lq[y:y + c, x:x + c]
+            hq = hq[y * scale:(y + c) * scale, x * scale:(x + c) * scale]
+        if self.hflip and p_h < 0.5:
+            hq, lq = hq[:, ::-1], lq[:, ::-1]
+        if self.vflip and p_v < 0.5:
+            hq, lq = hq[::-1], lq[::-1]
+        if self.rot90 and p_r < 0.5:
+            hq, lq = hq.swapaxes(0, 1), lq.swapaxes(0, 1)
+        return hq, lq
+
+
+# --------------------------------------------------------------------------- shared parts
+def _chw_tensor(array: np.ndarray, as_float: bool) -> torch.Tensor:
+    """HWC (or HW mosaic) numpy -> CHW (1HW) tensor; conversion done in numpy (no torch ops)."""
+    chw = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    chw = np.ascontiguousarray(chw)
+    return torch.from_numpy(dequantise(chw) if as_float and chw.dtype != np.float32 else chw)
+
+
+def _in_worker_setup(needs_cv2: bool) -> None:
+    """Once per process: one thread for cv2 (and torch) inside DataLoader workers."""
+    if get_worker_info() is None:
+        return
+    torch.set_num_threads(1)
+    if needs_cv2:
+        import cv2
+        cv2.setNumThreads(1)
+
+
+class _EpochMixin:
+    """``set_epoch`` through shared memory, so persistent workers see it (fork and spawn)."""
+
+    def _init_epoch(self) -> None:
+        self._epoch = multiprocessing.RawValue("q", 0)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.value)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch of the next pass (crops, flips, on-the-fly degradations)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ParameterError(f"set_epoch: epoch = {epoch!r}: expected an integer >= 0")
+        self._epoch.value = int(epoch)
+
+    def _epoch_state(self, state: dict) -> dict:
+        # the shared value travels to workers being started (spawn/forkserver); a plain pickle
+        # (e.g. saving the dataset) keeps the number only
+        if multiprocessing.context.get_spawning_popen() is None:
+            state["_epoch"] = int(self._epoch.value)
+        return state
+
+    def _restore_epoch(self) -> None:
+        if isinstance(self._epoch, int):
+            value, self._epoch = self._epoch, multiprocessing.RawValue("q", 0)
+            self._epoch.value = value
+
+    def _finish(self, index: int, hq: np.ndarray, lq: np.ndarray, record_text) -> dict:
+        if self.augment.active:
+            hq, lq = self.augment(hq, lq, _rng.epoch_stream(self.seed, self.epoch, index))
+        sample = {"lq": _chw_tensor(lq, self.to_float), "hq": _chw_tensor(hq, self.to_float),
+                  "index": index}
+        if self.record is True:
+            sample["record"] = record_text()
+        elif self.record:
+            sample["record"] = self.record(json.loads(record_text()))
+        if self.transform is not None:
+            sample = self.transform(sample)
+        return sample
+
+
+def _check_index(index, length: int) -> int:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"index must be an integer, got {type(index).__name__}")
+    index = int(index)
+    if not 0 <= index < length:
+        raise IndexError(f"index {index} out of range for {length} samples")
+    return index
+
+
+def _check_record(record):
+    if not (isinstance(record, bool) or callable(record)):
+        raise ParameterError(f"record = {record!r}: expected True/False or a function of the "
+                             "record dict")
+    return record
+
+
+# --------------------------------------------------------------------------- store
+class PairDataset(_EpochMixin, Dataset):
+    """Map-style Dataset over a store made by ``degrade generate`` (opened read-only).
+
+    Parameters
+    ----------
+    store : path
+        The store directory (zarr v3 group with ``hq``, ``lq``, ``records``).
+    crop, hflip, vflip, rot90 : see :class:`PairedAugment`
+        Training-time augmentation, deterministic per ``(seed, epoch, index)``.
+    seed : int
+        Seed of the augmentation draws (not of the stored degradations).
+    to_float : bool
+        True: float32 in [0, 1] (``stored / dtype_scale``); False: the stored dtype
+        (uint8/uint16/float16) — convert on the GPU with :func:`to_float`.
+    record : bool or callable
+        True adds ``"record"``: the sample's JSON record (text, as stored); a function gets the
+        parsed record (dict) and its result is added (e.g. a noise level as a tensor).
+    transform : callable or None
+        Applied last to the sample dict.
+    backend : {'auto', 'zarr'}
+        'auto' reads the plain uncompressed / lz4 / zstd shard layout that ``generate`` writes
+        straight from the shard files (its index decoded once per shard, CRC checked), else
+        zarr; 'zarr' always reads ``z[i]`` with zarr (one sample per call).
+
+    Returns (``__getitem__``)
+    -------------------------
+    dict
+        ``lq`` (C, h, w) and ``hq`` (C, H, W) tensors (C = 1 for mosaics), ``index`` (int),
+        optional ``record``.
+
+    Raises
+    ------
+    StoreError
+        ``store`` is not a complete degrade store.
+    ParameterError
+        Bad crop/flip options for the store's shapes, bad ``record``/``backend``.
+
+    Examples
+    --------
+    >>> ds = PairDataset("train.zarr", crop=96, hflip=True)            # doctest: +SKIP
+    >>> loader = torch.utils.data.DataLoader(ds, batch_size=16, shuffle=True,
+    ...                                      num_workers=2, persistent_workers=True)
+    >>> for epoch in range(10):                                         # doctest: +SKIP
+    ...     ds.set_epoch(epoch)
+    ...     for batch in loader: ...
+    """
+
+    def __init__(self, store, *, crop: int | None = None, hflip: bool = False,
+                 vflip: bool = False, rot90: bool = False, seed: int = 0, to_float: bool = True,
+                 record=False, transform=None, backend: str = "auto"):
+        if backend not in ("auto", "zarr"):
+            raise ParameterError(f"backend = {backend!r}: expected 'auto' or 'zarr'")
+        self.path = str(Path(store))
+        self.meta = read_store_meta(self.path)     # JSON files only: no zarr in this process
+        self.attrs = self.meta["attrs"]
+        self.augment = PairedAugment(crop, hflip, vflip, rot90)
+        if self.augment.active:
+            self.augment.check(self.meta["hq"]["shape"][1:], self.meta["lq"]["shape"][1:])
+        self.seed = _rng._check(seed, "seed")
+        self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
+        self.backend = backend
+        self._reader = None
+        self._init_epoch()
+
+    def __len__(self) -> int:
+        return int(self.meta["hq"]["shape"][0])
+
+    @property
+    def scale(self) -> int:
+        return int(self.attrs.get("scale") or 1)
+
+    @property
+    def dtype_scale(self) -> dict:
+        """Divisors from the stored dtype to [0, 1] (``{"hq": 255, "lq": 255}``...)."""
+        return dict(self.attrs["dtype_scale"])
+
+    def __getstate__(self):
+        return self._epoch_state({**self.__dict__, "_reader": None})
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._restore_epoch()
+
+    def _open(self) -> StoreReader:
+        reader = self._reader
+        if reader is None or reader.pid != os.getpid():    # first use, or inherited by a fork
+            _in_worker_setup(needs_cv2=False)
+            reader = self._reader = StoreReader(self.path, self.meta, self.backend)
+        return reader
+
+    def __getitem__(self, index) -> dict:
+        index = _check_index(index, len(self))
+        reader = self._open()
+        hq, lq = reader.read("hq", index), reader.read("lq", index)
+        return self._finish(index, hq, lq, lambda: reader.record(index))
+
+
+# --------------------------------------------------------------------------- on the fly
+class OnTheFlyDataset(_EpochMixin, Dataset):
+    """Degradation inside the DataLoader workers: sample ``index`` of a ``generate`` job.
+
+    Takes the arguments of :func:`degrade.generate` that define the samples (recipe, sources,
+    ``num``, ``seed``, ``patch_size``, ``stride``, ``weights``, ``counts``, ``strict``,
+    ``dtype``) and the augmentation/output options of :class:`PairDataset`. The sample map
+    (index -> file, patch) is planned here from file headers; images are decoded in the
+    workers.
+
+    At epoch 0 item ``index`` is bit-identical to ``hq[index]``, ``lq[index]`` and
+    ``records[index]`` of the store ``degrade generate`` writes with the same arguments
+    (quantised to the same dtype, then converted as :class:`PairDataset` converts). Epoch
+    ``e > 0`` runs the recipe with :func:`epoch_seed` ``(seed, e)``: fresh degradations and
+    patch positions on the same files, reproducible, and replayable from the record.
+
+    Parameters
+    ----------
+    dtype : {'auto', 'uint8', 'uint16', 'float16', 'float32'}
+        Quantisation as in the store ('auto': uint8 for sRGB, uint16 for mosaics and linear
+        data); 'float32' skips it (the recipe's float output, not clipped).
+    cache_files : int
+        Decoded source files kept per worker (samples are drawn at random, so this mostly
+        helps small sources such as the built-in samples).
+    """
+
+    def __init__(self, recipe, sources=None, *, num: int | None = None, seed: int | None = None,
+                 patch_size: int | None = None, stride: int | None = None, weights=None,
+                 counts=None, strict: bool = False, dtype: str = "auto", crop: int | None = None,
+                 hflip: bool = False, vflip: bool = False, rot90: bool = False,
+                 to_float: bool = True, record=False, transform=None, cache_files: int = 4):
+        import warnings
+
+        from .run.execute import _as_recipe, _check_int
+        from .run.store import DTYPE_SCALE
+        from .run.tasks import Context, RecipeRef
+        from .sources.folders import Patches, as_sources, plan_samples, relative_path
+
+        if dtype not in ("auto", "float32") + tuple(DTYPE_SCALE):
+            raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16, float16 or "
+                                 "float32")
+        recipe = _as_recipe(recipe)
+        self.seed = _check_int("seed", recipe.seed if seed is None else seed, 0)
+        self.cache_files = _check_int("cache_files", cache_files, 1)
+        kind = "raw" if getattr(recipe, "input_domain", "srgb") == "raw" else "image"
+        plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind,
+                            num=num, patches=Patches(patch_size, stride),
+                            min_size=recipe.target_size, strict=strict,
+                            warn=lambda m: warnings.warn(m, stacklevel=3))
+        rel = [relative_path(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
+        self.ctx = Context(RecipeRef(recipe), self.seed, kind, plan.files, rel, plan.file_source,
+                           plan.patches, num=plan.num, strict=strict)
+        self.sample_file, self.sample_cell = plan.sample_file, plan.sample_cell
+        self.skipped = plan.skipped
+        self.recipe, self.dtype = recipe, dtype
+        self.augment = PairedAugment(crop, hflip, vflip, rot90)
+        scale = recipe.scale or 1
+        if crop is not None and isinstance(crop, (int, np.integer)) and crop % scale:
+            raise ParameterError(f"crop = {crop}: expected a multiple of the scale factor {scale} "
+                                 "(the LQ crop is crop / scale)")
+        self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
+        self._cache = None
+        self._init_epoch()
+
+    def __len__(self) -> int:
+        return int(self.sample_file.size)
+
+    def __getstate__(self):
+        return self._epoch_state({**self.__dict__, "_cache": None})
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._restore_epoch()
+
+    def _files(self):
+        cache = self._cache
+        if cache is None or cache.pid != os.getpid():
+            _in_worker_setup(needs_cv2=True)
+            cache = self._cache = _LRUFiles(self.ctx, self.cache_files)
+        return cache
+
+    def _stored(self, array: np.ndarray, which: str) -> np.ndarray:
+        if self.dtype == "float32":
+            return np.ascontiguousarray(array, dtype=np.float32)
+        if self.dtype == "auto":
+            from .run.execute import _auto_dtype
+            return quantise(array, _auto_dtype(self.recipe, array, which))
+        return quantise(array, self.dtype)
+
+    def __getitem__(self, index) -> dict:
+        from .run.tasks import make_sample, record_json
+
+        index = _check_index(index, len(self))
+        epoch = self.epoch
+        ctx = self.ctx
+        if epoch:
+            import dataclasses
+            ctx = dataclasses.replace(ctx, seed=epoch_seed(self.seed, epoch))
+        cache = self._files()
+        cache.ctx = ctx
+        sample, record, _ = make_sample(ctx, index, int(self.sample_file[index]),
+                                        int(self.sample_cell[index]), cache)
+        hq, lq = self._stored(sample.hq, "hq"), self._stored(sample.lq, "lq")
+        return self._finish(index, hq, lq, lambda: record_json(record))
+
+
+class _LRUFiles(_FileCache):
+    """The engine's file cache (same error handling), keeping the last ``size`` decoded files."""
+
+    def __init__(self, ctx, size: int):
+        super().__init__(ctx)
+        self.size, self.kept, self.pid = size, OrderedDict(), os.getpid()
+
+    def load(self, file_id: int):
+        if file_id in self.kept:
+            self.kept.move_to_end(file_id)
+            return self.kept[file_id]
+        value = super().load(file_id)
+        self.kept[file_id] = value
+        while len(self.kept) > self.size:
+            self.kept.popitem(last=False)
+        return value
