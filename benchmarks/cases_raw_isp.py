@@ -73,6 +73,16 @@ def cv2_ccm(img):
     return cv2.transform(img, rgb_to_camera_matrix(CCM).astype(np.float32))
 
 
+def mosaic_setup(size):
+    return (ops.mosaic(bench_image(size), "RGGB"),)
+
+
+def colour_bilinear(mosaic):
+    import colour_demosaicing
+
+    return colour_demosaicing.demosaicing_CFA_Bayer_bilinear(mosaic, "RGGB")
+
+
 CASES = [
     dict(name="unprocess_brooks2019", setup=image_only, numba=True,
          degrade=fused_unprocess, baseline=numpy_unprocess,
@@ -99,4 +109,10 @@ CASES = [
                                        ((img + np.float32(0.055)) / np.float32(1.055))
                                        ** np.float32(2.4)),
          baseline_label="numpy where/power sRGB EOTF float32"),
+    dict(name="demosaic_cv2_ea", setup=mosaic_setup,
+         degrade=lambda m: ops.demosaic(m, "RGGB", "cv2_ea"), baseline=colour_bilinear,
+         baseline_label="colour_demosaicing bilinear (float64)"),
+    dict(name="demosaic_bilinear", setup=mosaic_setup,
+         degrade=lambda m: ops.demosaic(m, "RGGB", "bilinear"), baseline=colour_bilinear,
+         baseline_label="colour_demosaicing bilinear (wrapper cost)"),
 ]
