@@ -3,16 +3,15 @@
 Every model works on a linear Bayer mosaic in [0, 1] (real RAW data, or an sRGB image
 unprocessed with :func:`degrade.ops.unprocess_brooks2019`) through degrade's own noise ops:
 
-=========================  ===============================================  ==================
-model                      fitted parameters                                op
-=========================  ===============================================  ==================
-gaussian                   ``sigma`` (constant variance)                    gaussian_noise
-heteroscedastic_gaussian   ``shot``, ``read``: ``var = shot x + read^2``    heteroscedastic_gaussian_noise
-poisson_gaussian           same line, exact Poisson shot noise              poisson_gaussian_noise
-brooks2019                 ``shot``; ``read^2`` on Brooks' log-linear line  heteroscedastic_gaussian_noise
-eld2020                    system gain ``K`` of a camera profile; read      noise_eld2020
-                           (Tukey-lambda), row noise from the profile
-=========================  ===============================================  ==================
+- ``gaussian``: ``sigma`` (constant variance); op ``gaussian_noise``;
+- ``heteroscedastic_gaussian``: ``shot``, ``read`` with ``var = shot x + read^2``;
+  op ``heteroscedastic_gaussian_noise``;
+- ``poisson_gaussian``: the same line with exact Poisson shot noise;
+  op ``poisson_gaussian_noise``;
+- ``brooks2019``: ``shot``, with ``read^2`` on Brooks' log-linear line;
+  op ``heteroscedastic_gaussian_noise``;
+- ``eld2020``: system gain ``K`` of a camera profile, Tukey-lambda read and row noise from
+  the profile's fits; op ``noise_eld2020``.
 
 The ELD model's variance in normalised units, with ``S = white - black`` of the profile, is
 ``K/S x + (sigma_TL(K)^2 Var[TL(lambda)] + sigma_row(K)^2 + 1/12) / S^2``; ``lambda`` is the

@@ -45,10 +45,11 @@ def format_table(result) -> str:
                  f"{real_lag[0]:>8.3f}{real_lag[1]:>8.3f}")
     for r in result.summary:
         sp = result.speed.get(r["model"], {})
+        err = None if r["nlf_error_mean"] is None else 100 * r["nlf_error_mean"]
         lines.append(f"{r['rank']:>4}  {r['model']:<25}{_f(r['kl_mean'], '.4f', 8)}"
                      f"{_f(r['kl_min'], '.4f', 8)}{_f(r['kl_max'], '.4f', 8)}"
                      f"{_f(r['kl_floor_mean'], '.1e', 8)}{r['wins']:>5}"
-                     f"{_f(None if r['nlf_error_mean'] is None else 100 * r['nlf_error_mean'], '.1f', 8)}%"
+                     f"{_f(err, '.1f', 8)}%"
                      f"{_f(r['lag1_h'], '.3f', 8)}{_f(r['lag1_v'], '.3f', 8)}"
                      f"{_f(sp.get('noise_mp_s'), '.1f', 8)}{_f(sp.get('route_mp_s'), '.1f', 8)}")
     lines += ["floor: KL between two independent draws of the model (what a perfect model "
