@@ -146,6 +146,14 @@ def test_exact_poisson_counts_follow_scipy_poisson(mean):
     assert stats.chisquare(obs, exp).pvalue > 1e-4
 
 
+def test_vanishing_shot_factor_does_not_overflow():
+    """Poisson means up to ~1e21 (a read-only fit gives shot ~1e-21): the count stays a
+    float, so shot * count = x to float32 precision (relative std sqrt(shot / x) ~ 4e-11)."""
+    x = np.linspace(0.05, 1, 64, dtype=np.float32).reshape(8, 8)
+    y = poisson_gaussian_noise(x, 1e-21, 0.0, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(y, x, rtol=1e-6)
+
+
 def test_exact_poisson_lives_on_the_electron_lattice():
     shot = 0.01
     x = np.full((64, 64), 0.3, np.float32)
@@ -278,6 +286,11 @@ def test_eld_packed_and_rgb_layouts():
      r"poisson_gaussian_noise: needs rng=numpy.random.Generator \(got NoneType\)"),
     (lambda x: heteroscedastic_gaussian_noise(x, 0.1, read=-2, rng=np.random.default_rng(0)),
      r"heteroscedastic_gaussian_noise: parameter 'read' = -2.0: expected 0 <= read"),
+    (lambda x: poisson_gaussian_noise(x, 1e-320, rng=np.random.default_rng(0)),
+     r"poisson_gaussian_noise: parameter 'shot' = 1e-320: too small for the image \(the "
+     r"Poisson mean of its maximum 0.5 overflows\)"),
+    (lambda x: noise_eld2020(x, gain=1e-310, read_sigma=1, rng=np.random.default_rng(0)),
+     r"noise_eld2020: parameter 'gain' = 1e-310: too small for the image"),
     (lambda x: noise_eld2020(x, gain=0, read_sigma=1, rng=np.random.default_rng(0)),
      r"noise_eld2020: parameter 'gain' = 0.0: expected 0 < gain"),
     (lambda x: noise_eld2020(x, gain=1, read_sigma=1, color_bias=[1, 2, 3],

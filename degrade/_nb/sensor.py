@@ -97,10 +97,11 @@ def _poisson(mu, rng):
     s = math.sqrt(mu)
     g = mu + s * rng.standard_normal()
     u = rng.random()
-    k = math.floor(g)
+    k = np.floor(g)
     diff = mu - k
-    # immediate acceptance (k >= floor(mu - 1.1484)) or the cubic squeeze, branch-free
-    if (g >= 0.0) & ((k >= math.floor(mu - 1.1484)) | (6.0 * mu * mu * u >= diff * diff * diff)):
+    # immediate acceptance (k >= floor(mu - 1.1484)) or the cubic squeeze, branch-free;
+    # np.floor stays float: no int64 overflow for huge means (a vanishing shot factor)
+    if (g >= 0.0) & ((k >= np.floor(mu - 1.1484)) | (6.0 * mu * mu * u >= diff * diff * diff)):
         return k
     return _poisson_pd_tail(mu, s, g, u, rng)
 
@@ -110,7 +111,7 @@ def _poisson_pd_tail(mu, s, g, u, rng):
     """Steps Q (quotient acceptance of the normal candidate ``g``, uniform ``u``), E and H
     (double-exponential hat) of algorithm PD; kept out of line so the fast path stays small."""
     if g >= 0.0:
-        k = math.floor(g)
+        k = np.floor(g)
         px, py, fx, fy = _pd_f(k, mu, s)
         if fy - u * fy <= py * math.exp(px - fx):
             return k
@@ -121,7 +122,7 @@ def _poisson_pd_tail(mu, s, g, u, rng):
         t = 1.8 + (e if u >= 0.0 else -e)
         if t <= -0.6744:
             continue
-        k = math.floor(mu + s * t)
+        k = np.floor(mu + s * t)
         px, py, fx, fy = _pd_f(k, mu, s)
         if c * abs(u) <= py * math.exp(px + e) - fy * math.exp(fx + e):
             return k

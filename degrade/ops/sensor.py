@@ -28,6 +28,13 @@ def _as_linear_image(image, op: str) -> np.ndarray:
     return img[:, :, None] if img.ndim == 2 else img
 
 
+def _check_poisson_means(img: np.ndarray, scale: float, name: str, value, op: str) -> None:
+    """Poisson means ``x / scale`` must be finite (a vanishing ``scale`` overflows them)."""
+    if scale > 0 and not np.isfinite(float(img.max()) / scale):
+        raise ParameterError(f"{op}: parameter '{name}' = {value!r}: too small for the image "
+                             f"(the Poisson mean of its maximum {float(img.max())!r} overflows)")
+
+
 def _shot_read_noise(image, shot, read, approx, clip, rng, op):
     from .._nb.sensor import _poisson_gaussian_kernel
 
@@ -36,6 +43,7 @@ def _shot_read_noise(image, shot, read, approx, clip, rng, op):
     approx = check_choice("approx", approx, ("exact", "gaussian"), op=op)
     rng = require_rng(rng, op)
     img = as_image(image, op=op, channels=None, allow_2d=True)
+    _check_poisson_means(img, shot, "shot", shot, op)
     view = img[:, :, None] if img.ndim == 2 else img
     out = np.empty_like(view)
     _poisson_gaussian_kernel(view, shot, read, approx == "gaussian", bool(clip), rng, out)
@@ -255,6 +263,7 @@ def noise_eld2020(image: np.ndarray, gain: float, read_sigma: float,
                              "finite numbers (DN, RGBG order) or None")
     rng = require_rng(rng, op)
     view = _as_linear_image(image, op)
+    _check_poisson_means(view, gain * ratio / (white - black), "gain", gain, op)
     bias_map, plane_map, planes = _site_tables(view, bias, pattern, op)
     row_noise = row_sigma * rng.standard_normal((view.shape[0], planes))
     out = np.empty_like(view)
