@@ -10,18 +10,30 @@ def _resample_axis_kernel(img, index, weight, axis, out):
     """Resample (H, W, C) ``img`` along ``axis`` (0: rows, 1: columns) into ``out``.
 
     ``out[o] = Σ_t weight[o, t] · img[index[o, t]]`` along the axis, float64 accumulation;
-    ``index``/``weight`` are (n_out, taps) tables (unused taps carry weight 0).
+    ``index``/``weight`` are (n_out, taps) tables (unused taps carry weight 0). Rows are
+    combined as whole contiguous lines (``acc += w · line``), which vectorises.
     """
     h, w, c = out.shape
     taps = index.shape[1]
+    if axis == 0:
+        src = img.reshape(img.shape[0], w * c)
+        dst = out.reshape(h, w * c)
+        acc = np.empty(w * c)
+        for i in range(h):
+            acc[:] = 0.0
+            for t in range(taps):
+                wt = weight[i, t]
+                if wt != 0.0:
+                    line = src[index[i, t]]
+                    for m in range(w * c):
+                        acc[m] += wt * line[m]
+            for m in range(w * c):
+                dst[i, m] = acc[m]
+        return
     for i in range(h):
         for j in range(w):
-            o = i if axis == 0 else j
             for k in range(c):
-                acc = 0.0
+                a = 0.0
                 for t in range(taps):
-                    if axis == 0:
-                        acc += weight[o, t] * img[index[o, t], j, k]
-                    else:
-                        acc += weight[o, t] * img[i, index[o, t], k]
-                out[i, j, k] = acc
+                    a += weight[j, t] * img[i, index[j, t], k]
+                out[i, j, k] = a

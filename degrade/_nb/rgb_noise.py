@@ -9,17 +9,11 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True)
-def _poisson_count(lam, code, lo, cdf, guide, use_table, rng):
-    """One Poisson(lam) count: numpy's sampler, or the inverse CDF of row ``code``.
-
-    Table mode: ``u = rng.random()``; the count is ``lo[code] + j`` for the smallest j with
-    ``u < cdf[code, j]``, found by a short upward scan from ``guide[code, floor(u·M)]``
-    (the smallest j with ``cdf[code, j] > m/M``; M = guide width).
-    """
-    if not use_table:
-        return rng.poisson(lam)
-    u = rng.random()
+@numba.njit(cache=True, nogil=True, inline="always")
+def _table_count(u, code, lo, cdf, guide):
+    """Inverse CDF of row ``code`` at ``u``: ``lo[code] + j`` for the smallest j with
+    ``u < cdf[code, j]``, by a short upward scan from ``guide[code, floor(u·M)]`` (the
+    smallest j with ``cdf[code, j] > m/M``; M = guide width)."""
     j = guide[code, int(u * guide.shape[1])]
     while u >= cdf[code, j]:
         j += 1
@@ -27,7 +21,7 @@ def _poisson_count(lam, code, lo, cdf, guide, use_table, rng):
 
 
 @numba.njit(cache=True, nogil=True)
-def _poisson_noise_kernel(img, q, lo, cdf, guide, use_table, levels, scale, gray,
+def _poisson_noise_kernel(img, q, counts, lo, cdf, guide, use_table, levels, scale, gray,
                           quantized_base, clip, rng, out):
     """Shot noise on an 8-bit-rounded copy, added to the image or to the rounded copy.
 
@@ -35,8 +29,9 @@ def _poisson_noise_kernel(img, q, lo, cdf, guide, use_table, levels, scale, gray
     element of ``q`` in C order: ``n = Poisson(q·levels)/levels - q``; then
     ``out[..., k] = base[..., k] + scale·n`` with ``base`` the image (or, when
     ``quantized_base``, its own 8-bit rounding) and ``n`` shared by all channels when gray.
-    Counts come from ``rng.poisson`` or, with ``use_table``, from the per-code inverse-CDF
-    table (``lo``, ``cdf``, ``guide``; code = 255·q). Float64 arithmetic, rounded to float32 once.
+    Counts are read from ``counts`` (shaped like ``q``: numpy's ``rng.poisson(q·levels)``,
+    drawn by the caller) or, with ``use_table``, drawn here from one ``rng.random()`` and
+    the per-code inverse-CDF table (``lo``, ``cdf``, ``guide``; code = 255·q). Float64 arithmetic, rounded to float32 once.
     """
     h, w, c = img.shape
     for i in range(h):
@@ -44,7 +39,11 @@ def _poisson_noise_kernel(img, q, lo, cdf, guide, use_table, levels, scale, gray
             if gray:
                 g = np.float64(q[i, j, 0])
                 code = int(np.rint(g * 255.0))
-                n = _poisson_count(g * levels, code, lo, cdf, guide, use_table, rng) / levels - g
+                if use_table:
+                    cnt = _table_count(rng.random(), code, lo, cdf, guide)
+                else:
+                    cnt = counts[i, j, 0]
+                n = cnt / levels - g
             for k in range(c):
                 x = np.float64(img[i, j, k])
                 if quantized_base:
@@ -52,7 +51,11 @@ def _poisson_noise_kernel(img, q, lo, cdf, guide, use_table, levels, scale, gray
                 if not gray:
                     qk = np.float64(q[i, j, k])
                     code = int(np.rint(qk * 255.0))
-                    n = _poisson_count(qk * levels, code, lo, cdf, guide, use_table, rng) / levels - qk
+                    if use_table:
+                        cnt = _table_count(rng.random(), code, lo, cdf, guide)
+                    else:
+                        cnt = counts[i, j, k]
+                    n = cnt / levels - qk
                 v = x + scale * n
                 if clip:
                     v = min(max(v, 0.0), 1.0)
