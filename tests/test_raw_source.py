@@ -150,3 +150,22 @@ def test_raw_file_color_sampler_gives_the_camera_matrix():
     with rawpy.imread(str(path)) as raw:
         cm = np.asarray(raw.color_matrix, np.float64)[:, :3]
     np.testing.assert_allclose(camera_to_rgb_matrix(p["ccm"]), cm, atol=1e-5)
+
+
+@pytest.mark.parametrize("rel", ["dng/nikon_d750_rose_768x512_rggb.dng",
+                                 "dng/nokia_n900_halide_bayer_small_344x256_grbg.dng"])
+def test_forward_ops_with_the_files_metadata_match_libraw(rel):
+    """The ccm / gains conventions agree with LibRaw: as-shot gains -> bilinear demosaic ->
+    apply_ccm(xyz_to_cam) reproduces LibRaw's linear sRGB AAHD rendering up to the
+    demosaicking (measured: per-channel means within 0.002, mean abs difference 0.003 and
+    0.018)."""
+    from degrade.ops import apply_ccm, apply_wb_gains, demosaic
+
+    path = data_file(rel)
+    raw = read_raw(path)
+    cam = demosaic(apply_wb_gains(raw.mosaic, raw.wb_gains[0], raw.wb_gains[2],
+                                  pattern=raw.pattern, clip=True), raw.pattern, "bilinear")
+    ours = apply_ccm(cam, raw.xyz_to_cam.tolist(), clip=True)[4:-4, 4:-4]
+    libraw = render_srgb(path, output="linear")[4:-4, 4:-4]
+    np.testing.assert_allclose(ours.mean((0, 1)), libraw.mean((0, 1)), atol=0.005)
+    assert np.abs(ours - libraw).mean() < 0.03
