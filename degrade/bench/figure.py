@@ -115,7 +115,8 @@ def render_figure(result) -> np.ndarray:
         xs, ys = _nlf_series(p["real"]["nlf"], scale)
         series.append((xs, ys, REAL, 3))
         top = max([v for _, s, _, _ in series for v in s if v is not None] + [1e-9])
-        _panel(img, 0, y0, series, (0.0, 1.0), (0.0, top * 1.1),
+        ie = result.settings["intensity_edges"]
+        _panel(img, 0, y0, series, (ie[0], ie[-1]), (0.0, top * 1.1),
                f"{p['name'][:48]}: noise level function", "clean intensity",
                f"noise std ({unit})", ("{:g}", "{:.3g}"))
         half = min(0.1, max(4.0 * p["real"]["std"], 0.01))

@@ -3,7 +3,8 @@
 Method (documented in docs/noisebench.md):
 
 1. **Binning.** Pixels are grouped by their clean value into ``n_bins`` equal-width
-   intensity bins on [0, 1]; per bin we keep the mean clean value ``x_i``, the sample
+   intensity bins spanning the data (0.1th to 99.9th percentile of the clean values in
+   [0, 1], so dark low-light data get as many bins as bright data); per bin we keep the mean clean value ``x_i``, the sample
    variance ``v_i`` of the noise ``noisy - clean`` and the count ``n_i`` (bins with fewer
    than ``min_count`` pixels are dropped).
 2. **Weighted least squares on the variances.** A model predicts a variance ``m_i(theta)``
@@ -55,7 +56,8 @@ class VarianceFit:
 def binned_variance(clean: np.ndarray, noise: np.ndarray, n_bins: int = FIT_BINS,
                     min_count: int = MIN_FIT_COUNT, mask: np.ndarray | None = None
                     ) -> BinnedVariance:
-    """Bin ``noise`` by ``clean`` intensity (equal-width bins on [0, 1]).
+    """Bin ``noise`` by ``clean`` intensity: ``n_bins`` equal-width bins between the
+    0.1th and 99.9th percentiles of the clean values in [0, 1].
 
     Raises
     ------
@@ -67,9 +69,11 @@ def binned_variance(clean: np.ndarray, noise: np.ndarray, n_bins: int = FIT_BINS
     if mask is not None:
         keep = np.asarray(mask, bool).ravel()
         x, n = x[keep], n[keep]
-    idx = np.clip((x * n_bins).astype(np.int64), 0, n_bins - 1)
     inside = (x >= 0) & (x <= 1)
-    idx, x, n = idx[inside], x[inside], n[inside]
+    x, n = x[inside], n[inside]
+    lo, hi = np.percentile(x, [0.1, 99.9]) if x.size else (0.0, 0.0)
+    width = max(hi - lo, 1e-6) / n_bins
+    idx = np.clip(((x - lo) / width).astype(np.int64), 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins).astype(np.float64)
     sx = np.bincount(idx, x, minlength=n_bins)
     sn = np.bincount(idx, n, minlength=n_bins)

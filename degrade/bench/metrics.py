@@ -14,7 +14,8 @@ from .._errors import ParameterError
 #: 0.2/64 over [-0.1, 0.1], plus one overflow bin on each side.
 NOISEFLOW_BIN_WIDTH = 0.2 / 64
 NOISEFLOW_RANGE = (-0.1, 0.1)
-#: Intensity bins (of the clean value) for per-bin KL and the noise level function.
+#: Default intensity bins (of the clean value) for per-bin KL and the noise level function;
+#: the benchmark uses :func:`intensity_edges` to fit them to the data.
 INTENSITY_EDGES = np.linspace(0.0, 1.0, 9)
 #: A bin with fewer samples than this is left out of per-bin statistics (its KL and std
 #: would be dominated by sampling noise: the std of a sample std is ~ std / sqrt(2 n)).
@@ -110,6 +111,26 @@ def kl_per_intensity(noise_real: np.ndarray, noise_synth: np.ndarray, clean: np.
         sel = idx == b
         out.append(marginal_kl(real[sel], synth[sel]) if sel.sum() >= min_count else None)
     return out
+
+
+def intensity_edges(cleans, n_bins: int = 8) -> np.ndarray:
+    """``n_bins`` equal-width clean-intensity bins covering the data: from the 0.1th to the
+    99.9th percentile of all clean values (pooled over ``cleans``), widened outwards to a
+    multiple of 0.005 and kept inside [0, 1]. Bright data get ~[0, 1]; low-light data get
+    their own range instead of one bin.
+
+    Examples
+    --------
+    >>> intensity_edges([np.linspace(0.0, 0.04, 1000)], 4).tolist()
+    [0.0, 0.01, 0.02, 0.03, 0.04]
+    """
+    vals = np.concatenate([np.asarray(c, np.float64).ravel()[::7] for c in cleans])
+    lo, hi = np.percentile(np.clip(vals, 0.0, 1.0), [0.1, 99.9])
+    lo, hi = np.floor(lo * 200) / 200, np.ceil(hi * 200) / 200
+    if hi <= lo:
+        hi = min(lo + 0.005, 1.0)
+        lo = hi - 0.005
+    return np.linspace(lo, hi, n_bins + 1)
 
 
 def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

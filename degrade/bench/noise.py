@@ -37,9 +37,9 @@ from .._errors import InputError
 from .._rng import OP, stream
 from .fitting import binned_variance, fit_constant
 from .inputs import NoisePair, find_srgb_pairs, load_raw_pair, load_srgb_pairs, raw_pair, srgb_pair
-from .metrics import (INTENSITY_EDGES, NOISEFLOW_BIN_WIDTH, NOISEFLOW_RANGE, kl_per_intensity,
-                      lag1_autocorrelation, marginal_kl, noise_histogram, noise_level_function,
-                      nlf_error, noiseflow_bin_edges)
+from .metrics import (NOISEFLOW_BIN_WIDTH, NOISEFLOW_RANGE, intensity_edges, kl_per_intensity,
+                      lag1_autocorrelation, marginal_kl, nlf_error, noise_histogram,
+                      noise_level_function, noiseflow_bin_edges)
 from .models import FitContext, check_eld_profile, check_models
 
 __all__ = ["benchmark_noise", "NoiseBenchResult", "load_srgb_pairs", "load_raw_pair",
@@ -61,7 +61,8 @@ DEFAULT_ISP = {
 #: when the synthetic std is within ``LEVEL_TOLERANCE`` (relative) of the real one.
 LEVEL_ITERATIONS = 4
 LEVEL_TOLERANCE = 0.01
-#: Clean values inside this range count as unclipped for level matching.
+#: Clean values inside this range count as unclipped for level matching and the reported
+#: std (sRGB; RAW data keep their dark end: only the top is excluded).
 UNCLIPPED = (0.02, 0.98)
 SRGB_BASELINE = "gaussian_srgb"
 #: Seed node offset of the second, independent draw that measures the KL sampling floor.
@@ -129,9 +130,12 @@ class _PairRun:
             lin_noisy = unprocess_brooks2019(pair.noisy, **isp)
             self.pattern, self.clip_raw = isp["pattern"], False
             self.base = process_brooks2019(self.lin_clean, **isp)
-        self.binned = binned_variance(self.lin_clean, lin_noisy - self.lin_clean)
+        try:
+            self.binned = binned_variance(self.lin_clean, lin_noisy - self.lin_clean)
+        except InputError as exc:
+            raise InputError(f"{pair.name}: {exc}") from None
         self.real = pair.noisy - pair.clean
-        lo, hi = UNCLIPPED
+        lo, hi = UNCLIPPED if pair.domain == "srgb" else (-np.inf, UNCLIPPED[1])
         self.unclipped = (pair.clean > lo) & (pair.clean < hi)
         if self.unclipped.sum() < 100:
             raise InputError(f"{pair.name}: fewer than 100 pixels with clean values in "
@@ -152,24 +156,30 @@ class _PairRun:
         return float(np.std(self.real[m])) / s if s > 0 else 1.0
 
 
-def _evaluate(run: _PairRun, synth: np.ndarray, edges: np.ndarray,
-              second: np.ndarray) -> dict:
+@dataclass(frozen=True)
+class _Grid:
+    """Histogram edges of the KL (``kl``) and the clean-intensity bins (``intensity``)."""
+    kl: np.ndarray
+    intensity: np.ndarray
+
+
+def _evaluate(run: _PairRun, synth: np.ndarray, grid: _Grid, second: np.ndarray) -> dict:
     """Metrics of one synthetic image; ``second`` is an independent draw of the same model
     with the same parameters, whose KL to the first is the metric's sampling floor."""
     pair = run.pair
     noise = synth - pair.clean
-    nlf_real = noise_level_function(pair.clean, run.real)
-    nlf = noise_level_function(pair.clean, noise)
+    nlf_real = noise_level_function(pair.clean, run.real, grid.intensity)
+    nlf = noise_level_function(pair.clean, noise, grid.intensity)
     return {"kl": marginal_kl(run.real, noise),
             "kl_floor": marginal_kl(noise, second - pair.clean),
-            "kl_bins": kl_per_intensity(run.real, noise, pair.clean),
+            "kl_bins": kl_per_intensity(run.real, noise, pair.clean, grid.intensity),
             "nlf": nlf, "nlf_error": nlf_error(nlf_real, nlf),
             "lag1": lag1_autocorrelation(_channels(pair, noise)).tolist(),
             "std": float(np.std(noise[run.unclipped])),
-            "hist": noise_histogram(noise, edges).tolist()}
+            "hist": noise_histogram(noise, grid.kl).tolist()}
 
 
-def _fit_and_run(run: _PairRun, model, ctx, seed, pair_index, model_index, edges) -> dict:
+def _fit_and_run(run: _PairRun, model, ctx, seed, pair_index, model_index, grid) -> dict:
     params, info = model.fit(run.binned, ctx)
     first = params
     scale = 1.0
@@ -185,10 +195,10 @@ def _fit_and_run(run: _PairRun, model, ctx, seed, pair_index, model_index, edges
         info["level_scale"] = scale
         info["linear_fit"] = first
     second = run.synthesize(model, params, stream(seed, pair_index, model_index + FLOOR_NODE, OP))
-    return {"params": params, "fit": info, **_evaluate(run, synth, edges, second)}
+    return {"params": params, "fit": info, **_evaluate(run, synth, grid, second)}
 
 
-def _srgb_baseline(run: _PairRun, seed, pair_index, model_index, ctx, edges) -> dict:
+def _srgb_baseline(run: _PairRun, seed, pair_index, model_index, ctx, grid) -> dict:
     """AWGN added directly in sRGB (what RGB pipelines do), sigma fitted on the sRGB NLF."""
     from ..ops import gaussian_noise
 
@@ -200,7 +210,7 @@ def _srgb_baseline(run: _PairRun, seed, pair_index, model_index, ctx, edges) -> 
                                pair.levels) for node in (model_index, model_index + FLOOR_NODE))
     info = {"stderr": {"sigma^2": float(fit.stderr[0])}, "reduced_chi2": fit.chi2,
             "bins": fit.bins}
-    return {"params": {"sigma": sigma}, "fit": info, **_evaluate(run, synth, edges, second)}
+    return {"params": {"sigma": sigma}, "fit": info, **_evaluate(run, synth, grid, second)}
 
 
 def _summarise(pairs: list, names: list[str]) -> list[dict]:
@@ -330,30 +340,30 @@ def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, 
     chosen = check_models(models)
     ctx = FitContext(clip_aware=bool(clip_aware), eld_profile=check_eld_profile(eld_profile))
     isp = dict(DEFAULT_ISP if isp is None else isp)
-    edges = noiseflow_bin_edges()
+    grid = _Grid(noiseflow_bin_edges(), intensity_edges([p.clean for p in pairs]))
     domain = domains.pop()
     runs, out = [], []
     for pi, pair in enumerate(pairs):
         run = _PairRun(pair, isp)
         runs.append(run)
         entry = {"name": pair.name, "shape": list(pair.clean.shape),
-                 "real": {"nlf": noise_level_function(pair.clean, run.real),
+                 "real": {"nlf": noise_level_function(pair.clean, run.real, grid.intensity),
                           "lag1": lag1_autocorrelation(_channels(pair, run.real)).tolist(),
                           "std": float(np.std(run.real[run.unclipped])),
-                          "hist": noise_histogram(run.real, edges).tolist()},
+                          "hist": noise_histogram(run.real, grid.kl).tolist()},
                  "models": {}}
         for mi, model in enumerate(chosen):
-            entry["models"][model.name] = _fit_and_run(run, model, ctx, seed, pi, mi, edges)
+            entry["models"][model.name] = _fit_and_run(run, model, ctx, seed, pi, mi, grid)
         if domain == "srgb":
             entry["models"][SRGB_BASELINE] = _srgb_baseline(run, seed, pi, len(chosen), ctx,
-                                                            edges)
+                                                            grid)
         out.append(entry)
     names = [m.name for m in chosen] + ([SRGB_BASELINE] if domain == "srgb" else [])
     settings = {"domain": domain, "pairs": len(pairs), "seed": seed, "models": names,
                 "eld_profile": eld_profile, "clip_aware": bool(clip_aware),
                 "kl_bin_width": NOISEFLOW_BIN_WIDTH, "kl_range": list(NOISEFLOW_RANGE),
-                "kl_overflow_bins": 2, "kl_edges": edges.tolist(),
-                "intensity_edges": INTENSITY_EDGES.tolist(),
+                "kl_overflow_bins": 2, "kl_edges": grid.kl.tolist(),
+                "intensity_edges": grid.intensity.tolist(),
                 "isp": isp if domain == "srgb" else None, "speed_size": speed_size}
     result = NoiseBenchResult(settings, out, _summarise(out, names))
     if speed:
