@@ -387,3 +387,21 @@ def test_raw_folder_to_uint16_mosaics_with_pattern(shared_data, tmp_path):
     patch = cut_patch(mosaic, records[1]["source"]["patch"][:2], 64)
     sample = recipe.replay(patch, records[1], meta=meta)
     assert np.array_equal(quantise(sample.lq, "uint16"), g["lq"][1])
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, images, recipe):
+    import dask
+    from degrade._errors import ParameterError
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(ParameterError, match=r"scheduler = 'tcp://127.0.0.1:9': cannot connect "
+                                                 r"to a dask.distributed scheduler there"):
+            generate(recipe, str(images), tmp_path / "u.zarr", num=2,
+                     scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def test_half_created_store_asks_for_overwrite(tmp_path, images, recipe):
+    zarr.open_group(str(tmp_path / "h.zarr"), mode="w")
+    with pytest.raises(StoreError, match="not a degrade store .*; use --overwrite to replace it"):
+        generate(recipe, str(images), tmp_path / "h.zarr", num=2, progress=False)
+    assert generate(recipe, str(images), tmp_path / "h.zarr", num=2, overwrite=True,
+                    progress=False)["shards_written"] == 1

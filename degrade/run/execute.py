@@ -189,7 +189,10 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
     if overwrite:
         st.remove_store(out)
     elif out.exists() and not (out.is_dir() and not any(out.iterdir())):
-        group = st.open_store(out, mode="r+")
+        try:
+            group = st.open_store(out, mode="r+")
+        except st.StoreError as exc:
+            raise st.StoreError(f"{exc}; use --overwrite to replace it, or another --out") from None
         diff = st.fingerprint_mismatch(dict(group.attrs), wanted)
         if diff:
             raise st.StoreError(f"{out} holds a store of another job; refusing to mix samples "
@@ -249,7 +252,14 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
 def _execute_distributed(tasks, scheduler, on_done) -> list[dict]:
     from distributed import Client, as_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    if isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        try:
+            client = Client(scheduler)   # connect timeout: distributed.comm.timeouts.connect
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(f"scheduler = {scheduler!r}: cannot connect to a dask.distributed "
+                                 f"scheduler there ({type(exc).__name__}: {exc})") from None
     try:
         futures = client.compute(tasks)
         results = []
