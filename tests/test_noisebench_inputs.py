@@ -10,7 +10,8 @@ import pytest
 
 from degrade._errors import InputError, ParameterError
 from degrade.bench.dark import dark_frame_stats, dark_series_stats, read_dark_frame
-from degrade.bench.inputs import find_srgb_pairs, load_srgb_pairs, raw_pair, srgb_pair
+from degrade.bench.inputs import (find_srgb_pairs, load_raw_pair, load_srgb_pairs, raw_pair,
+                                  srgb_pair)
 from degrade.bench.noise import benchmark_noise
 from degrade.cli import main
 
@@ -230,9 +231,11 @@ def test_cli_raw_npy_pair(tmp_path, capsys):
             "--pattern", "GRBG", "--black", "600", "--models", "gaussian", "--no-speed"]
     assert main(args) == 2
     assert "give white_level" in capsys.readouterr().err
-    assert main(args + ["--white", "16383"]) == 0
+    assert main(args + ["--white", "16383", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "1 raw pair(s)" in out and "CFA planes" in out
+    png = cv2.imread(str(tmp_path / "o" / "noisebench.png"))
+    assert png is not None and png.shape[1] == 1120
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -264,6 +267,14 @@ def test_polyu_pairs_load_aligned_and_benchmark():
     assert real > 0.3
     assert np.mean(res.pairs[0]["models"]["heteroscedastic_gaussian"]["lag1"]) > 0.1
     assert abs(np.mean(res.pairs[0]["models"]["gaussian_srgb"]["lag1"])) < 5 / 96
+
+
+def test_camera_raw_files_are_read_through_read_raw():
+    dng = _shared("../raw/dng/nikon_d750_rose_768x512_rggb.dng")
+    # the same file twice reads fine (pattern and levels from the file) and is refused as a pair
+    with pytest.raises(InputError, match="nikon_d750_rose_768x512_rggb: noisy and clean images "
+                                         "are identical"):
+        load_raw_pair(dng, dng)
 
 
 def test_infiniteisp_black_frame_stuck_column():

@@ -12,7 +12,7 @@ examples:
   degrade noisebench --noisy noisy_dir/ --clean clean_dir/ --models poisson_gaussian eld2020
   degrade noisebench --raw-pair noisy.npy clean.npy --pattern RGGB --black 512 --white 16383
   degrade noisebench --raw-pair shot_0001.dng mean.dng
-  degrade noisebench --dark ../shared/data/noise/flea3_dark_frames
+  degrade noisebench --dark ../shared/data/noise/flea3_dark_frames/d1_*
 """
 from __future__ import annotations
 
