@@ -85,7 +85,7 @@ CASES = [
              np.zeros(3), [[4e-3, 1e-3, 0], [1e-3, 4e-3, 1e-3], [0, 1e-3, 4e-3]],
              img.shape[:2]), 0, 1).astype(np.float32),
          baseline_label="rng.multivariate_normal + clip (BSRGAN)"),
-    dict(name="resize_torch_area", setup=image_only, numba=True,
+    dict(name="resize_area_torch", setup=image_only, numba=True,
          degrade=lambda img: ops.resize(img, scale=0.37, mode="area", convention="torch"),
          baseline=torch_area_dense,
          baseline_label="dense pooling matrices (einsum)"),
