@@ -116,3 +116,13 @@ def test_realesrgan_sampler_errors(config, message):
 def test_bsrgan_sampler_error():
     with pytest.raises(ParameterError, match="bsrgan_kernel: parameter 'sf' = 0"):
         get_sampler("bsrgan_kernel").function(np.random.default_rng(0), sf=0)
+
+
+def test_realesrgan_sampler_configured_from_a_recipe():
+    import degrade
+    recipe = degrade.load_recipe(
+        "name: kl\ntarget: {size: 32}\nstages:\n"
+        "  - {op: psf_blur, sampler: {realesrgan_kernel: {kernel_list: [iso, plateau_iso], "
+        "kernel_prob: [0.5, 0.5], ksizes: [7, 9], sinc_prob: 0.0}}}\n")
+    kinds = {recipe.sample(0, i)["steps"][0]["params"]["kind"] for i in range(40)}
+    assert kinds == {"iso", "plateau_iso"}

@@ -9,6 +9,7 @@ so the *distribution* matches the reference, not the random stream (which mixes 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def _check_probs(kinds, probs, sampler: str) -> np.ndarray:
 
 
 @register_sampler("realesrgan_kernel", ops=["psf_blur"])
-def realesrgan_kernel(rng: np.random.Generator, kernel_list: list[str] = REALESRGAN_KINDS,
+def realesrgan_kernel(rng: np.random.Generator, kernel_list: Sequence[str] = REALESRGAN_KINDS,
                       kernel_prob: list[float] = REALESRGAN_PROBS,
                       sigma_range: list[float] = (0.2, 3.0),
                       betag_range: list[float] = (0.5, 4.0), betap_range: list[float] = (1.0, 2.0),
