@@ -107,3 +107,46 @@ def test_nulltozero_picks_one_filter():
     picked = [ops_of(r.sample(0, i)) for i in range(40)]
     assert all(len(p) == 1 and p[0] in ("gaussian_blur", "bilateral_filter") for p in picked)
     assert {p[0] for p in picked} == {"gaussian_blur", "bilateral_filter"}
+
+
+def binomial_ok(count, n, p, k=5.0):
+    """|count - np| within k binomial standard deviations sqrt(n p (1-p))."""
+    return abs(count - n * p) <= k * (n * p * (1 - p)) ** 0.5
+
+
+def test_bsrgan_x4_distributions():
+    r = load("bsrgan_x4")
+    n = 1500
+    plans = [r.sample(0, i)["steps"] for i in range(n)]
+    pre = [p for p in plans if p[0]["op"] == "resize" and p[0]["params"]["scale"] == 0.5]
+    assert binomial_ok(len(pre), n, 0.25)
+    assert binomial_ok(sum(p[0]["params"]["mode"] == "matlab_bicubic" for p in pre), len(pre), 0.5)
+    blurs = [s["params"] for p in plans for s in p if s["op"] == "psf_blur"]
+    assert len(blurs) == 2 * n and binomial_ok(sum(b["kind"] == "aniso" for b in blurs), 2 * n, 0.5)
+    assert {b["ksize"] for b in blurs} == set(range(7, 26, 2))
+    decimate = sum(any(s["op"] == "blur_decimate_zhang2021" for s in p) for p in plans)
+    assert binomial_ok(decimate, n, 0.25)
+    jpegs = [sum(s["op"] == "jpeg" for s in p) for p in plans]
+    assert set(jpegs) == {1, 2} and binomial_ok(jpegs.count(2), n, 0.9)
+    noise = [s for p in plans for s in p if s["op"] in ("gaussian_noise", "correlated_noise")]
+    assert len(noise) == n
+    gray = sum(s["op"] == "gaussian_noise" and s["params"].get("gray", False) for s in noise)
+    corr = sum(s["op"] == "correlated_noise" for s in noise)
+    assert binomial_ok(gray, n, 0.4) and binomial_ok(corr, n, 0.2)
+    sigmas = {s["params"]["sigma"] for s in noise if s["op"] == "gaussian_noise"}
+    assert sigmas == set(range(2, 26))
+
+
+def test_bsrgan_plus_distributions():
+    r = load("bsrgan_plus_x4")
+    n = 1500
+    plans = [r.sample(0, i)["steps"] for i in range(n)]
+    # each of the two Poisson and two speckle steps runs with probability 0.1
+    poisson = sum(s["op"] == "poisson_noise" for p in plans for s in p)
+    assert binomial_ok(poisson, 2 * n, 0.1)
+    levels = [s["params"]["levels"] for p in plans for s in p if s["op"] == "poisson_noise"]
+    assert min(levels) >= 100 and max(levels) <= 10000
+    # log10(levels) ~ U(2, 4): mean 3, standard error sqrt(4/12/m)
+    assert abs(np.mean(np.log10(levels)) - 3) < 5 * (4 / 12 / len(levels)) ** 0.5
+    # JPEG: one in the chain and the final one, always
+    assert all(sum(s["op"] == "jpeg" for s in p) == 2 for p in plans)
