@@ -81,7 +81,11 @@ def discover_cases() -> list[Case]:
     """Every ``CASES`` entry of every ``benchmarks/cases_*.py``, in file then list order."""
     cases, seen = [], {}
     for path in sorted(HERE.glob("cases_*.py")):
-        module = importlib.import_module(path.stem)
+        try:
+            module = importlib.import_module(path.stem)
+        except Exception as exc:  # one broken module must not stop everyone's benchmarks
+            print(f"warning: skipped {path.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
         for entry in getattr(module, "CASES", []):
             case = make_case(entry, path.stem)
             if case.name in seen:
@@ -251,7 +255,9 @@ def main(argv: list[str] | None = None) -> None:
         return first_call(args.first_call)
     cases = select(discover_cases(), args.only)
     if args.list:
-        print("\n".join(f"{c.name:28s} {c.module:16s} {c.baseline_label}" for c in cases))
+        width = max(len(c.name) for c in cases), max(len(c.module) for c in cases)
+        print("\n".join(f"{c.name:{width[0]}s}  {c.module:{width[1]}s}  {c.baseline_label}"
+                         for c in cases))
         return
     preset = "quick" if args.quick else "full"
     cfg = dict(PRESETS[preset])
