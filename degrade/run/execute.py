@@ -177,8 +177,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     seconds = time.perf_counter() - t_start
     written = sum(r["samples"] for r in results)
     nbytes = sum(r["bytes"] for r in results)
-    group.attrs.update({"complete": True, "finished": st.now(), "skipped": skipped,
-                        "skipped_count": len(skipped)})
+    group.update_attributes({"complete": True, "finished": st.now(), "skipped": skipped,
+                             "skipped_count": len(skipped)})
     return {"path": str(out), "num": plan.num, "shards": n_shards, "shards_written": len(todo),
             "shards_reused": len(done), "samples_written": written, "skipped": skipped,
             "seconds": seconds, "samples_per_s": written / seconds if seconds else 0.0,

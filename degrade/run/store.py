@@ -90,7 +90,7 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
     group.create_array("records", shape=(num,), dtype=str, chunks=(shard,),
                        compressors=ZstdCodec(level=3), config=config,
                        dimension_names=("sample",))
-    group.attrs.update(attrs)
+    group.update_attributes(attrs)          # one metadata write (attrs.update writes per key)
     return group
 
 
