@@ -183,6 +183,9 @@ def test_resume_after_sigkill_mid_shard(baseline, tmp_path, images):
     assert zarr.open_group(str(out), mode="r").attrs["complete"] is False
     done = {k for k in range(6) if (out / f"hq/c/{k}/0/0/0").is_file()}
     stamps = {k: (out / f"hq/c/{k}/0/0/0").stat().st_mtime_ns for k in done}
+    info = inspect_store(out)
+    assert not info["complete"] and info["shards_done"] == len(done)
+    assert info["samples_done"] == 2 * len(done) and info["summary"]["records_read"] == 2 * len(done)
 
     summary = generate(RECIPE, str(images), out, num=NUM, shard_size=2, workers=2, progress=False)
     assert summary["shards_reused"] == len(done)
