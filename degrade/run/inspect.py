@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,12 @@ MAX_SUMMARY_RECORDS = 2000
 
 
 def _records_at(records, indices) -> list[dict]:
+    """Parsed records at ``indices`` (sorted), reading each records chunk (a shard) once."""
+    size = int(records.chunks[0])
     out = []
-    for i in indices:
-        text = str(records[int(i)])
-        if text:
-            out.append(json.loads(text))
+    for chunk, group in groupby((int(i) for i in indices), key=lambda i: i // size):
+        texts = records[chunk * size:(chunk + 1) * size]
+        out += [json.loads(str(texts[i - chunk * size])) for i in group if str(texts[i - chunk * size])]
     return out
 
 
