@@ -150,3 +150,18 @@ def test_bsrgan_plus_distributions():
     assert abs(np.mean(np.log10(levels)) - 3) < 5 * (4 / 12 / len(levels)) ** 0.5
     # JPEG: one in the chain and the final one, always
     assert all(sum(s["op"] == "jpeg" for s in p) == 2 for p in plans)
+
+
+def test_documented_camera_noise_block_runs_inside_a_shuffle(photo):
+    # docs/rgb_pipelines.md: BSRGAN's camera-sensor noise composed from the RAW track
+    recipe = degrade.load_recipe(
+        "name: isp\ntarget: {size: 64}\nstages:\n"
+        "  - shuffle:\n"
+        "      - {op: gaussian_noise, sigma: 2, sigma_units: 8bit}\n"
+        "      - stages:\n"
+        "          - {op: unprocess_brooks2019, sampler: {brooks2019_unprocess: {}}}\n"
+        "          - {op: poisson_gaussian_noise, sampler: {brooks2019_shot_read: {}}}\n"
+        "          - {op: process_brooks2019}\n")
+    s = recipe.run(photo, 0, 0)
+    assert s.lq.shape == (64, 64, 3) and [st["op"] for st in s.record["steps"]].count(
+        "poisson_gaussian_noise") == 1
