@@ -20,7 +20,8 @@ import zarr
 
 import degrade
 from degrade._errors import InputError
-from degrade.run import StoreError, contact_sheet, dequantise, generate, inspect_store
+from degrade.run import (StoreError, contact_sheet, dequantise, generate, inspect_store,
+                         replay_sample)
 from degrade.run.store import quantise
 from degrade.sources.folders import cut_patch, read_file
 
@@ -97,7 +98,7 @@ def test_store_layout_and_attributes(baseline, recipe, images):
 
 
 def test_every_sample_replays_from_its_record(baseline, recipe, images):
-    _, _, data = baseline
+    out, _, data = baseline
     for i in (0, 5, 11):
         record = json.loads(data["records"][i])
         image, meta = read_file(images / record["source"]["path"], "image")
@@ -105,6 +106,10 @@ def test_every_sample_replays_from_its_record(baseline, recipe, images):
         assert np.array_equal(quantise(sample.hq, "uint8"), data["hq"][i])
         assert np.array_equal(quantise(sample.lq, "uint8"), data["lq"][i])
         assert record["index"] == i and record["seed"] == 7
+        again = replay_sample(out, i)
+        assert np.array_equal(again.hq, sample.hq) and np.array_equal(again.lq, sample.lq)
+    with pytest.raises(StoreError, match="sample 12 out of range"):
+        replay_sample(out, NUM)
 
 
 @pytest.mark.parametrize("options", [

@@ -1,13 +1,14 @@
 """Dataset generation: sources -> one dask task per shard -> a zarr v3 store (resumable).
 
-``generate`` makes a store, ``inspect_store`` summarises one, ``contact_sheet`` draws pairs.
+``generate`` makes a store, ``inspect_store`` summarises one, ``contact_sheet`` draws pairs,
+``replay_sample`` rebuilds one sample from its source file and record.
 See docs/dataset_engine.md.
 """
 from __future__ import annotations
 
 from .execute import DEFAULT_SHARD_SIZE, generate
-from .inspect import contact_sheet, inspect_store
+from .inspect import contact_sheet, inspect_store, replay_sample
 from .store import StoreError, dequantise, open_store
 
 __all__ = ["DEFAULT_SHARD_SIZE", "StoreError", "contact_sheet", "dequantise", "generate",
-           "inspect_store", "open_store"]
+           "inspect_store", "open_store", "replay_sample"]

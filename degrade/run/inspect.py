@@ -165,3 +165,37 @@ def contact_sheet(path, out, *, pairs: int = 8, seed: int = 0) -> Path:
         rows.append(np.ones((4, rows[-1].shape[1], 3), np.float32))
     sheet = np.ascontiguousarray(np.concatenate(rows[:-1], axis=0), dtype=np.float32)
     return write_image(out, np.clip(sheet, 0, 1))
+
+
+def replay_sample(path, index: int):
+    """Rebuild sample ``index`` of a store from its source file and record (bit for bit).
+
+    Reads the source file named in the record (under the store's ``roots``), cuts the same
+    patch and replays the store's recipe. Returns the recipe's Sample (float32 ``hq``, ``lq``);
+    ``quantise(sample.hq, dtype)`` equals ``store['hq'][index]``.
+
+    Raises
+    ------
+    StoreError
+        Not a store, or ``index`` out of range / not written yet.
+    InputError
+        The source file is gone or unreadable.
+    """
+    from ..recipe import load_recipe
+    from ..sources.folders import cut_patch, read_file
+    from .store import StoreError
+
+    group = open_store(path)
+    attrs = dict(group.attrs)
+    num = int(group["records"].shape[0])
+    if not 0 <= index < num:
+        raise StoreError(f"{path}: sample {index} out of range (the store has {num})")
+    text = str(group["records"][index])
+    if not text:
+        raise StoreError(f"{path}: sample {index} has not been written yet")
+    record = json.loads(text)
+    source = record["source"]
+    image, meta = read_file(Path(attrs["roots"][source["source"]]) / source["path"], attrs["kind"])
+    patch = source["patch"]
+    image = cut_patch(image, None if patch is None else patch[:2], None if patch is None else patch[2])
+    return load_recipe(attrs["recipe_text"]).replay(image, record, meta=meta)
