@@ -78,3 +78,10 @@ def test_quantise_rounds_half_up_and_clips():
     levels = np.arange(256, dtype=np.float32) / 255
     assert np.array_equal(quantise(levels, "uint8"), np.arange(256))
     assert np.array_equal(dequantise(quantise(levels, "uint8")), levels)
+
+
+def test_replay_of_an_unwritten_sample_is_refused(tmp_path):
+    from degrade.run import StoreError, replay_sample
+    _store(tmp_path / "e.zarr", "uint8", "none")
+    with pytest.raises(StoreError, match="sample 2 has not been written yet"):
+        replay_sample(tmp_path / "e.zarr", 2)
