@@ -181,7 +181,8 @@ def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
 
 # --------------------------------------------------------------------------- reading
 def probe_shape(path: Path, kind: str) -> tuple[int, int]:
-    """(height, width) of an image or RAW file, reading only its header where possible.
+    """(height, width) of an image or RAW file, reading only its header where possible
+    (RAW files are also checked to be Bayer mosaics).
 
     Raises
     ------
@@ -189,10 +190,18 @@ def probe_shape(path: Path, kind: str) -> tuple[int, int]:
         The file cannot be opened as an image (or by rawpy).
     """
     if kind == "raw":
+        import rawpy
         try:
-            import rawpy
+            from .raw import bayer_pattern
+        except ImportError:
+            bayer_pattern = None
+        try:
             with rawpy.imread(str(path)) as raw:
+                if bayer_pattern is not None:     # X-Trans, linear DNG, CMYG: skipped up front
+                    bayer_pattern(raw, path)      # (~10 ms: it unpacks the mosaic)
                 return int(raw.sizes.height), int(raw.sizes.width)
+        except InputError:
+            raise
         except Exception as exc:  # rawpy raises LibRawError subclasses and OSError
             raise InputError(f"{path}: rawpy cannot open it ({type(exc).__name__}: {exc})") from None
     if not Path(path).is_file():
