@@ -27,7 +27,8 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
 
 
 def as_image(image, *, name: str = "image", op: str | None = None,
-             channels: Sequence[int] | None = (3,), allow_2d: bool = False) -> np.ndarray:
+             channels: Sequence[int] | None = (3,), allow_2d: bool = False,
+             check_finite: bool = True) -> np.ndarray:
     """Check an image array and return it as C-contiguous float32 (no copy when possible).
 
     Parameters
@@ -38,6 +39,9 @@ def as_image(image, *, name: str = "image", op: str | None = None,
         Allowed channel counts for 3-D input; None allows any.
     allow_2d : bool
         Whether a 2-D array (a mosaic or a gray plane) is accepted.
+    check_finite : bool
+        Reject NaN/inf values (a full pass over the image). Ops that only copy a part of
+        the image check that part themselves with :func:`check_finite_values`.
 
     Raises
     ------
@@ -61,9 +65,15 @@ def as_image(image, *, name: str = "image", op: str | None = None,
     if image.dtype.kind not in "fiub":
         raise ParameterError(f"{_where(op)}{name} has dtype {image.dtype}: expected float32 in [0, 1]")
     out = np.ascontiguousarray(image, dtype=np.float32)
-    if not np.isfinite(out).all():
-        raise ParameterError(f"{_where(op)}{name} contains NaN or infinite values")
+    if check_finite:
+        check_finite_values(out, name=name, op=op)
     return out
+
+
+def check_finite_values(image: np.ndarray, *, name: str = "image", op: str | None = None) -> None:
+    """Raise ParameterError when ``image`` holds NaN or infinite values."""
+    if not np.isfinite(image).all():
+        raise ParameterError(f"{_where(op)}{name} contains NaN or infinite values")
 
 
 def check_scalar(name: str, value, *, op: str | None = None, integer: bool = False,

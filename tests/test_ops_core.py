@@ -19,6 +19,14 @@ def test_crop_matches_slicing(rgb):
     assert np.array_equal(crop(rgb, 20), rgb[14:34, 10:30])        # centred
 
 
+def test_crop_checks_only_the_window_for_nan(rgb):
+    bad = rgb.copy()
+    bad[0, 0, 0] = np.nan
+    assert np.array_equal(crop(bad, 10, y=20, x=20), rgb[20:30, 20:30])
+    with pytest.raises(ParameterError, match="crop: image contains NaN or infinite values"):
+        crop(bad, 10, y=0, x=0)
+
+
 def test_crop_errors(rgb):
     with pytest.raises(ParameterError, match=r"crop: image of 48x40 is smaller than the crop size 64x64"):
         crop(rgb, 64)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._registry import RGB_DOMAINS, register_op
-from .._validate import as_image, check_scalar, check_size
+from .._validate import as_image, check_finite_values, check_scalar, check_size
 
 
 @register_op("crop", domain_in=RGB_DOMAINS)
@@ -35,14 +35,16 @@ def crop(image: np.ndarray, size: int | tuple[int, int], y: int | None = None,
     >>> crop(np.zeros((8, 8, 3), np.float32), 4).shape
     (4, 4, 3)
     """
-    img = as_image(image, op="crop")
+    img = as_image(image, op="crop", check_finite=False)   # only the window is checked
     h, w = check_size("size", size, op="crop")
     H, W = img.shape[:2]
     if h > H or w > W:
         raise ParameterError(f"crop: image of {H}x{W} is smaller than the crop size {h}x{w}")
     top = (H - h) // 2 if y is None else check_scalar("y", y, op="crop", integer=True, low=0, high=H - h)
     left = (W - w) // 2 if x is None else check_scalar("x", x, op="crop", integer=True, low=0, high=W - w)
-    return img[top:top + h, left:left + w].copy()
+    out = img[top:top + h, left:left + w].copy()
+    check_finite_values(out, name="image", op="crop")
+    return out
 
 
 @register_op("flip_rot", domain_in=RGB_DOMAINS)
