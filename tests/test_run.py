@@ -147,16 +147,14 @@ def test_distributed_cluster_via_address_and_environment(baseline, tmp_path, ima
 
 KILL_SCRIPT = textwrap.dedent("""\
     import sys, time
-    import numpy as np, zarr
     import degrade.run.tasks as tasks
     from degrade.run import store, generate
     recipe_text, images, out, marker = sys.argv[1:5]
 
     def write_then_hang_on_shard_3(path, shard, size, hq, lq, records, compression):
         if shard == 3:   # die between the array writes of one shard: records, lq, (no hq)
-            start = shard * size
-            zarr.open_array(path, path="records", mode="r+")[start:start + len(records)] = \\
-                np.array(records, dtype=object)
+            store._write_atomic(store.shard_file(path, "records", shard, 1),
+                                [store.records_chunk(records, size)])
             store._write_atomic(store.shard_file(path, "lq", shard, lq.ndim),
                                 store.shard_parts(lq, size, compression))
             open(marker, "w").close()

@@ -1,12 +1,14 @@
 """The store writer: shard files equal zarr's own, every codec reads back, quantisation."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import zarr
 
 from degrade.run.store import (create_store, dequantise, done_shards, encode_shard, quantise,
-                               shard_file, write_shard)
+                               records_chunk, shard_file, write_shard)
 
 
 def _store(path, dtype, compression, num=7, shard=3, shape=(5, 4, 3)):
@@ -24,6 +26,16 @@ def test_shard_files_are_byte_identical_to_zarrs_own_writer(tmp_path, dtype):
     for shard, (a, b) in enumerate([(0, 3), (3, 6), (6, 7)]):   # the last shard is partial
         ours = encode_shard(data[a:b], 3, "none")
         assert ours == shard_file(tmp_path / "zarr.zarr", "hq", shard, 4).read_bytes()
+
+
+def test_records_chunks_are_byte_identical_to_zarrs_own_writer(tmp_path):
+    records = [json.dumps({"index": i, "sigma": 0.1 * i, "name": "é"}) for i in range(7)]
+    _store(tmp_path / "zarr.zarr", "uint8", "none")
+    zarr.open_array(str(tmp_path / "zarr.zarr"), path="records", mode="r+")[:] = \
+        np.array(records, dtype=object)
+    for shard, (a, b) in enumerate([(0, 3), (3, 6), (6, 7)]):   # the last shard is partial
+        ours = records_chunk(records[a:b], 3)
+        assert ours == shard_file(tmp_path / "zarr.zarr", "records", shard, 1).read_bytes()
 
 
 @pytest.mark.parametrize("compression", ["none", "lz4", "zstd"])

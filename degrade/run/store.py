@@ -208,6 +208,16 @@ def _write_atomic(target: Path, parts: list) -> None:
     os.replace(temporary, target)
 
 
+def records_chunk(records: list[str], shard_len: int) -> bytes:
+    """The bytes of one ``records`` chunk: zarr's ``vlen-utf8`` then ``zstd`` (level 3) codecs
+    over ``shard_len`` strings (the last, partial shard padded with the fill value ``""``),
+    exactly what zarr writes for this array (a test compares the bytes)."""
+    import numcodecs
+
+    items = np.array(list(records) + [""] * (shard_len - len(records)), dtype=object)
+    return bytes(numcodecs.Zstd(level=3, checksum=False).encode(numcodecs.VLenUTF8().encode(items)))
+
+
 def write_shard(path, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
                 records: list[str], compression: str = "none") -> None:
     """Write one whole shard of the three arrays, each file atomically (temporary + rename).
@@ -215,11 +225,7 @@ def write_shard(path, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray
     Order: records, lq, hq; a shard counts as done only when all three files exist.
     ``shard_len`` is the arrays' shard length (samples per shard file).
     """
-    import zarr
-
-    start = shard * shard_len
-    array = zarr.open_array(str(path), path="records", mode="r+")
-    array[start:start + len(records)] = np.array(records, dtype=object)
+    _write_atomic(shard_file(path, "records", shard, 1), [records_chunk(records, shard_len)])
     for name, data in (("lq", lq), ("hq", hq)):
         _write_atomic(shard_file(path, name, shard, data.ndim),
                       shard_parts(data, shard_len, compression))
