@@ -61,6 +61,18 @@ def best_time(fn, repeats: int, clock=time.perf_counter) -> float:
     return min(times)
 
 
+def interleaved_best(cases: dict, repeats: int, clock=time.perf_counter) -> dict:
+    """Best time of every case, the cases run in turn (A B C A B C ...) so that a change of
+    machine load hits them alike."""
+    best = {name: float("inf") for name in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            t0 = clock()
+            fn()
+            best[name] = min(best[name], clock() - t0)
+    return best
+
+
 def in_memory(recipe, sources, num: int, seed: int, decode: bool = True):
     """The same samples without the engine, 1 thread, no store: each source file decoded once
     (``decode``; else decoded before the clock starts) and the recipe run on every sample."""
@@ -177,10 +189,12 @@ def main() -> None:
 
         print("\n== overhead of the store (1 worker; CPU seconds of the process) ==")
         cpu = time.process_time
-        t_recipe = best_time(in_memory(rgb, src, num, rgb.seed, decode=False), rep, cpu)
-        t_mem = best_time(in_memory(rgb, src, num, rgb.seed), rep, cpu)
-        t_sync = best_time(engine(rgb, src, tmp / "sync.zarr", num, scheduler="synchronous"), rep, cpu)
-        t_one_cpu = best_time(engine(rgb, src, tmp / "one.zarr", num, workers=1), rep, cpu)
+        best = interleaved_best({
+            "recipe": in_memory(rgb, src, num, rgb.seed, decode=False),
+            "memory": in_memory(rgb, src, num, rgb.seed),
+            "sync": engine(rgb, src, tmp / "sync.zarr", num, scheduler="synchronous"),
+            "one": engine(rgb, src, tmp / "one.zarr", num, workers=1)}, rep, cpu)
+        t_recipe, t_mem, t_sync, t_one_cpu = best["recipe"], best["memory"], best["sync"], best["one"]
         print(f"simple_x2 recipe only (sources decoded beforehand) {num / t_recipe:8.1f} samples/s")
         print(f"simple_x2 in memory (decode each source once)      {num / t_mem:8.1f} samples/s")
         print(f"simple_x2 generate, synchronous                    {num / t_sync:8.1f} samples/s")
