@@ -156,13 +156,20 @@ def _chw_tensor(array: np.ndarray, as_float: bool) -> torch.Tensor:
 
 
 def _in_worker_setup(needs_cv2: bool) -> None:
-    """Once per process: one thread for cv2 (and torch) inside DataLoader workers."""
+    """Once per process: one thread for torch and cv2 inside DataLoader workers.
+
+    cv2 is only touched when its pool is not already off: a forked worker inherits the
+    one-thread setting of its parent (see :class:`OnTheFlyDataset`), and calling
+    ``cv2.setNumThreads`` in a child forked after the parent used OpenCV's thread pool can
+    hang forever (measured here; pytorch#1355 is the same family).
+    """
     if get_worker_info() is None:
         return
     torch.set_num_threads(1)
     if needs_cv2:
         import cv2
-        cv2.setNumThreads(1)
+        if cv2.getNumThreads() != 1:        # a spawned (fresh) worker
+            cv2.setNumThreads(1)
 
 
 class _EpochMixin:
@@ -345,6 +352,12 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
     cache_files : int
         Decoded source files kept per worker (samples are drawn at random, so this mostly
         helps small sources such as the built-in samples).
+
+    Notes
+    -----
+    Building the dataset sets ``cv2.setNumThreads(1)`` in the calling process: OpenCV's
+    thread pool does not survive ``fork``, and a forked worker using cv2 after its parent
+    ran the pool can hang. ``__getitem__`` in the main process (``num_workers=0``) works too.
     """
 
     def __init__(self, recipe, sources=None, *, num: int | None = None, seed: int | None = None,
@@ -353,6 +366,8 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                  hflip: bool = False, vflip: bool = False, rot90: bool = False,
                  to_float: bool = True, record=False, transform=None, cache_files: int = 4):
         import warnings
+
+        import cv2
 
         from .run.execute import _as_recipe, _check_int
         from .run.store import DTYPE_SCALE
@@ -384,6 +399,10 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
         self._cache = None
         self._init_epoch()
+        # OpenCV's thread pool does not survive fork: a forked worker that uses cv2 after the
+        # parent ran it multi-threaded can hang. One thread here (as `degrade generate` runs
+        # its tasks) makes forked workers safe; each worker is one thread anyway.
+        cv2.setNumThreads(1)
 
     def __len__(self) -> int:
         return int(self.sample_file.size)
