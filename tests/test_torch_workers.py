@@ -82,11 +82,12 @@ def test_pin_memory_and_integer_batches(store):
     assert sum(len(b["index"]) for b in batches) == NUM
 
 
-def test_on_the_fly_is_deterministic_across_worker_counts():
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_on_the_fly_is_deterministic_across_worker_counts(context):
     ds = OnTheFlyDataset(TINY_RECIPE, None, num=6, crop=16, hflip=True, to_float=False)
-    reference = by_index(DataLoader(ds, batch_size=2), (0, 1), ds)
+    reference = by_index(DataLoader(ds, batch_size=2), (0, 1), ds)   # cv2 used in the parent
     loader = DataLoader(ds, batch_size=2, shuffle=True, num_workers=2, persistent_workers=True,
-                        multiprocessing_context="fork",
+                        multiprocessing_context=context,
                         generator=torch.Generator().manual_seed(1))
     got = by_index(loader, (0, 1), ds)
     assert same(got, reference)
