@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -109,6 +110,9 @@ class StoreReader:
         self._files: OrderedDict = OrderedDict()
         self._indexes: OrderedDict = OrderedDict()
         self._records: OrderedDict = OrderedDict()
+        # file descriptors are closed when evicted: the lookup and the read must not interleave
+        # with another thread's eviction (a reused descriptor number would read another file)
+        self._lock = threading.Lock()
 
     def __del__(self):
         if getattr(self, "pid", None) == os.getpid():
@@ -129,11 +133,14 @@ class StoreReader:
         """The JSON record of sample ``index``; each records chunk is decoded once (cached)."""
         chunk = int(self.meta["records"]["chunk_grid"]["configuration"]["chunk_shape"][0])
         k, j = divmod(index, chunk)
-        if k not in self._records:
-            self._records[k] = [str(t) for t in self._array("records")[k * chunk:(k + 1) * chunk]]
-            while len(self._records) > 16:
-                self._records.popitem(last=False)
-        return self._records[k][j]
+        texts = self._records.get(k)
+        if texts is None:
+            texts = [str(t) for t in self._array("records")[k * chunk:(k + 1) * chunk]]
+            with self._lock:
+                self._records[k] = texts
+                while len(self._records) > 16:
+                    self._records.popitem(last=False)
+        return texts[j]
 
     # -- direct shard reads --------------------------------------------------------------------
     def _file(self, name: str, shard: int, layout: dict) -> int:
@@ -175,18 +182,20 @@ class StoreReader:
         if layout is None:
             return np.asarray(self._array(name)[index])
         shard, j = divmod(index, layout["shard_len"])
-        fd = self._file(name, shard, layout)
-        offset, nbytes = self._index(name, shard, fd, layout)[j]
         dtype, shape = layout["dtype"], layout["sample_shape"]
-        if offset == MISSING_CHUNK:
-            return np.full(shape, layout["fill"], dtype.newbyteorder("="))
         decoder = self.decoders[name]
-        if decoder is None:
-            out = np.empty(shape, dtype)
-            got = os.preadv(fd, [out], int(offset))
-        else:
-            data = decoder.decode(os.pread(fd, int(nbytes), int(offset)))
-            out = np.frombuffer(data, dtype).reshape(shape).copy()
+        with self._lock:
+            fd = self._file(name, shard, layout)
+            offset, nbytes = self._index(name, shard, fd, layout)[j]
+            if offset == MISSING_CHUNK:
+                return np.full(shape, layout["fill"], dtype.newbyteorder("="))
+            if decoder is None:
+                out = np.empty(shape, dtype)
+                got = os.preadv(fd, [out], int(offset))
+            else:
+                data = os.pread(fd, int(nbytes), int(offset))
+        if decoder is not None:
+            out = np.frombuffer(decoder.decode(data), dtype).reshape(shape).copy()
             got = out.nbytes
         if got != out.nbytes:
             raise StoreError(f"{shard_file(self.path, name, shard, layout['ndim'])}: sample "

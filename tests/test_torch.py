@@ -336,3 +336,19 @@ def test_import_degrade_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_threads_sharing_one_reader_get_the_right_samples(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import degrade._torch_io as io
+
+    monkeypatch.setattr(io, "_OPEN_FILES", 1)     # every shard switch closes a descriptor
+    hq, lq = synthetic_store(tmp_path / "s.zarr", num=9, shard=2)
+    ds = PairDataset(tmp_path / "s.zarr", to_float=False)
+    order = [i % 9 for i in range(0, 9 * 40, 4)]  # hops between the 5 shard files
+    with ThreadPoolExecutor(4) as pool:
+        items = list(pool.map(ds.__getitem__, order))
+    for i, item in zip(order, items):
+        assert np.array_equal(item["hq"].numpy(), chw(hq[i]))
+        assert np.array_equal(item["lq"].numpy(), chw(lq[i]))
