@@ -346,12 +346,30 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
 
     Parameters
     ----------
+    recipe : Recipe, path, built-in name or YAML text
+    sources : None, path, Source, dict or list of these
+        As :func:`degrade.generate` (None = the built-in sample images).
+    num, seed, patch_size, stride, weights, counts, strict
+        As :func:`degrade.generate`; ``seed`` (default: the recipe's) also seeds the crops.
     dtype : {'auto', 'uint8', 'uint16', 'float16', 'float32'}
         Quantisation as in the store ('auto': uint8 for sRGB, uint16 for mosaics and linear
         data); 'float32' skips it (the recipe's float output, not clipped).
+    crop, hflip, vflip, rot90, to_float, record, transform
+        As :class:`PairDataset`.
     cache_files : int
         Decoded source files kept per worker (samples are drawn at random, so this mostly
         helps small sources such as the built-in samples).
+
+    Raises
+    ------
+    ParameterError, RecipeError, InputError
+        Bad options, an invalid recipe, unusable sources (as ``generate``).
+
+    Examples
+    --------
+    >>> ds = OnTheFlyDataset("simple_x2", None, num=64, crop=64)     # doctest: +SKIP
+    >>> ds.set_epoch(3); ds[0]["lq"].shape                           # doctest: +SKIP
+    torch.Size([3, 32, 32])
 
     Notes
     -----
