@@ -1,0 +1,32 @@
+"""benchmarks/torch_loader.py --quick runs end to end and prints its tables (no time asserts)."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "torch_loader.py"
+
+
+def test_quick_torch_loader_benchmark(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^\| (store|store_zarr|png_cv2) \| (float32|uint8) \| (main|1) \| "
+                      r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", result.stdout, re.M)
+    assert len(rows) == 10, result.stdout                 # 5 readers x (main, 1 worker)
+    assert re.search(r"^\| mialgo_raw \(RAW\) \| 1 \| [\d.]+ \| [\d.]+ \|$", result.stdout, re.M)
+    data = json.loads(out.read_text())
+    for row in data["readers"]:
+        assert row["pairs_per_s"] > 0
+        if row["reader"] == "png_cv2":
+            assert row["ratio_vs_png"] == 1.0
+    assert {r["recipe"].split()[0] for r in data["on_the_fly"]} == {"realesrgan_x4plus",
+                                                                   "mialgo_raw"}
