@@ -19,7 +19,8 @@ that also fills the page cache, so both sides read from memory):
   Reported: pairs/s, MB/s (uint8 bytes of HQ + LQ per second) and the ratio store / PNG
   for the same output type. With workers, every batch crosses to the main process through
   shared memory (4 bytes per value for float32): that transport, the same for both readers,
-  bounds the float32 rows.
+  bounds the float32 rows; the ``transport_only`` rows (pre-made tensors, no reading) show
+  that ceiling.
 * **on the fly**: ``OnTheFlyDataset`` pairs/s with 1 and 2 workers, and per worker, for an
   RGB recipe (realesrgan_x4plus, 256 px HQ) and a RAW recipe (mialgo_raw: sRGB -> camera
   RGB HQ, noisy Bayer LQ), from the built-in samples.
@@ -121,6 +122,21 @@ class PairedPNGDataset(Dataset):
                 "index": index}
 
 
+class TransportOnly(Dataset):
+    """Pre-made tensors of a pair's shapes: what the DataLoader itself costs (collate, queue)."""
+
+    def __init__(self, num: int, hq_shape, lq_shape, dtype: torch.dtype):
+        self.num = num
+        self.hq = torch.zeros((hq_shape[2],) + tuple(hq_shape[:2]), dtype=dtype)
+        self.lq = torch.zeros((lq_shape[2],) + tuple(lq_shape[:2]), dtype=dtype)
+
+    def __len__(self):
+        return self.num
+
+    def __getitem__(self, index):
+        return {"lq": self.lq, "hq": self.hq, "index": index}
+
+
 def epoch_times(dataset, workers: int, repeats: int, batch: int = 16) -> list[float]:
     """Seconds per epoch (shuffled) after one warm-up epoch; persistent workers."""
     loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
@@ -153,7 +169,11 @@ def bench_readers(args, tmp: Path) -> list[dict]:
         ("store_zarr", "float32"): lambda: PairDataset(store, backend="zarr"),
         ("png_cv2", "float32"): lambda: PairedPNGDataset(png, args.num),
         ("store", "uint8"): lambda: PairDataset(store, to_float=False),
-        ("png_cv2", "uint8"): lambda: PairedPNGDataset(png, args.num, to_float=False)}
+        ("png_cv2", "uint8"): lambda: PairedPNGDataset(png, args.num, to_float=False),
+        ("transport_only", "float32"): lambda: TransportOnly(args.num, hq.shape[1:],
+                                                             lq.shape[1:], torch.float32),
+        ("transport_only", "uint8"): lambda: TransportOnly(args.num, hq.shape[1:],
+                                                           lq.shape[1:], torch.uint8)}
     rows = []
     for workers in args.workers:
         best = {key: min(epoch_times(make(), workers, args.repeats))

@@ -19,9 +19,9 @@ def test_quick_torch_loader_benchmark(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    rows = re.findall(r"^\| (store|store_zarr|png_cv2) \| (float32|uint8) \| (main|1) \| "
+    rows = re.findall(r"^\| (store|store_zarr|png_cv2|transport_only) \| (float32|uint8) \| (main|1) \| "
                       r"([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", result.stdout, re.M)
-    assert len(rows) == 10, result.stdout                 # 5 readers x (main, 1 worker)
+    assert len(rows) == 14, result.stdout                 # 7 readers x (main, 1 worker)
     assert re.search(r"^\| mialgo_raw \(RAW\) \| 1 \| [\d.]+ \| [\d.]+ \|$", result.stdout, re.M)
     data = json.loads(out.read_text())
     for row in data["readers"]:
