@@ -352,3 +352,11 @@ def test_threads_sharing_one_reader_get_the_right_samples(tmp_path, monkeypatch)
     for i, item in zip(order, items):
         assert np.array_equal(item["hq"].numpy(), chw(hq[i]))
         assert np.array_equal(item["lq"].numpy(), chw(lq[i]))
+
+
+def test_without_torch_the_import_error_says_how_to_install_it():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import degrade.torch\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "degrade.torch needs PyTorch: pip install 'degrade[torch]'"
