@@ -22,7 +22,7 @@ import degrade
 from degrade._errors import InputError
 from degrade.run import (StoreError, contact_sheet, dequantise, generate, inspect_store,
                          replay_sample)
-from degrade.run.store import quantise
+from degrade.run.store import quantise, shard_file
 from degrade.sources.folders import cut_patch, read_file
 
 RECIPE = textwrap.dedent("""\
@@ -126,8 +126,9 @@ def test_bit_identical_for_workers_schedulers_and_shard_sizes(baseline, tmp_path
     generate(recipe, str(images), out, num=NUM, progress=False, **kwargs)
     assert_same(baseline[2], load(out))
     if kwargs["shard_size"] == 4:      # same layout: even the shard files are byte-identical
-        for name in ("hq/c/1/0/0/0", "lq/c/2/0/0/0", "records/c/0"):
-            assert (out / name).read_bytes() == (baseline[0] / name).read_bytes()
+        for name, shard, ndim in (("hq", 1, 4), ("lq", 2, 4), ("records", 0, 1)):
+            assert shard_file(out, name, shard, ndim).read_bytes() == \
+                shard_file(baseline[0], name, shard, ndim).read_bytes()
 
 
 def test_distributed_cluster_via_address_and_environment(baseline, tmp_path, images, recipe,
@@ -182,10 +183,10 @@ def test_resume_after_sigkill_mid_shard(baseline, tmp_path, images):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert (out / "lq/c/3/0/0/0").is_file() and not (out / "hq/c/3/0/0/0").exists()
+    assert shard_file(out, "lq", 3, 4).is_file() and not shard_file(out, "hq", 3, 4).exists()
     assert zarr.open_group(str(out), mode="r").attrs["complete"] is False
-    done = {k for k in range(6) if (out / f"hq/c/{k}/0/0/0").is_file()}
-    stamps = {k: (out / f"hq/c/{k}/0/0/0").stat().st_mtime_ns for k in done}
+    done = {k for k in range(6) if shard_file(out, "hq", k, 4).is_file()}
+    stamps = {k: shard_file(out, "hq", k, 4).stat().st_mtime_ns for k in done}
     info = inspect_store(out)
     assert not info["complete"] and info["shards_done"] == len(done)
     assert info["samples_done"] == 2 * len(done) and info["summary"]["records_read"] == 2 * len(done)
@@ -193,7 +194,7 @@ def test_resume_after_sigkill_mid_shard(baseline, tmp_path, images):
     summary = generate(RECIPE, str(images), out, num=NUM, shard_size=2, workers=2, progress=False)
     assert summary["shards_reused"] == len(done)
     assert summary["shards_written"] == 6 - len(done) and 3 not in done
-    assert all((out / f"hq/c/{k}/0/0/0").stat().st_mtime_ns == t for k, t in stamps.items())
+    assert all(shard_file(out, "hq", k, 4).stat().st_mtime_ns == t for k, t in stamps.items())
     assert_same(baseline[2], load(out))
     assert zarr.open_group(str(out), mode="r").attrs["complete"] is True
     again = generate(RECIPE, str(images), out, num=NUM, shard_size=2, progress=False)
@@ -281,7 +282,7 @@ def test_strict_fails_fast_and_keeps_finished_shards(broken_folder, tmp_path, re
     with pytest.raises(InputError, match="img1b_truncated.png: not a readable image"):
         generate(recipe, str(broken_folder), out, num=8, shard_size=2, strict=True, workers=1,
                  progress=False)
-    kept = {k for k in range(4) if (out / f"hq/c/{k}/0/0/0").is_file()}
+    kept = {k for k in range(4) if shard_file(out, "hq", k, 4).is_file()}
     # samples 4-5 (shard 2) come from the truncated file; every shard finished before is kept
     assert kept == set(written) and 2 not in kept
     monkeypatch.undo()

@@ -2,7 +2,7 @@
 
 Layout of a store (a directory, zarr v3 group)::
 
-    hq       (N, H, W, C) or (N, H, W)   one chunk per sample, shards of S samples
+    hq       (N, H, W, C) or (N, H, W)   one chunk per sample, shards of S samples (hq/c.K.0.0.0)
     lq       (N, h, w, C) or (N, h, w)   same sharding
     records  (N,) string                 one JSON document per sample; one chunk per shard
     zarr.json                            the group attributes (see :func:`new_attributes`)
@@ -27,6 +27,10 @@ from .._errors import DegradeError
 
 STORE_FORMAT = 1
 ARRAYS = ("hq", "lq", "records")
+#: v3 "default" chunk keys with "." separators: every shard file sits directly in its
+#: array's folder (``hq/c.12.0.0.0``) instead of nested folders (``hq/c/12/0/0/0``), which
+#: saves ~3 mkdir calls per file (0.25 ms each here); readers see no difference.
+FLAT_KEYS = {"name": "default", "separator": "."}
 MISSING_CHUNK = np.uint64(2**64 - 1)   #: index entry of an absent inner chunk
 #: stored value = round(clip(x, 0, 1) * scale) for the integer dtypes; float16 stores x as is.
 DTYPE_SCALE = {"uint8": 255, "uint16": 65535, "float16": 1}
@@ -84,12 +88,12 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
         dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
                            shards=(shard,) + shape, compressors=compressors, config=config,
-                           dimension_names=dims, fill_value=0)
+                           dimension_names=dims, fill_value=0, chunk_key_encoding=FLAT_KEYS)
     # records: one plain chunk per shard (a sharded string array costs ~13 ms per 64-sample
     # write against ~1 ms; reading one record decodes its shard's JSON, well under 1 ms)
     group.create_array("records", shape=(num,), dtype=str, chunks=(shard,),
                        compressors=ZstdCodec(level=3), config=config,
-                       dimension_names=("sample",))
+                       dimension_names=("sample",), chunk_key_encoding=FLAT_KEYS)
     group.update_attributes(attrs)          # one metadata write (attrs.update writes per key)
     return group
 
@@ -141,8 +145,8 @@ def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
 
 
 def shard_file(path, array: str, shard: int, ndim: int) -> Path:
-    """The file of shard ``shard`` of ``array`` (default v3 chunk key encoding, '/')."""
-    return Path(path, array, "c", str(shard), *(["0"] * (ndim - 1)))
+    """The file of shard ``shard`` of ``array``: ``ARRAY/c.K.0.0...`` (``FLAT_KEYS``)."""
+    return Path(path, array, ".".join(["c", str(shard)] + ["0"] * (ndim - 1)))
 
 
 def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
@@ -199,7 +203,7 @@ def _write_atomic(target: Path, parts: list) -> None:
     temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
     try:
         handle = open(temporary, "wb")
-    except FileNotFoundError:          # first file of this shard's folder
+    except FileNotFoundError:          # the array's folder does not exist yet
         target.parent.mkdir(parents=True, exist_ok=True)
         handle = open(temporary, "wb")
     with handle:
