@@ -34,9 +34,13 @@ def sample_sequence(seed: int, index: int) -> np.random.SeedSequence:
 
 
 def stream(seed: int, index: int, node: int, purpose: int) -> np.random.Generator:
-    """A fresh Generator for (sample, recipe node, purpose); independent of call order."""
-    root = sample_sequence(seed, index)
-    child = np.random.SeedSequence(root.entropy, spawn_key=(_check(node, "node"), purpose))
+    """A fresh Generator for (sample, recipe node, purpose); independent of call order.
+
+    Its SeedSequence is the child ``spawn_key=(node, purpose)`` of
+    :func:`sample_sequence` ``(seed, index)`` (built directly, without the parent object).
+    """
+    child = np.random.SeedSequence([_check(seed, "seed"), _check(index, "index")],
+                                   spawn_key=(_check(node, "node"), purpose))
     return np.random.Generator(np.random.PCG64(child))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _rng
 from .._errors import DegradeError, ParameterError, RecipeError
-from .._validate import as_image
+from .._validate import as_image, check_finite_values
 from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode
 from .parse import Target
 
@@ -161,7 +161,8 @@ class Recipe:
 
     def _crop(self, image, target: dict) -> np.ndarray:
         raw = self.input_domain == "raw"
-        img = as_image(image, name="input image", channels=None if raw else (3,), allow_2d=raw)
+        img = as_image(image, name="input image", channels=None if raw else (3,), allow_2d=raw,
+                       check_finite=False)      # only the crop is checked, below
         if raw and img.ndim != 2:
             raise DegradeError(f"recipe '{self.name}' takes raw mosaics (H, W); got shape {img.shape}")
         H, W = img.shape[:2]
@@ -176,6 +177,7 @@ class Recipe:
         y, x = target.setdefault("y", y), target.setdefault("x", x)
         target["size"] = [h, w]
         out = img[y:y + h, x:x + w]
+        check_finite_values(out, name="input image")
         if target.get("hflip"):
             out = out[:, ::-1]
         if target.get("vflip"):
