@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .run.store import ARRAYS, MISSING_CHUNK, StoreError, shard_file
+from .run.store import ARRAYS, FLAT_KEYS, MISSING_CHUNK, StoreError, shard_file
 
 _OPEN_FILES = 32        #: shard files kept open per array and process
 _SHARD_INDEXES = 4096   #: decoded shard indexes kept per process (16 bytes per sample each)
@@ -71,7 +71,8 @@ def direct_layout(meta: dict) -> dict | None:
                  and conf.get("index_location", "end") == "end"
                  and [int(n) for n in conf["chunk_shape"]] == [1] + shape[1:]
                  and grid[1:] == shape[1:]
-                 and key["name"] == "default" and _codec_config(key).get("separator", "/") == "/"
+                 and key["name"] == FLAT_KEYS["name"]
+                 and _codec_config(key).get("separator", "/") == FLAT_KEYS["separator"]
                  and [c["name"] for c in index_codecs] == ["bytes", "crc32c"]
                  and _codec_config(index_codecs[0]).get("endian", "little") == "little"
                  and inner[0]["name"] == "bytes"

@@ -383,29 +383,19 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                  counts=None, strict: bool = False, dtype: str = "auto", crop: int | None = None,
                  hflip: bool = False, vflip: bool = False, rot90: bool = False,
                  to_float: bool = True, record=False, transform=None, cache_files: int = 4):
-        import warnings
-
         import cv2
 
-        from .run.execute import _as_recipe, _check_int
+        from .run.execute import _check_int, plan_job
         from .run.store import DTYPE_SCALE
-        from .run.tasks import Context, RecipeRef
-        from .sources.folders import Patches, as_sources, plan_samples, relative_path
 
         if dtype not in ("auto", "float32") + tuple(DTYPE_SCALE):
             raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16, float16 or "
                                  "float32")
-        recipe = _as_recipe(recipe)
-        self.seed = _check_int("seed", recipe.seed if seed is None else seed, 0)
+        recipe, plan, self.ctx = plan_job(recipe, sources, num=num, seed=seed,
+                                          patch_size=patch_size, stride=stride, weights=weights,
+                                          counts=counts, strict=strict)
+        self.seed = self.ctx.seed
         self.cache_files = _check_int("cache_files", cache_files, 1)
-        kind = "raw" if getattr(recipe, "input_domain", "srgb") == "raw" else "image"
-        plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind,
-                            num=num, patches=Patches(patch_size, stride),
-                            min_size=recipe.target_size, strict=strict,
-                            warn=lambda m: warnings.warn(m, stacklevel=3))
-        rel = [relative_path(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
-        self.ctx = Context(RecipeRef(recipe), self.seed, kind, plan.files, rel, plan.file_source,
-                           plan.patches, num=plan.num, strict=strict)
         self.sample_file, self.sample_cell = plan.sample_file, plan.sample_cell
         self.skipped = plan.skipped
         self.recipe, self.dtype = recipe, dtype

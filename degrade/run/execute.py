@@ -73,6 +73,28 @@ def _resolve_scheduler(scheduler):
     return scheduler
 
 
+def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None = None,
+             patch_size: int | None = None, stride: int | None = None, weights=None,
+             counts=None, strict: bool = False):
+    """The sample map of a job: which file and patch each sample index uses.
+
+    Shared by :func:`generate` and :class:`degrade.torch.OnTheFlyDataset`, so that both make
+    exactly the same sample for the same index. Returns ``(recipe, plan, ctx)``: the loaded
+    Recipe, the :func:`degrade.sources.folders.plan_samples` plan and a task
+    :class:`~degrade.run.tasks.Context` (without store settings).
+    """
+    recipe = _as_recipe(recipe)
+    seed = _check_int("seed", recipe.seed if seed is None else seed, 0)
+    kind = "raw" if getattr(recipe, "input_domain", "srgb") == "raw" else "image"
+    plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind, num=num,
+                        patches=Patches(patch_size, stride), min_size=recipe.target_size,
+                        strict=strict, warn=lambda m: warnings.warn(m, stacklevel=4))
+    rel = [relative_path(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
+    ctx = Context(RecipeRef(recipe), seed, kind, plan.files, rel, plan.file_source, plan.patches,
+                  num=plan.num, strict=strict)
+    return recipe, plan, ctx
+
+
 def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: int | None = None,
              workers: int | None = None, scheduler=None, shard_size: int = DEFAULT_SHARD_SIZE,
              strict: bool = False, overwrite: bool = False, dtype: str = "auto",
@@ -133,23 +155,17 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     t_start = time.perf_counter()
     if out is None:
         raise ParameterError("out: give the output store path")
-    recipe = _as_recipe(recipe)
-    seed = _check_int("seed", recipe.seed if seed is None else seed, 0)
+    recipe, plan, ctx = plan_job(recipe, sources, num=num, seed=seed, patch_size=patch_size,
+                                 stride=stride, weights=weights, counts=counts, strict=strict)
+    seed = ctx.seed
     shard_size = _check_int("shard_size", shard_size, 1)
     workers = _check_int("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
     if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
         raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16 or float16")
     st._compressors(compression)
     scheduler = _resolve_scheduler(scheduler)
-    kind = "raw" if getattr(recipe, "input_domain", "srgb") == "raw" else "image"
     say = _printer(progress)
-    plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind, num=num,
-                        patches=Patches(patch_size, stride), min_size=recipe.target_size,
-                        strict=strict, warn=lambda m: warnings.warn(m, stacklevel=3))
-    rel = [relative_path(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
-    ctx = Context(RecipeRef(recipe), seed, kind, plan.files, rel, plan.file_source, plan.patches,
-                  store=str(Path(out)), num=plan.num, shard_size=min(shard_size, plan.num),
-                  strict=strict, compression=compression)
+    ctx.store, ctx.shard_size, ctx.compression = str(Path(out)), min(shard_size, plan.num), compression
     wanted = {"store_format": st.STORE_FORMAT, "recipe_hash": recipe.hash,
               "recipe_name": recipe.name, "seed": seed, "num": plan.num,
               "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
