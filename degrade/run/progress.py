@@ -27,6 +27,7 @@ class Progress:
         self.interval = 0.2 if self.tty else interval
         self.t0 = time.perf_counter()
         self.last = 0.0
+        self.printed_done = None     # the count of the last line printed
         self.lock = threading.Lock()
 
     def line(self) -> str:
@@ -51,8 +52,12 @@ class Progress:
         end = "\n" if final or not self.tty else ""
         prefix = "\r" if self.tty else ""
         print(prefix + self.line(), end=end, file=self.stream, flush=True)
+        self.printed_done = self.done
 
     def close(self) -> None:
+        """Print the final line (on a terminal: end the line that is being rewritten)."""
         if self.enabled:
             with self.lock:
+                if not self.tty and self.printed_done == self.done:
+                    return          # that exact line is already in the log
                 self._emit(final=True)
