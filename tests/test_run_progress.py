@@ -21,7 +21,7 @@ def test_final_line_is_not_repeated_in_a_log():
 def test_close_prints_the_count_reached_since_the_last_line():
     out = io.StringIO()
     bar = Progress(10, done=2, enabled=True, stream=out, interval=3600.0)
-    bar.update(3)                        # first update prints (last = 0), the next ones wait
+    bar.update(3)                        # with a 1-hour interval at most one line is printed
     bar.update(5)
     bar.close()
     assert out.getvalue().splitlines()[-1].startswith("generate: 10/10 samples")
