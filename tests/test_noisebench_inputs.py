@@ -60,7 +60,8 @@ def test_misaligned_raw_pair_is_detected():
 def test_smooth_image_is_not_reported_misaligned():
     yy, xx = np.mgrid[0:64, 0:64] / 63.0
     clean = np.stack([0.2 + 0.5 * xx, 0.2 + 0.5 * yy, 0.3 + 0.2 * xx], -1).astype(np.float32)
-    srgb_pair(noisy_of(clean), clean, "ramp")
+    pair = srgb_pair(noisy_of(clean), clean, "ramp")       # raises if judged misaligned
+    assert pair.name == "ramp" and np.array_equal(pair.clean, clean)
 
 
 def test_saturated_pair():
