@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from degrade._errors import InputError, ParameterError
+from degrade.sources.samples import raw_sample_paths
 from degrade.sources.folders import (Patches, Source, as_sources, grid_starts, patch_position,
                                      plan_samples, read_file)
 
@@ -134,8 +135,8 @@ def test_file_list_source_reads_paths_relative_to_the_list(tmp_path):
 def test_builtin_samples_are_the_default_source():
     plan = plan_samples(as_sources(None), num=3)
     assert plan.source_info[0]["path"] == "<samples>" and len(plan.files) >= 1
-    with pytest.raises(InputError, match="built-in samples are sRGB images"):
-        plan_samples(as_sources(None), kind="raw", num=3)
+    raw = plan_samples(as_sources(None), kind="raw", num=3)   # RAW recipes: the built-in DNGs
+    assert [p.split("/")[-1] for p in raw.files] == [p.name for p in raw_sample_paths()]
 
 
 def test_read_file_sixteen_bit_keeps_precision(folder):

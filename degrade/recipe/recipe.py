@@ -153,6 +153,10 @@ class Recipe:
         meta = dict(meta or {})
         crop = self._crop(image, record["target"])
         meta["target_size"] = list(crop.shape[:2])
+        # the crop's top-left corner in the source file (before flips), for ops that go back
+        # to the file (render_libraw_aahd); the engine gives the patch's own as source_origin
+        oy, ox = meta.get("source_origin") or (0, 0)
+        meta["crop_origin"] = [int(oy) + record["target"]["y"], int(ox) + record["target"]["x"]]
         hq, hq_meta = self._apply(crop, target_steps, seed, index, meta)
         start, lq_meta = (hq, dict(hq_meta)) if self.target.lq_from == "target" else (crop, dict(meta))
         lq, lq_meta = self._apply(start, steps, seed, index, lq_meta)

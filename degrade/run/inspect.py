@@ -182,7 +182,7 @@ def replay_sample(path, index: int):
         The source file is gone or unreadable.
     """
     from ..recipe import load_recipe
-    from ..sources.folders import cut_patch, read_file
+    from ..sources.folders import cut_patch, read_file, with_source_origin
     from .store import StoreError
 
     group = open_store(path)
@@ -197,5 +197,7 @@ def replay_sample(path, index: int):
     source = record["source"]
     image, meta = read_file(Path(attrs["roots"][source["source"]]) / source["path"], attrs["kind"])
     patch = source["patch"]
-    image = cut_patch(image, None if patch is None else patch[:2], None if patch is None else patch[2])
-    return load_recipe(attrs["recipe_text"]).replay(image, record, meta=meta)
+    position = None if patch is None else patch[:2]
+    image = cut_patch(image, position, None if patch is None else patch[2])
+    return load_recipe(attrs["recipe_text"]).replay(image, record,
+                                                   meta=with_source_origin(meta, position))

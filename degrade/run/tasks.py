@@ -13,7 +13,8 @@ from functools import lru_cache
 import numpy as np
 
 from .._errors import DegradeError, InputError
-from ..sources.folders import Patches, cut_patch, patch_position, read_file, skip_reason
+from ..sources.folders import (Patches, cut_patch, patch_position, read_file, skip_reason,
+                               with_source_origin)
 from .store import quantise, write_shard
 
 
@@ -120,14 +121,18 @@ def make_sample(ctx: Context, index: int, file_id: int, cell: int, cache: _FileC
     even = ctx.kind == "raw"
     position = patch_position(image.shape, ctx.patches, cell, ctx.seed, index, even)
     patch = cut_patch(image, position, ctx.patches.size)
-    sample = ctx.recipe.recipe.run(patch, seed=ctx.seed, index=index, meta=dict(meta))
+    sample = ctx.recipe.recipe.run(patch, seed=ctx.seed, index=index,
+                                   meta=with_source_origin(meta, position))
     source = {"source": int(ctx.file_source[file_id]), "path": ctx.rel_paths[file_id],
               "patch": None if position is None else [position[0], position[1], ctx.patches.size]}
     if replaced:
         source["replaces"] = replaced
     record = dict(sample.record)
     record["source"] = source
-    meta = _json_meta(getattr(sample, "meta", None) or {})
+    # source_path (absolute, RAW files) stays out: the record names the file relative to its
+    # source root, so a store does not depend on where the data lived
+    meta = _json_meta({k: v for k, v in (getattr(sample, "meta", None) or {}).items()
+                       if k != "source_path"})
     if meta:
         record["meta"] = meta
     return sample, record, failures

@@ -2,7 +2,7 @@
 
 A *source* is a folder of images or RAW files (searched recursively, stable sorted order),
 a text file listing image paths (one per line, relative to the text file), or the built-in
-samples. :func:`plan_samples` turns sources and a sample count into a deterministic map
+samples (the sRGB PNGs, or the two DNGs of ``degrade/samples/raw`` for RAW recipes). :func:`plan_samples` turns sources and a sample count into a deterministic map
 ``sample index -> (file, patch)`` that depends only on the inputs (the sorted listing, the
 counts, the seed), never on workers, partitioning or execution order.
 
@@ -156,12 +156,9 @@ def as_sources(spec=None, *, weights=None, counts=None) -> list[Source]:
 
 def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
     """The root and the sorted files of one source (``kind`` 'image' or 'raw')."""
-    if source.path is None:
-        if kind == "raw":
-            raise InputError("the built-in samples are sRGB images; a RAW recipe needs "
-                             "--input with a folder of RAW files")
-        from .samples import sample_paths
-        paths = [Path(p) for p in sample_paths()]
+    if source.path is None:   # the built-in samples: the PNGs, or the DNGs for RAW recipes
+        from .samples import raw_sample_paths, sample_paths
+        paths = [Path(p) for p in (raw_sample_paths() if kind == "raw" else sample_paths())]
         return (paths[0].parent if paths else Path(".")), paths
     root = Path(source.path).expanduser()
     if root.is_file() and root.suffix.lower() == ".txt":
@@ -275,6 +272,16 @@ def patch_position(shape, patches: Patches, cell: int, seed: int, index: int,
     if even:
         y, x = y - y % 2, x - x % 2
     return int(y), int(x)
+
+
+def with_source_origin(meta: dict, position) -> dict:
+    """A copy of ``meta`` with ``source_origin: [y, x]``, the top-left corner of the patch in
+    its source file (absent for whole images); the recipe adds its crop position to it to
+    give the ops ``crop_origin`` (``render_libraw_aahd`` needs it)."""
+    meta = dict(meta)
+    if position is not None:
+        meta["source_origin"] = [int(position[0]), int(position[1])]
+    return meta
 
 
 def cut_patch(image: np.ndarray, position, size: int | None) -> np.ndarray:

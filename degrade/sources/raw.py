@@ -11,6 +11,7 @@ unity. Non-Bayer files (X-Trans, linear/demosaiced DNG, CMYG) raise :class:`Inpu
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -67,8 +68,9 @@ class RawImage:
     @property
     def meta(self) -> dict:
         """JSON-serialisable sample metadata: what later ops read (``pattern``, ``ccm``,
-        gains) plus the levels, for the record."""
-        return {"pattern": self.pattern, "ccm": self.xyz_to_cam.tolist(),
+        gains; ``source_path``, the absolute path of the file, for ``render_libraw_aahd``)
+        plus the levels, for the record."""
+        return {"source_path": os.path.abspath(self.path), "pattern": self.pattern, "ccm": self.xyz_to_cam.tolist(),
                 "red_gain": self.wb_gains[0], "blue_gain": self.wb_gains[2], "rgb_gain": 1.0,
                 "black_level": list(self.black_levels), "white_level": self.white_level,
                 "bit_depth": self.bit_depth}

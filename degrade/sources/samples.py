@@ -3,7 +3,8 @@
 Four photos rendered from real camera sensor data (``colorchecker``, ``dog``, ``indoor``,
 ``rose``) and a synthetic test chart (``chart``): small 8-bit sRGB PNGs, with their
 licenses in ``degrade/samples/LICENSES``. They make every example, test and benchmark
-runnable without downloading data.
+runnable without downloading data. Two small Bayer DNGs in ``degrade/samples/raw``
+(:func:`raw_sample_paths`) do the same for recipes that start from RAW (``input: raw``).
 """
 from __future__ import annotations
 
@@ -32,6 +33,21 @@ def sample_paths() -> list[Path]:
     ['chart', 'colorchecker', 'dog', 'indoor', 'rose']
     """
     return sorted(SAMPLES_DIR.glob("*.png"), key=lambda p: p.name)
+
+
+def raw_sample_paths() -> list[Path]:
+    """Paths of the built-in RAW samples (Bayer DNGs of real sensor data), sorted by name.
+
+    The default source of raw-input recipes (``input: raw``) in ``degrade generate``,
+    ``degrade preview`` and ``degrade validate``; read them with
+    :func:`degrade.sources.raw.read_raw`.
+
+    Examples
+    --------
+    >>> [p.name for p in raw_sample_paths()]
+    ['nikon_d750_rose_768x512_rggb.dng', 'nokia_n900_halide_bayer_small_344x256_grbg.dng']
+    """
+    return sorted((SAMPLES_DIR / "raw").glob("*.dng"), key=lambda p: p.name)
 
 
 def sample_names() -> list[str]:
