@@ -4,6 +4,7 @@ key parameters, written as one PNG.
 Examples:
   degrade preview recipes/simple_x2.yaml -o grid.png
   degrade preview recipes/simple_x2.yaml photo.jpg -n 6 --seed 3 -o grid.png
+  degrade preview iid_ai_raw2srgb -o raw.png        (raw-input recipe: a built-in DNG)
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ HELP = "write a PNG grid: HQ next to several LQ draws with their parameters"
 def add_arguments(parser):
     parser.add_argument("recipe", help="recipe file or built-in recipe name")
     parser.add_argument("image", nargs="?", default=None,
-                        help="input image (default: a built-in sample image)")
+                        help="input image, or a RAW file for a raw-input recipe (default: a "
+                             "built-in sample image, or the first built-in RAW sample)")
     parser.add_argument("-o", "--out", default="preview.png", help="output PNG (default preview.png)")
     parser.add_argument("-n", type=int, default=4, help="number of LQ draws (default 4)")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: the recipe's)")
@@ -25,16 +27,17 @@ def run(args) -> int:
     from .._errors import InputError
     from ..preview import preview_grid
     from ..recipe import load_recipe
-    from ..sources import default_image, read_image
+    from ..sources import default_image, raw_sample_paths, read_image, read_raw
 
     if args.n < 1:
         raise InputError(f"-n {args.n}: expected at least 1 draw")
     recipe = load_recipe(args.recipe)
-    if recipe.input_domain == "raw":
-        raise InputError(f"{args.recipe}: preview of raw-input recipes needs a RAW source; "
-                         "use 'degrade generate' with --input")
-    image = read_image(args.image) if args.image else default_image()
-    grid = preview_grid(recipe, image, n=args.n, seed=args.seed)
+    if recipe.input_domain == "raw":   # a mosaic with its metadata (pattern, source_path...)
+        raw = read_raw(args.image or raw_sample_paths()[0])
+        image, meta = raw.mosaic, raw.meta
+    else:
+        image, meta = (read_image(args.image) if args.image else default_image()), None
+    grid = preview_grid(recipe, image, n=args.n, seed=args.seed, meta=meta)
     if not cv2.imwrite(args.out, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
         raise InputError(f"{args.out}: cannot write the PNG (bad folder or extension?)")
     print(f"wrote {args.out} ({grid.shape[1]}x{grid.shape[0]}): HQ + {args.n} LQ draws of "
