@@ -60,17 +60,6 @@ def _transfer_kernel(flat, curve, p, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _matrix_kernel(pix, m, out):
-    """out[n] = m @ pix[n] for pix (N, 3), m (3, 3) float64."""
-    for n in range(pix.shape[0]):
-        a = np.float64(pix[n, 0])
-        b = np.float64(pix[n, 1])
-        c = np.float64(pix[n, 2])
-        for k in range(3):
-            out[n, k] = m[k, 0] * a + m[k, 1] * b + m[k, 2] * c
-
-
-@numba.njit(cache=True, nogil=True)
 def _safe_gain(gray, g):
     """Brooks' safe_invert_gains for one channel: max(mask + (1 - mask) g, g)."""
     t = max(gray - HIGHLIGHT_START, 0.0) / (1.0 - HIGHLIGHT_START)
