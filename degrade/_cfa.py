@@ -31,6 +31,21 @@ def channel_map(pattern: str, height: int, width: int) -> np.ndarray:
     return np.tile(cell, ((height + 1) // 2, (width + 1) // 2))[:height, :width]
 
 
+def pack_planes(mosaic: np.ndarray) -> np.ndarray:
+    """``(H, W)`` mosaic (even sides) -> ``(H/2, W/2, 4)`` planes in cell reading order:
+    ``y[i, j, 2a + b] = x[2i + a, 2j + b]``. No validation (callers check)."""
+    h, w = mosaic.shape
+    return np.ascontiguousarray(mosaic.reshape(h // 2, 2, w // 2, 2).transpose(0, 2, 1, 3)
+                                .reshape(h // 2, w // 2, 4))
+
+
+def unpack_planes(planes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pack_planes`: ``(H/2, W/2, 4)`` -> ``(H, W)``."""
+    h, w, _ = planes.shape
+    return np.ascontiguousarray(planes.reshape(h, w, 2, 2).transpose(0, 2, 1, 3)
+                                .reshape(2 * h, 2 * w))
+
+
 def as_mosaic(image, *, op: str | None = None, name: str = "image") -> np.ndarray:
     """Check a Bayer mosaic: a 2-D ``(H, W)`` array, returned as C-contiguous float32."""
     from ._errors import ParameterError

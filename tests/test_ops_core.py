@@ -94,8 +94,42 @@ def test_gaussian_blur_errors(rgb):
         gaussian_blur(rgb, -1.0)
     with pytest.raises(ParameterError, match=r"gaussian_blur: parameter 'ksize' = 4: expected an odd size"):
         gaussian_blur(rgb, 1.0, ksize=4)
-    with pytest.raises(ParameterError, match=r"gaussian_blur: image has shape \(48, 40\): expected \(H, W, 3\)"):
-        gaussian_blur(rgb[..., 0], 1.0)
+    with pytest.raises(ParameterError, match=r"gaussian_blur: mosaic has shape \(47, 40\): expected an even "
+                                             r"height and width"):
+        gaussian_blur(rgb[:47, :, 0], 1.0)
+    with pytest.raises(ParameterError, match=r"gaussian_blur: image has 2 channels: expected 3 or 4"):
+        gaussian_blur(rgb[..., :2], 1.0)
+
+
+# -- blur on RAW: per CFA plane with the same-colour taps ----------------------------------------
+def test_mosaic_blur_equals_per_plane_reference(rgb):
+    from degrade.ops import psf_blur
+
+    mosaic = rgb[..., 1].copy()
+    k = gaussian_psf(1.6, 0.8, 0.7, 9)                 # centre 4: same-colour taps at even offsets
+    sub = k[0::2, 0::2] / k[0::2, 0::2].sum()
+    out = gaussian_blur(mosaic, 1.6, 0.8, 0.7, ksize=9)
+    for a in (0, 1):
+        for b in (0, 1):
+            plane = mosaic[a::2, b::2].astype(np.float64)
+            ref = ndimage.convolve(plane, sub, mode="mirror")
+            np.testing.assert_allclose(out[a::2, b::2], ref, atol=2e-6)
+    packed = np.stack([mosaic[a::2, b::2] for a in (0, 1) for b in (0, 1)], -1)
+    np.testing.assert_allclose(psf_blur(packed, "aniso", 9, 1.6, 0.8, 0.7),
+                               np.stack([out[a::2, b::2] for a in (0, 1) for b in (0, 1)], -1),
+                               atol=1e-6)
+
+
+def test_mosaic_blur_never_mixes_colours():
+    from degrade.ops import mosaic as make_mosaic, psf_blur
+
+    flat = np.empty((32, 32, 3), np.float32)
+    flat[...] = (0.8, 0.3, 0.1)
+    m = make_mosaic(flat, "GRBG")
+    np.testing.assert_allclose(gaussian_blur(m, 2.0), m, atol=1e-6)
+    np.testing.assert_allclose(psf_blur(m, "sinc", 13, omega_c=1.2), m, atol=1e-5)
+    # the same kernel applied across colours would smear red into green:
+    assert np.abs(ndimage.convolve(m, gaussian_psf(2.0, None, 0, 13), mode="mirror") - m).max() > 0.1
 
 
 # -- resize ---------------------------------------------------------------------------------------

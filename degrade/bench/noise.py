@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._cfa import pack_planes
 from .._errors import InputError
 from .._rng import OP, stream
 from .fitting import binned_variance, fit_constant
@@ -98,8 +99,7 @@ class NoiseBenchResult:
 
 def _packed(mosaic: np.ndarray) -> np.ndarray:
     h, w = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
-    return mosaic[:h, :w].reshape(h // 2, 2, w // 2, 2).transpose(0, 2, 1, 3).reshape(
-        h // 2, w // 2, 4)
+    return pack_planes(mosaic[:h, :w])
 
 
 def _channels(pair: NoisePair, noise: np.ndarray) -> np.ndarray:

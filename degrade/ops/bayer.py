@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from .._cfa import as_mosaic, cell_channels, check_pattern
+from .._cfa import as_mosaic, cell_channels, check_pattern, pack_planes, unpack_planes
 from .._errors import ParameterError
 from .._registry import register_op
 from .._validate import as_image
@@ -83,8 +83,7 @@ def pack_raw(image: np.ndarray, pattern: str = "RGGB", *, rng=None) -> np.ndarra
     if h % 2 or w % 2:
         raise ParameterError(f"pack_raw: image has shape {img.shape}: expected an even height "
                              "and width (whole 2x2 CFA cells)")
-    return np.ascontiguousarray(img.reshape(h // 2, 2, w // 2, 2).transpose(0, 2, 1, 3)
-                                .reshape(h // 2, w // 2, 4))
+    return pack_planes(img)
 
 
 @register_op("unpack_raw", domain_in="raw", domain_out="raw", meta_in=("pattern",))
@@ -108,9 +107,7 @@ def unpack_raw(image: np.ndarray, pattern: str = "RGGB", *, rng=None) -> np.ndar
     """
     check_pattern(pattern, op="unpack_raw")
     img = as_image(image, op="unpack_raw", channels=(4,))
-    h, w, _ = img.shape
-    return np.ascontiguousarray(img.reshape(h, w, 2, 2).transpose(0, 2, 1, 3)
-                                .reshape(2 * h, 2 * w))
+    return unpack_planes(img)
 
 
 _BILINEAR_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float32) / 4

@@ -1,4 +1,10 @@
-"""Blur ops: convolution of an image with a PSF (reflect-101 border, like torch 'reflect')."""
+"""Blur ops: convolution of an image with a PSF (reflect-101 border, like torch 'reflect').
+
+On RAW data (a Bayer mosaic ``(H, W)`` or packed planes ``(H/2, W/2, 4)``) each CFA plane
+is blurred on its own with the PSF's same-colour taps (offsets that are even in both axes,
+renormalised): the PSF a colour channel sees when it is sampled every second photosite.
+Colours are never mixed, so a flat-colour scene stays exactly flat.
+"""
 from __future__ import annotations
 
 from typing import Literal
@@ -6,10 +12,11 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .._registry import RGB_DOMAINS, register_op
+from .._cfa import pack_planes, unpack_planes
+from .._errors import ParameterError
+from .._registry import DOMAINS, register_op
 from .._validate import as_image, check_scalar
-from .psf import (PSF_KINDS, build_psf, check_ksize, default_ksize, gaussian_psf,
-                  separable_factors)
+from .psf import build_psf, check_ksize, default_ksize, gaussian_psf, separable_factors
 
 BORDER = cv2.BORDER_REFLECT_101
 
@@ -23,22 +30,52 @@ def convolve(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return cv2.filter2D(img, cv2.CV_32F, kernel.astype(np.float32), borderType=BORDER)
 
 
+def same_colour_taps(taps: np.ndarray, *, op: str) -> np.ndarray:
+    """The taps of an odd-sized 1-D or 2-D kernel at even offsets from its centre, summing
+    to 1: the kernel as one CFA plane (every second photosite) sees it."""
+    start = ((taps.shape[0] - 1) // 2) % 2
+    sub = taps[start::2] if taps.ndim == 1 else taps[start::2, start::2]
+    total = float(sub.sum())
+    if abs(total) < 1e-6:
+        raise ParameterError(f"{op}: the kernel's same-colour taps sum to {total:.3g}; it cannot "
+                             "be applied per CFA plane (choose other parameters)")
+    return sub / total
+
+
+def blur_with_psf(img: np.ndarray, kernel: np.ndarray | None, factors, *, op: str) -> np.ndarray:
+    """Correlate with a 2-D ``kernel`` or its separable ``factors`` (ky, kx); RGB images as
+    they are, a mosaic (2-D) or packed planes (4 channels) per CFA plane (module doc)."""
+    raw = img.ndim == 2 or img.shape[2] == 4
+    if img.ndim == 2 and (img.shape[0] % 2 or img.shape[1] % 2):
+        raise ParameterError(f"{op}: mosaic has shape {img.shape}: expected an even height and "
+                             "width (whole 2x2 CFA cells)")
+    planes = pack_planes(img) if img.ndim == 2 else img
+    if factors is not None:
+        ky, kx = (same_colour_taps(f, op=op) for f in factors) if raw else factors
+        out = convolve_separable(planes, ky, kx)
+    else:
+        out = convolve(planes, same_colour_taps(kernel, op=op) if raw else kernel)
+    out = out.reshape(planes.shape)
+    return unpack_planes(out) if img.ndim == 2 else out
+
+
 def convolve_separable(img: np.ndarray, ky: np.ndarray, kx: np.ndarray) -> np.ndarray:
     """Separable correlation: ``kx`` along rows (x), ``ky`` along columns (y)."""
     return cv2.sepFilter2D(img, cv2.CV_32F, kx.astype(np.float32), ky.astype(np.float32),
                            borderType=BORDER)
 
 
-@register_op("gaussian_blur", domain_in=RGB_DOMAINS)
+@register_op("gaussian_blur", domain_in=DOMAINS)
 def gaussian_blur(image: np.ndarray, sigma_x: float, sigma_y: float | None = None,
                   theta: float = 0.0, ksize: int | None = None, *, rng=None) -> np.ndarray:
     """Blur with an isotropic or anisotropic Gaussian PSF.
 
     Parameters
     ----------
-    image : ndarray, float32, (H, W, 3), values in [0, 1]
+    image : ndarray, float32, (H, W, 3) RGB, (H, W) Bayer mosaic or (H/2, W/2, 4) packed RAW
+        (RAW is blurred per CFA plane, see the module doc); values in [0, 1]
     sigma_x : float > 0
-        Standard deviation (pixels) along the PSF's first axis.
+        Standard deviation (pixels of the full-resolution grid) along the PSF's first axis.
     sigma_y : float > 0, optional
         Along the second axis; ``None`` gives an isotropic PSF.
     theta : float
@@ -61,19 +98,18 @@ def gaussian_blur(image: np.ndarray, sigma_x: float, sigma_y: float | None = Non
     >>> round(float(gaussian_blur(np.full((16, 16, 3), 0.5, np.float32), 1.5).max()), 6)
     0.5
     """
-    img = as_image(image, op="gaussian_blur")
+    img = as_image(image, op="gaussian_blur", channels=(3, 4), allow_2d=True)
     sx = check_scalar("sigma_x", sigma_x, op="gaussian_blur", low=0, low_open=True)
     sy = sx if sigma_y is None else check_scalar("sigma_y", sigma_y, op="gaussian_blur",
                                                  low=0, low_open=True)
     th = check_scalar("theta", theta, op="gaussian_blur")
     k = default_ksize(sx, sy) if ksize is None else check_ksize(ksize, op="gaussian_blur")
     factors = separable_factors("aniso", k, sx, sy, th, None)
-    if factors is not None:
-        return convolve_separable(img, *factors)
-    return convolve(img, gaussian_psf(sx, sy, th, k))
+    kernel = None if factors is not None else gaussian_psf(sx, sy, th, k)
+    return blur_with_psf(img, kernel, factors, op="gaussian_blur")
 
 
-@register_op("psf_blur", domain_in=RGB_DOMAINS)
+@register_op("psf_blur", domain_in=DOMAINS)
 def psf_blur(image: np.ndarray,
              kind: Literal["iso", "aniso", "generalized_iso", "generalized_aniso",
                            "plateau_iso", "plateau_aniso", "sinc"],
@@ -86,7 +122,8 @@ def psf_blur(image: np.ndarray,
 
     Parameters
     ----------
-    image : ndarray, float32, (H, W, C) or (H, W), values in [0, 1]
+    image : ndarray, float32, (H, W, 3) RGB, (H, W) Bayer mosaic or (H/2, W/2, 4) packed RAW
+        (RAW is blurred per CFA plane, see the module doc); values in [0, 1]
     kind : {'iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso', \
 'plateau_aniso', 'sinc'}
         Kernel family (formulas in :mod:`degrade.ops.psf`).
@@ -128,10 +165,8 @@ def psf_blur(image: np.ndarray,
     >>> bool(abs(y - 0.5).max() < 1e-6)
     True
     """
-    img = as_image(image, op="psf_blur", channels=None, allow_2d=True)
+    img = as_image(image, op="psf_blur", channels=(3, 4), allow_2d=True)
     kernel = build_psf(kind, ksize, sigma_x, sigma_y, theta, beta, omega_c, op="psf_blur")
     factors = None if kind == "sinc" else separable_factors(kind, ksize, sigma_x, sigma_y,
                                                             theta, beta)
-    if factors is not None:
-        return convolve_separable(img, *factors).reshape(img.shape)
-    return convolve(img, kernel).reshape(img.shape)
+    return blur_with_psf(img, kernel, factors, op="psf_blur")

@@ -1,6 +1,8 @@
 """Contract examples of the RGB-track ops (Real-ESRGAN / BSRGAN / edge-aware)."""
 EXAMPLES = [
     {"op": "psf_blur", "params": {"kind": "iso", "ksize": 7, "sigma_x": 1.2}, "input": "srgb"},
+    {"op": "psf_blur", "params": {"kind": "generalized_aniso", "ksize": 9, "sigma_x": 1.0,
+                                  "sigma_y": 2.0, "theta": 0.4, "beta": 1.5}, "input": "raw"},
     {"op": "psf_blur", "params": {"kind": "plateau_aniso", "ksize": 9, "sigma_x": 1.0,
                                   "sigma_y": 2.0, "theta": 0.4, "beta": 1.5}, "input": "linear"},
     {"op": "psf_blur", "params": {"kind": "sinc", "ksize": 11, "omega_c": 1.5}, "input": "srgb",
