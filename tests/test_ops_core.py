@@ -215,3 +215,11 @@ def test_jpeg_errors(rgb):
         jpeg(rgb, 50.5)
     with pytest.raises(ParameterError, match="jpeg: image contains NaN"):
         jpeg(np.full((4, 4, 3), np.nan, np.float32), 50)
+
+
+def test_resize_rejects_non_finite_values_that_reach_the_output(rgb):
+    bad = rgb.copy()
+    bad[10, 10, 1] = np.inf
+    for kwargs in ({"scale": 0.5, "mode": "area"}, {"scale": 2.0, "mode": "bilinear"}):
+        with pytest.raises(ParameterError, match="resize: image contains NaN or infinite values"):
+            resize(bad, **kwargs)

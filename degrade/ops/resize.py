@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._registry import RGB_DOMAINS, register_op, register_sampler
-from .._validate import as_image, check_choice, check_scalar, check_size
+from .._validate import as_image, check_choice, check_finite_values, check_scalar, check_size
 
 INTERPOLATION = {
     "nearest": cv2.INTER_NEAREST,
@@ -157,7 +157,7 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
     >>> resize(np.zeros((10, 10, 3), np.float32), scale=0.5).shape
     (5, 5, 3)
     """
-    img = as_image(image, op="resize")
+    img = as_image(image, op="resize", check_finite=False)     # checked below, on the smaller
     if (scale is None) == (size is None):
         raise ParameterError("resize: give exactly one of 'scale' and 'size'")
     if size is not None:
@@ -196,6 +196,9 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
     else:
         out = cv2.resize(img, (out_w, out_h), interpolation=INTERPOLATION[mode])
         out = out.reshape(out_h, out_w, *img.shape[2:])
+    # NaN/inf: the resampled output carries every non-finite input value it uses, so the
+    # smaller of the two arrays is checked (a 4x downscale checks 1/16 of the pixels).
+    check_finite_values(out if out.size <= img.size else img, name="image", op="resize")
     return np.clip(out, 0.0, 1.0, out=out) if clip else out
 
 
