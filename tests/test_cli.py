@@ -24,7 +24,7 @@ def test_ops_json_contract(capsys):
     names = [e["name"] for e in table]
     assert {"crop", "flip_rot", "resize", "gaussian_blur", "gaussian_noise", "jpeg"} <= set(names)
     blur = next(e for e in table if e["name"] == "gaussian_blur")
-    assert blur["domain_in"] == ["srgb", "linear", "camera"] and blur["domain_out"] == "same"
+    assert blur["domain_in"] == ["srgb", "linear", "camera", "raw"] and blur["domain_out"] == "same"
     assert blur["params"]["sigma_x"] == {"type": "float", "required": True, "default": None}
     assert blur["params"]["ksize"]["default"] is None and blur["params"]["theta"]["default"] == 0.0
 
