@@ -82,7 +82,7 @@ def recipe():
 
 
 def test_block_overrides_apply_to_the_second_use_only(recipe):
-    firsts, seconds, second_noise = [], [], 0
+    firsts, seconds = [], []
     for i in range(200):
         blurs = [s for s in recipe.sample(index=i)["steps"] if s["op"] == "gaussian_blur"]
         firsts.append(blurs[0]["params"]["sigma_x"])

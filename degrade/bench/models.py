@@ -29,7 +29,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._validate import suggest
-from .fitting import BinnedVariance, fit_constant, fit_line, fit_log_scalar
+from .fitting import fit_constant, fit_line, fit_log_scalar
 
 #: Extrapolation allowed for the ELD gain outside the profile's calibrated [Kmin, Kmax].
 ELD_GAIN_MARGIN = 4.0

@@ -84,16 +84,11 @@ class Uniform(Value):
 
 
 @dataclass
-class LogUniform(Value):
-    low: float
-    high: float
-    path: str = ""
+class LogUniform(Uniform):
+    """``exp(U(log low, log high))``; 0 < low."""
 
     def sample(self, rng):
         return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-
-    def kind(self):
-        return "float"
 
 
 @dataclass
