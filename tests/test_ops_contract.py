@@ -73,15 +73,19 @@ def test_random_ops_depend_on_the_seed_only(example):
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e['op']}-{e['input']}")
 def test_record_round_trip(example):
-    domain = example["input"] if example["input"] != "packed" else "raw"
-    recipe = degrade.load_recipe(yaml.safe_dump(
-        {"input": domain, "stages": [{"op": example["op"], **example["params"]}]}))
-    meta = example.get("meta", {})
-    img = synthetic_input(example["input"], meta)
-    if example["input"] in ("packed",):
-        pytest.skip("packed inputs are made inside recipes, not fed to them")
+    stage = {"op": example["op"], **example["params"]}
+    packed = example["input"] == "packed"
+    # packed planes exist only inside a chain: pack a mosaic, run the op, unpack again
+    stages = [{"op": "pack_raw"}, stage] if packed else [stage]
+    if packed and example["op"] != "unpack_raw":
+        stages.append({"op": "unpack_raw"})
+    domain = "raw" if packed else example["input"]
+    recipe = degrade.load_recipe(yaml.safe_dump({"input": domain, "stages": stages}))
+    meta = {"pattern": "RGGB", **example.get("meta", {})} if packed else example.get("meta", {})
+    img = synthetic_input("raw" if packed else example["input"], meta)
     sample = recipe.run(img, seed=5, index=2, meta=meta)
     record = json.loads(json.dumps(sample.record))
     again = recipe.replay(img, record, meta=meta)
+    assert [s["op"] for s in record["steps"]] == [s["op"] for s in stages]
     assert np.array_equal(sample.lq, again.lq)
     assert np.array_equal(sample.hq, again.hq)
