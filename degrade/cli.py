@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:              # e.g. `degrade inspect STORE | head`
+        sys.stderr.close()               # nothing more can be said; no traceback
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,9 @@ def to_display(img: np.ndarray, domain: str, meta: dict) -> np.ndarray:
         img = cv2.cvtColor(u16, code).astype(np.float32) / 65535
     elif img.shape[2] != 3:
         img = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
+    if domain in ("raw", "camera") and "red_gain" in meta and "blue_gain" in meta:
+        # camera RGB still carries the sensor's colour cast: apply the white balance
+        img = img * np.array([meta["red_gain"], 1.0, meta["blue_gain"]], np.float32)
     if domain != "srgb":
         img = np.clip(img, 0, 1) ** (1 / 2.2)
     return np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)

@@ -110,6 +110,17 @@ def unpack_raw(image: np.ndarray, pattern: str = "RGGB", *, rng=None) -> np.ndar
     return unpack_planes(img)
 
 
+def _colour_demosaicing():
+    """Import colour-demosaicing without colour-science's import-time notice that
+    matplotlib is absent (degrade uses none of its plotting)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Matplotlib.*")
+        import colour_demosaicing
+    return colour_demosaicing
+
+
 _BILINEAR_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float32) / 4
 _BILINEAR_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / 4
 
@@ -180,8 +191,7 @@ def demosaic(image: np.ndarray, pattern: str = "RGGB",
         return _demosaic_cv2(img, pattern, method)
     if method == "bilinear":
         return _demosaic_bilinear(img, pattern)
-    import colour_demosaicing as cd
-
+    cd = _colour_demosaicing()
     fn = {"malvar2004": cd.demosaicing_CFA_Bayer_Malvar2004,
           "menon2007": cd.demosaicing_CFA_Bayer_Menon2007}[method]
     return np.ascontiguousarray(fn(img, pattern), dtype=np.float32)
