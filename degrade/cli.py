@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -49,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:              # e.g. `degrade inspect STORE | head`
-        sys.stderr.close()               # nothing more can be said; no traceback
+    except BrokenPipeError:              # e.g. `degrade inspect STORE | head`: not an error
+        try:                             # the exit-time flush of stdout must not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
         return 0
 
 

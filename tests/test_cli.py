@@ -81,3 +81,16 @@ def test_help_everywhere():
             main([name, "--help"])
         assert info.value.code == 0
     assert run_cli("--help").returncode == 0
+
+
+def test_a_closed_pipe_is_not_an_error(monkeypatch):
+    # `degrade ops | head -1`: the reader goes away while degrade still writes
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["ops"]) == 0
