@@ -188,3 +188,14 @@ def test_builtin_recipe_by_name_and_yaml_round_trip():
     assert r.name == "simple_x2" and r.target_size == (128, 128) and r.scale == 2
     assert yaml.safe_load(r.text)["name"] == "simple_x2"
     assert len(r.hash) == 64
+
+
+def test_replay_rejects_what_is_not_a_record(rgb):
+    from degrade import DegradeError
+
+    r = load_recipe("stages: [{op: jpeg, quality: 50}]")
+    record = r.sample(index=0)
+    for broken in ({k: v for k, v in record.items() if k != "target"}, {**record, "target": 3},
+                   {**record, "seed": "x"}):
+        with pytest.raises(DegradeError, match="not a degrade record"):
+            r.replay(rgb, broken)

@@ -147,7 +147,8 @@ class Recipe:
         try:
             seed, index = int(record["seed"]), int(record["index"])
             target_steps, steps = record["target_steps"], record["steps"]
-            record["target"]                   # required below (crop position, flips)
+            if not isinstance(record["target"], dict):
+                raise TypeError("'target'")
         except (KeyError, TypeError, ValueError) as e:
             raise DegradeError(f"not a degrade record (missing or bad {e})") from None
         record = json.loads(json.dumps(record))    # a private copy, and proof it is JSON
