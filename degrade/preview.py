@@ -9,18 +9,14 @@ BANNER_LINE = 13      # pixels per text line under a tile
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.36
 MIN_TILE_WIDTH = 200   # small targets are shown enlarged (nearest neighbour)
-# OpenCV names its Bayer codes after the second row; checked: a pure-red RGGB mosaic
-# demosaics to red with COLOR_BayerBG2RGB.
-OPENCV_BAYER_TO_RGB = {"RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB,
-                       "GRBG": cv2.COLOR_BayerGB2RGB, "GBRG": cv2.COLOR_BayerGR2RGB}
 
 
 def to_display(img: np.ndarray, domain: str, meta: dict) -> np.ndarray:
     """float image of any domain -> uint8 RGB for looking at (not a faithful ISP)."""
     if img.ndim == 2:   # a mosaic: OpenCV's quick bilinear demosaic, for display only
-        u16 = np.rint(np.clip(img, 0, 1) * 65535).astype(np.uint16)
-        code = OPENCV_BAYER_TO_RGB[meta.get("pattern", "RGGB")]
-        img = cv2.cvtColor(u16, code).astype(np.float32) / 65535
+        from .ops.bayer import demosaic
+
+        img = demosaic(img, meta.get("pattern", "RGGB"), method="cv2_bilinear")
     elif img.shape[2] != 3:
         img = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
     if domain in ("raw", "camera") and "red_gain" in meta and "blue_gain" in meta:
