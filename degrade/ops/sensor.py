@@ -36,7 +36,7 @@ def _check_poisson_means(img: np.ndarray, scale: float, name: str, value, op: st
 
 
 def _shot_read_noise(image, shot, read, approx, clip, rng, op):
-    from .._nb.sensor import _poisson_gaussian_kernel
+    from .._nb.sensor import _heteroscedastic_kernel, _poisson_gaussian_kernel
 
     shot = check_scalar("shot", shot, op=op, low=0)
     read = check_scalar("read", read, op=op, low=0)
@@ -46,7 +46,8 @@ def _shot_read_noise(image, shot, read, approx, clip, rng, op):
     _check_poisson_means(img, shot, "shot", shot, op)
     view = img[:, :, None] if img.ndim == 2 else img
     out = np.empty_like(view)
-    _poisson_gaussian_kernel(view, shot, read, approx == "gaussian", bool(clip), rng, out)
+    kernel = _heteroscedastic_kernel if approx == "gaussian" else _poisson_gaussian_kernel
+    kernel(view, shot, read, bool(clip), rng, out)
     return out.reshape(img.shape)
 
 
@@ -89,8 +90,9 @@ def poisson_gaussian_noise(image: np.ndarray, shot: float, read: float = 0.0,
     ``(y - N_read) / shot`` is an integer (photo-electron count). Negative inputs give a
     Poisson mean of 0. Poisson counts: inversion for means below 10, Ahrens & Dieter's
     algorithm PD (ACM TOMS 1982) above, both exact, built on ``rng``'s normals and
-    uniforms (``degrade/_nb/sensor.py``); then ``rng.standard_normal`` if read > 0, per
-    element in C order; approximation: one ``standard_normal``.
+    uniforms (``degrade/_nb/sensor.py``), row by row (a row's fast-path draws first, then
+    its rare PD tails); then ``rng.standard_normal`` per element of the row if read > 0;
+    approximation: one ``standard_normal`` per element in C order.
     Foi et al., IEEE TIP 2008; Brooks et al., CVPR 2019.
 
     Examples
