@@ -29,3 +29,35 @@ def test_bad_seeds_are_rejected():
         _rng.stream(-1, 0, 0, 0)
     with pytest.raises(ValueError, match="index must be a non-negative integer"):
         _rng.stream(0, 1.5, 0, 0)
+
+
+def _random_int(rng):
+    """0, 1, a 32-bit value, or values of 2-4 words (how SeedSequence splits big integers)."""
+    kind = rng.integers(0, 5)
+    return [0, 1, int(rng.integers(0, 2 ** 32)), int(rng.integers(0, 2 ** 63)) * 3,
+            int(rng.integers(0, 2 ** 62)) ** 2][kind]
+
+
+def test_compiled_seed_hash_equals_numpy_seedsequence():
+    """The compiled hash gives numpy's generate_state(4, uint64) for 2000 random entropies
+    and spawn keys (1-3 run values, 0-3 key values, each of 1-4 words)."""
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        entropy = tuple(_random_int(rng) for _ in range(rng.integers(1, 4)))
+        key = tuple(_random_int(rng) for _ in range(rng.integers(0, 4)))
+        want = np.random.SeedSequence(list(entropy), spawn_key=key).generate_state(4, np.uint64)
+        got = _rng._SeedWords(entropy, key).generate_state(4, np.uint64)
+        assert np.array_equal(got, want), (entropy, key)
+
+
+def test_streams_behave_as_numpy_generators_in_every_way():
+    seq = np.random.SeedSequence([3, 2 ** 40 + 7], spawn_key=(5, _rng.PLAN))
+    ours, numpy_ = _rng.stream(3, 2 ** 40 + 7, 5, _rng.PLAN), np.random.Generator(np.random.PCG64(seq))
+    assert np.array_equal(ours.random(8), numpy_.random(8))
+    for _ in range(2):                      # a second spawn gives new children, as numpy's
+        assert np.array_equal(ours.spawn(2)[1].random(3), numpy_.spawn(2)[1].random(3))
+    words = ours.bit_generator.seed_seq.generate_state(3)            # other sizes: numpy's own
+    assert np.array_equal(words, seq.generate_state(3))
+    epoch = np.random.SeedSequence([1, 2, 3], spawn_key=(_rng.TRAIN,))
+    assert np.array_equal(_rng.epoch_stream(1, 2, 3).random(4),
+                          np.random.Generator(np.random.PCG64(epoch)).random(4))
