@@ -12,6 +12,8 @@ that also fills the page cache, so both sides read from memory):
   store (the engine's writer, shards of 64, no compression) and once as two PNG folders
   (``cv2.imwrite`` defaults), read by
   - ``PairDataset`` (direct shard reads; also ``backend='zarr'``, i.e. zarr ``z[i]``),
+    through a plain ``DataLoader`` and through ``PairLoader`` (workers send uint8, the main
+    process converts to float32),
   - a BasicSR-style paired-folder Dataset: ``cv2.imread`` x2, BGR->RGB, /255, CHW,
   both returning float32 CHW in [0, 1] (and both uint8 CHW, ``to_float=False``, the
   convert-on-GPU setup), through a ``DataLoader`` (batch 16, shuffled random access,
@@ -48,7 +50,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from degrade.run.store import create_store, write_shard
 from degrade.sources import sample_paths, read_image
-from degrade.torch import OnTheFlyDataset, PairDataset
+from degrade.torch import OnTheFlyDataset, PairDataset, PairLoader
 
 warnings.filterwarnings("ignore", message="skipping .* smaller than the crop")
 
@@ -137,11 +139,12 @@ class TransportOnly(Dataset):
         return {"lq": self.lq, "hq": self.hq, "index": index}
 
 
-def epoch_times(dataset, workers: int, repeats: int, batch: int = 16) -> list[float]:
+def epoch_times(dataset, workers: int, repeats: int, batch: int = 16,
+                loader_class=DataLoader) -> list[float]:
     """Seconds per epoch (shuffled) after one warm-up epoch; persistent workers."""
-    loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
-                        persistent_workers=workers > 0,
-                        generator=torch.Generator().manual_seed(0))
+    loader = loader_class(dataset, batch_size=batch, shuffle=True, num_workers=workers,
+                          persistent_workers=workers > 0,
+                          generator=torch.Generator().manual_seed(0))
     times = []
     for r in range(repeats + 1):
         if hasattr(dataset, "set_epoch"):
@@ -166,6 +169,7 @@ def bench_readers(args, tmp: Path) -> list[dict]:
     store, png = tmp / "pairs.zarr", tmp / "png"
     readers = {  # (name, output): dataset; each store row is compared with PNG of its output
         ("store", "float32"): lambda: PairDataset(store),
+        ("store_pairloader", "float32"): lambda: PairDataset(store),
         ("store_zarr", "float32"): lambda: PairDataset(store, backend="zarr"),
         ("png_cv2", "float32"): lambda: PairedPNGDataset(png, args.num),
         ("store", "uint8"): lambda: PairDataset(store, to_float=False),
@@ -176,7 +180,9 @@ def bench_readers(args, tmp: Path) -> list[dict]:
                                                            lq.shape[1:], torch.uint8)}
     rows = []
     for workers in args.workers:
-        best = {key: min(epoch_times(make(), workers, args.repeats))
+        best = {key: min(epoch_times(make(), workers, args.repeats,
+                                     loader_class=PairLoader if "pairloader" in key[0]
+                                     else DataLoader))
                 for key, make in readers.items()}
         for (name, output), seconds in best.items():
             rate = args.num / seconds

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 from torch.utils.data import DataLoader  # noqa: E402
 
-from degrade.torch import OnTheFlyDataset, PairDataset  # noqa: E402
+from degrade.torch import OnTheFlyDataset, PairDataset, PairLoader  # noqa: E402
 from test_torch import NUM, TINY_RECIPE, generate_tiny  # noqa: E402
 
 
@@ -94,3 +94,33 @@ def test_on_the_fly_is_deterministic_across_worker_counts(context):
     lq0 = np.stack([got[0][i][0].numpy() for i in range(6)])
     lq1 = np.stack([got[1][i][0].numpy() for i in range(6)])
     assert not np.array_equal(lq0, lq1)      # epoch 1: new degradations
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_pair_loader_moves_integers_and_gives_the_dataset_floats(store, context):
+    """PairLoader: workers return the stored uint8, the main process converts; the batches
+    equal a plain DataLoader's float32 ones bit for bit, epochs included, and the user's
+    dataset object is left as it was."""
+    ds = PairDataset(store, crop=16, hflip=True, seed=2)
+    reference = by_index(DataLoader(ds, batch_size=3), (0, 1), ds)
+    loader = PairLoader(ds, batch_size=3, shuffle=True, num_workers=2, persistent_workers=True,
+                        multiprocessing_context=context, generator=torch.Generator().manual_seed(0))
+    assert loader.dataset is not ds and loader.dataset._integer_transport
+    got = by_index(loader, (0, 1), ds)        # set_epoch on ds reaches the loader's copy
+    assert same(got, reference)
+    assert got[0][0][0].dtype == torch.float32
+    assert ds[0]["hq"].dtype == torch.float32 and not getattr(ds, "_integer_transport", False)
+    inside = next(iter(DataLoader(loader.dataset, batch_size=2)))    # what the workers send
+    assert inside["hq"].dtype == torch.uint8
+
+
+def test_pair_loader_passes_other_datasets_through(store):
+    as_int = PairDataset(store, to_float=False)
+    batch = next(iter(PairLoader(as_int, batch_size=2)))
+    assert batch["hq"].dtype == torch.uint8 and PairLoader(as_int).dataset is as_int
+    with_transform = PairDataset(store, transform=lambda s: {**s, "hq": s["hq"] * 2})
+    batch = next(iter(PairLoader(with_transform, batch_size=2)))
+    assert batch["hq"].dtype == torch.float32 and float(batch["hq"].max()) > 1.0
+    custom = PairLoader(PairDataset(store), batch_size=2, collate_fn=lambda items: items)
+    assert custom.dataset is not None and not custom._convert
+    assert next(iter(custom))[0]["hq"].dtype == torch.float32
