@@ -6,7 +6,7 @@
 
 The pairs come from the built-in sample images and the built-in ``simple_x2`` recipe
 (blur, x2 downsampling, noise, JPEG). The loop is the usual one: a map-style Dataset, a
-DataLoader with worker processes, ``set_epoch`` before each epoch (new random crops and
+DataLoader (``PairLoader`` for a store) with worker processes, ``set_epoch`` before each epoch (new random crops and
 flips; new degradations on the fly), L1 loss, Adam. See docs/torch.md.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import degrade
-from degrade.torch import OnTheFlyDataset, PairDataset
+from degrade.torch import OnTheFlyDataset, PairDataset, PairLoader
 
 
 class TinySR(nn.Module):
@@ -73,9 +73,12 @@ def main(argv=None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         dataset = make_dataset(args, Path(tmp))
-        loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
-                            num_workers=args.workers, persistent_workers=args.workers > 0,
-                            pin_memory=args.device.startswith("cuda"), drop_last=True)
+        # PairLoader: a DataLoader whose workers send the store's uint8 and whose main process
+        # converts to float32 (much less shared memory per batch); a plain DataLoader works too
+        loader_class = PairLoader if isinstance(dataset, PairDataset) else DataLoader
+        loader = loader_class(dataset, batch_size=args.batch_size, shuffle=True,
+                              num_workers=args.workers, persistent_workers=args.workers > 0,
+                              pin_memory=args.device.startswith("cuda"), drop_last=True)
         model = TinySR().to(args.device)
         optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
         start, step = time.perf_counter(), 0
