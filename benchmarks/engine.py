@@ -9,7 +9,8 @@ Everything is measured in the same run and printed as ratios (best of ``--repeat
   beforehand, no store);
 * scaling: 2 threads against 1 thread; the dask processes scheduler and a distributed
   LocalCluster with 2 workers; and, as the ceiling of the moment, the bare recipe on 2 plain
-  Python threads against 1 (no dask, no store: what the free cores and the GIL allow);
+  Python threads against 1 (no dask, no store: what the free cores and the GIL allow); all
+  six run in turn, best of ``--repeats`` each;
 * codecs: lz4 / zstd against no compression (time and compression ratio);
 * samples/s and MB/s (uncompressed bytes of hq + lq) for an RGB recipe (simple_x2), a RAW
   synthesis recipe (eld2020: sRGB -> unprocess -> raw noise) and real RAW files (DNG);
@@ -219,20 +220,22 @@ def main() -> None:
         for label, recipe, count in (("simple_x2 (128px, light)", rgb, num),
                                      ("realesrgan_x4plus (256px)", heavy, max(num // 8, 16))):
             shard = max(count // 16, 1)                  # 16 tasks: enough for 2 workers
-            times = {}
-            for name, opts in (("threads-1", dict(workers=1)), ("threads-2", dict(workers=2)),
-                               ("processes-2", dict(workers=2, scheduler="processes"))):
-                times[name] = best_time(engine(recipe, src, tmp / "s.zarr", count,
-                                               shard_size=shard, **opts), rep)
+            start = best_time(engine(recipe, src, tmp / "s.zarr", 2, workers=2,
+                                     scheduler="processes"), 1)
             with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
                     Client(cluster) as client:
                 client.run(warm_up, recipe, src)          # import + compile once per worker
-                times["cluster-2"] = best_time(engine(recipe, src, tmp / "s.zarr", count,
-                                                      shard_size=shard, scheduler=client), rep)
-            start = best_time(engine(recipe, src, tmp / "s.zarr", 2, workers=2,
-                                     scheduler="processes"), 1)
-            ceiling = (best_time(plain_threads(recipe, src, count, 1), rep)
-                       / best_time(plain_threads(recipe, src, count, 2), rep))
+                # every configuration in turn, best of the repeats: a change of machine load
+                # (this VM's single-thread speed varies by +-20 % from minute to minute) hits
+                # them alike
+                configs = {"threads-1": dict(workers=1), "threads-2": dict(workers=2),
+                           "processes-2": dict(workers=2, scheduler="processes"),
+                           "cluster-2": dict(scheduler=client)}
+                cases = {name: engine(recipe, src, tmp / "s.zarr", count, shard_size=shard, **opts)
+                         for name, opts in configs.items()}
+                cases.update({f"plain-{n}": plain_threads(recipe, src, count, n) for n in (1, 2)})
+                times = interleaved_best(cases, rep)
+            ceiling = times.pop("plain-1") / times.pop("plain-2")
             base = times["threads-1"]
             print(f"{label}, {count} samples in shards of {shard}: 1 thread {count / base:.1f} samples/s; speed-up vs 1 "
                   "thread: " + ", ".join(f"{k} {base / v:.2f}x" for k, v in times.items()
