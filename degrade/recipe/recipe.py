@@ -136,7 +136,8 @@ class Recipe:
     def run(self, image: np.ndarray, seed: int | None = None, index: int = 0,
             meta: dict | None = None) -> Sample:
         """Make sample ``index``: crop, flips, target stages -> HQ; the chain -> LQ."""
-        return self.replay(image, self.sample(seed, index), meta=meta)
+        record = self.sample(seed, index)            # JSON types already, and ours alone
+        return self._replay_owned(image, record, int(record["seed"]), int(record["index"]), meta)
 
     def replay(self, image: np.ndarray, record: dict, meta: dict | None = None) -> Sample:
         """Apply a record (from :meth:`sample`, :meth:`run` or a store) to ``image``.
@@ -152,6 +153,11 @@ class Recipe:
         except (KeyError, TypeError, ValueError) as e:
             raise DegradeError(f"not a degrade record (missing or bad {e})") from None
         record = json.loads(json.dumps(record))    # a private copy, and proof it is JSON
+        return self._replay_owned(image, record, seed, index, meta)
+
+    def _replay_owned(self, image, record: dict, seed: int, index: int, meta) -> Sample:
+        """:meth:`replay` of a JSON record this call may change (the crop position is added)."""
+        target_steps, steps = record["target_steps"], record["steps"]
         meta = dict(meta or {})
         crop = self._crop(image, record["target"])
         meta["target_size"] = list(crop.shape[:2])
