@@ -7,7 +7,7 @@ import pytest
 from degrade._errors import ParameterError
 from degrade._registry import get_op
 from degrade.ops import (add_black_level, channel_scale, darken, digital_gain, pack_raw,
-                         quantize, saturate, subtract_black_level)
+                         quantize, saturate, subtract_black_level, unpack_raw)
 from degrade.ops.exposure import channel_scale_uniform
 
 
@@ -68,6 +68,32 @@ def test_quantize_lands_on_the_code_grid(bits):
     # the step is one code; the error at most half a code
     inside = (ref > 0) & (ref < 2 ** bits - 1)
     assert np.abs(y - x)[inside].max() <= 0.5 / (white - black) + 1e-7
+
+
+def test_quantize_per_channel_black_levels_on_every_layout():
+    """Per-CFA-position (4) and per-colour (3) black levels: each site or channel is
+    quantised exactly as the scalar op does with its own black level; mosaic, packed and RGB
+    agree."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-0.02, 1.02, (8, 10)).astype(np.float32)
+    black, white = [60.0, 64.0, 62.0, 66.0], 1000.0
+    got = quantize(x, 10, black, white, pattern="GRBG")
+    for k, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        np.testing.assert_array_equal(got[dy::2, dx::2],
+                                      quantize(x[dy::2, dx::2], 10, black[k], white))
+    packed = quantize(pack_raw(x, "GRBG"), 10, black, white, pattern="GRBG")
+    np.testing.assert_array_equal(unpack_raw(packed, "GRBG"), got)
+    rgb_black = [60.0, 64.0, 66.0]                         # GRBG: G R / B G
+    by_colour = quantize(x, 10, rgb_black, white, pattern="GRBG")
+    np.testing.assert_array_equal(by_colour, quantize(x, 10, [64, 60, 66, 64], white,
+                                                      pattern="GRBG"))
+    rgb = rng.random((4, 5, 3), dtype=np.float32)
+    per_channel = quantize(rgb, 12, [10, 20, 30])
+    for c, b in enumerate([10, 20, 30]):
+        np.testing.assert_array_equal(per_channel[..., c], quantize(rgb[..., c], 12, b))
+    with pytest.raises(ParameterError, match=r"quantize: a mosaic or packed RAW image of shape "
+                                             r"\(8, 10\) needs parameter 'pattern'"):
+        quantize(x, 10, black, white)
 
 
 def test_quantize_default_white_is_full_scale():

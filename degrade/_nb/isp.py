@@ -112,14 +112,19 @@ def _mosaic_kernel(img, cell, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _quantize_kernel(flat, black, white, max_code, out):
-    """Normalised value -> integer code round(x (white - black) + black) clipped to
-    [0, max_code] -> back to normalised (code - black) / (white - black)."""
-    span = white - black
-    for i in range(flat.shape[0]):
-        code = np.rint(np.float64(flat[i]) * span + black)
-        code = min(max(code, 0.0), max_code)
-        out[i] = (code - black) / span
+def _quantize_kernel(img, black_map, white, max_code, out):
+    """Normalised value -> integer code ``round(x (white - b) + b)`` clipped to
+    [0, max_code] -> back to normalised ``(code - b) / (white - b)``, per element of ``img``
+    (H, W, C) with its black level ``b = black_map[i % 2, j % 2, k]``."""
+    h, w, c = img.shape
+    for i in range(h):
+        for j in range(w):
+            for k in range(c):
+                black = black_map[i % 2, j % 2, k]
+                span = white - black
+                code = np.rint(np.float64(img[i, j, k]) * span + black)
+                code = min(max(code, 0.0), max_code)
+                out[i, j, k] = (code - black) / span
 
 
 @numba.njit(cache=True, nogil=True)

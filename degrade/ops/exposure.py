@@ -235,9 +235,10 @@ def subtract_black_level(image: np.ndarray, black: float | list[float], white: f
                               op="subtract_black_level")
 
 
-@register_op("quantize", domain_in=ANY_DOMAIN)
+@register_op("quantize", domain_in=ANY_DOMAIN, meta_in=("pattern",))
 def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
-             black: float = 0.0, white: float | None = None, *, rng=None) -> np.ndarray:
+             black: float | list[float] = 0.0, white: float | None = None,
+             pattern: str | None = None, *, rng=None) -> np.ndarray:
     """Quantise to a sensor bit depth: round to integer DN and go back to normalised values.
 
     Parameters
@@ -245,10 +246,14 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
     image : ndarray, float32, any layout, normalised ``(dn - black) / (white - black)``
     bit_depth : {8, 10, 12, 14, 16}
         ADC bit depth: codes 0 .. 2**bit_depth - 1 (10-bit phone vs 14/16-bit DSLR).
-    black : float >= 0
-        Black level in DN (e.g. 64 for a 10-bit phone, 512 / 600 / 2048 for DSLRs).
+    black : float >= 0, or a list of 3 (R, G, B) or 4 (CFA positions in reading order)
+        Black level in DN (e.g. 64 for a 10-bit phone, 512 / 600 / 2048 for DSLRs); one per
+        channel as a RAW file's ``black_level`` metadata gives it (as :func:`add_black_level`).
     white : float, optional
-        White level in DN, default ``2**bit_depth - 1``; must be > black.
+        White level in DN, default ``2**bit_depth - 1``; must be > every black level.
+    pattern : str, optional
+        CFA pattern of a mosaic / packed image (from metadata); needed for per-channel black
+        levels on those layouts.
 
     Returns
     -------
@@ -258,8 +263,9 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
 
     Notes
     -----
-    ``dn = clip(round(x (white - black) + black), 0, 2^bits - 1)``,
-    ``y = (dn - black) / (white - black)``; round half to even (``np.rint``).
+    ``dn = clip(round(x (white - black_c) + black_c), 0, 2^bits - 1)``,
+    ``y = (dn - black_c) / (white - black_c)`` with ``black_c`` the black level of the
+    element's channel or CFA position; round half to even (``np.rint``).
 
     Examples
     --------
@@ -275,14 +281,35 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
     max_code = float(2 ** bits - 1)
     w = max_code if white is None else check_scalar("white", white, op="quantize",
                                                     high=max_code)
-    b = check_scalar("black", black, op="quantize", low=0)
-    if b >= w:
-        raise ParameterError(f"quantize: parameter 'black' = {black!r}: expected black < "
-                             f"white ({w})")
+    b, w = _levels(black, w, "quantize")
     img = check_image_any(image, "quantize")
-    out = np.empty_like(img)
-    _quantize_kernel(img.reshape(-1), b, w, max_code, out.reshape(-1))
-    return out
+    view = img[:, :, None] if img.ndim == 2 else img
+    out = np.empty_like(view)
+    _quantize_kernel(view, site_values(b, view, pattern, "quantize"), w, max_code, out)
+    return out.reshape(img.shape)
+
+
+def site_values(values: np.ndarray, view: np.ndarray, pattern, op: str) -> np.ndarray:
+    """Per-element constants of an (H, W, C) view as a (2, 2, C) map indexed by
+    ``[i % 2, j % 2, k]``: 1 value for all; 3 per R, G, B (mapped through ``pattern`` on a
+    mosaic ``C = 1`` or packed RAW ``C = 4``); 4 per CFA position (mosaic / packed only)."""
+    c = view.shape[2]
+    if len(values) == 1:
+        return np.full((2, 2, c), values[0])
+    if c == 3:
+        if len(values) == 4:
+            raise ParameterError(f"{op}: 4 per-CFA-position values need a mosaic (H, W) or "
+                                 f"packed RAW (H, W, 4), got an RGB image {view.shape}")
+        return np.broadcast_to(values, (2, 2, 3)).copy()
+    if pattern is None:
+        raise ParameterError(f"{op}: a mosaic or packed RAW image of shape {view.shape[:2]}"
+                             f"{'' if c == 1 else ' x 4'} needs parameter 'pattern' "
+                             "(RGGB, BGGR, GRBG or GBRG) for per-channel values")
+    cell = values[cell_channels(check_pattern(pattern, op=op))] if len(values) == 3 \
+        else values.reshape(2, 2)
+    if c == 1:
+        return np.ascontiguousarray(cell[:, :, None])
+    return np.broadcast_to(cell.reshape(-1), (2, 2, 4)).copy()
 
 
 @register_op("channel_scale", domain_in=ANY_DOMAIN, meta_in=("pattern",))
