@@ -56,6 +56,9 @@ def test_streams_behave_as_numpy_generators_in_every_way():
     assert np.array_equal(ours.random(8), numpy_.random(8))
     for _ in range(2):                      # a second spawn gives new children, as numpy's
         assert np.array_equal(ours.spawn(2)[1].random(3), numpy_.spawn(2)[1].random(3))
+    import pickle
+    again = pickle.loads(pickle.dumps(ours))                        # pickles and continues
+    assert np.array_equal(again.random(4), ours.random(4))
     words = ours.bit_generator.seed_seq.generate_state(3)            # other sizes: numpy's own
     assert np.array_equal(words, seq.generate_state(3))
     epoch = np.random.SeedSequence([1, 2, 3], spawn_key=(_rng.TRAIN,))
