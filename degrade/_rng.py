@@ -13,6 +13,8 @@ Nothing in degrade uses the global ``np.random`` state or the ``random`` module.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.random.bit_generator import ISpawnableSeedSequence
 
@@ -83,7 +85,11 @@ class _SeedWords(ISpawnableSeedSequence):
         global _seed_words_kernel
         if n_words != 4 or np.dtype(dtype) != np.uint64:
             return self._numpy().generate_state(n_words, dtype)
-        if _seed_words_kernel is None:              # numba is imported on first use only
+        if _seed_words_kernel is None:
+            if "numba" not in sys.modules:
+                # a process that runs no kernel (a DataLoader worker drawing crops) does not
+                # pay numba's import and cache load (~0.5 s) for a 10 us saving per stream
+                return self._numpy().generate_state(n_words, dtype)
             from ._nb.seeds import _seed_words_kernel
         run = [w for value in self.entropy for w in _words32(value)]
         key = [w for value in self.spawn_key for w in _words32(value)]

@@ -41,6 +41,7 @@ def _random_int(rng):
 def test_compiled_seed_hash_equals_numpy_seedsequence():
     """The compiled hash gives numpy's generate_state(4, uint64) for 2000 random entropies
     and spawn keys (1-3 run values, 0-3 key values, each of 1-4 words)."""
+    import degrade._nb.seeds  # noqa: F401  (numba loaded: streams take the compiled path)
     rng = np.random.default_rng(0)
     for _ in range(2000):
         entropy = tuple(_random_int(rng) for _ in range(rng.integers(1, 4)))
@@ -48,6 +49,21 @@ def test_compiled_seed_hash_equals_numpy_seedsequence():
         want = np.random.SeedSequence(list(entropy), spawn_key=key).generate_state(4, np.uint64)
         got = _rng._SeedWords(entropy, key).generate_state(4, np.uint64)
         assert np.array_equal(got, want), (entropy, key)
+    assert _rng._seed_words_kernel is not None        # the compiled hash was the one compared
+
+
+def test_without_numba_loaded_streams_use_numpys_hash():
+    """A process that has not imported numba (a DataLoader worker drawing crops) gets the
+    same Generators from numpy's own SeedSequence, without loading numba."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np; from degrade import _rng; "
+            "a = _rng.stream(4, 5, 6, 1).random(3); "
+            "b = np.random.Generator(np.random.PCG64(np.random.SeedSequence([4, 5], "
+            "spawn_key=(6, 1)))).random(3); "
+            "print(np.array_equal(a, b), 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
 
 
 def test_streams_behave_as_numpy_generators_in_every_way():
