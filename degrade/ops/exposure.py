@@ -43,36 +43,46 @@ def per_channel_affine(img: np.ndarray, scale, offset, *, pattern, op: str,
     """``clip(x * scale[c] + offset[c], lo, hi)`` per colour channel or CFA position.
 
     ``scale`` / ``offset``: float64 vectors of 3 (per R, G, B; mapped through ``pattern`` on
-    mosaics and packed RAW) or 4 (per CFA position in reading order; mosaic / packed only).
+    mosaics and packed RAW) or 4 (per CFA position in reading order; mosaic / packed only),
+    placed by :func:`site_values`.
     """
     from .._nb.isp import _cfa_affine_kernel, _channel_affine_kernel
 
-    scale = np.asarray(scale, np.float64)
-    offset = np.asarray(offset, np.float64)
-    n = max(len(scale), len(offset))
-    if img.ndim == 3 and img.shape[2] == 3:
-        if n == 4:
-            raise ParameterError(f"{op}: 4 per-CFA-position values need a mosaic (H, W) or "
-                                 f"packed RAW (H, W, 4), got an RGB image {img.shape}")
-        out = np.empty_like(img)
-        _channel_affine_kernel(img.reshape(-1, 3), scale, offset, lo, hi, out.reshape(-1, 3))
-        return out
-    if pattern is None:
-        raise ParameterError(f"{op}: a mosaic or packed RAW image of shape {img.shape} needs "
-                             "parameter 'pattern' (RGGB, BGGR, GRBG or GBRG)")
-    channels = cell_channels(check_pattern(pattern, op=op))
-    if n == 3:
-        scale, offset = scale[channels], offset[channels]
-    else:
-        scale, offset = scale.reshape(2, 2), offset.reshape(2, 2)
+    view = img[:, :, None] if img.ndim == 2 else img
+    scale_map = site_values(np.asarray(scale, np.float64), view, pattern, op)
+    offset_map = site_values(np.asarray(offset, np.float64), view, pattern, op)
     out = np.empty_like(img)
     if img.ndim == 2:
-        _cfa_affine_kernel(img, np.ascontiguousarray(scale), np.ascontiguousarray(offset),
-                           lo, hi, out)
+        _cfa_affine_kernel(img, scale_map[:, :, 0].copy(), offset_map[:, :, 0].copy(), lo, hi,
+                           out)
     else:
-        _channel_affine_kernel(img.reshape(-1, 4), scale.reshape(-1).copy(),
-                               offset.reshape(-1).copy(), lo, hi, out.reshape(-1, 4))
+        c = img.shape[2]
+        _channel_affine_kernel(img.reshape(-1, c), scale_map[0, 0].copy(),
+                               offset_map[0, 0].copy(), lo, hi, out.reshape(-1, c))
     return out
+
+
+def site_values(values: np.ndarray, view: np.ndarray, pattern, op: str) -> np.ndarray:
+    """Per-element constants of an (H, W, C) view as a (2, 2, C) map indexed by
+    ``[i % 2, j % 2, k]``: 1 value for all; 3 per R, G, B (mapped through ``pattern`` on a
+    mosaic ``C = 1`` or packed RAW ``C = 4``); 4 per CFA position (mosaic / packed only)."""
+    c = view.shape[2]
+    if len(values) == 1:
+        return np.full((2, 2, c), values[0])
+    if c == 3:
+        if len(values) == 4:
+            raise ParameterError(f"{op}: 4 per-CFA-position values need a mosaic (H, W) or "
+                                 f"packed RAW (H, W, 4), got an RGB image {view.shape}")
+        return np.broadcast_to(values, (2, 2, 3)).copy()
+    if pattern is None:
+        shape = view.shape[:2] if c == 1 else view.shape
+        raise ParameterError(f"{op}: a mosaic or packed RAW image of shape {shape} needs "
+                             "parameter 'pattern' (RGGB, BGGR, GRBG or GBRG)")
+    cell = values[cell_channels(check_pattern(pattern, op=op))] if len(values) == 3 \
+        else values.reshape(2, 2)
+    if c == 1:
+        return np.ascontiguousarray(cell[:, :, None])
+    return np.broadcast_to(cell.reshape(-1), (2, 2, 4)).copy()
 
 
 def _scaled(image, factor: float, clip: bool, op: str) -> np.ndarray:
@@ -287,29 +297,6 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
     out = np.empty_like(view)
     _quantize_kernel(view, site_values(b, view, pattern, "quantize"), w, max_code, out)
     return out.reshape(img.shape)
-
-
-def site_values(values: np.ndarray, view: np.ndarray, pattern, op: str) -> np.ndarray:
-    """Per-element constants of an (H, W, C) view as a (2, 2, C) map indexed by
-    ``[i % 2, j % 2, k]``: 1 value for all; 3 per R, G, B (mapped through ``pattern`` on a
-    mosaic ``C = 1`` or packed RAW ``C = 4``); 4 per CFA position (mosaic / packed only)."""
-    c = view.shape[2]
-    if len(values) == 1:
-        return np.full((2, 2, c), values[0])
-    if c == 3:
-        if len(values) == 4:
-            raise ParameterError(f"{op}: 4 per-CFA-position values need a mosaic (H, W) or "
-                                 f"packed RAW (H, W, 4), got an RGB image {view.shape}")
-        return np.broadcast_to(values, (2, 2, 3)).copy()
-    if pattern is None:
-        raise ParameterError(f"{op}: a mosaic or packed RAW image of shape {view.shape[:2]}"
-                             f"{'' if c == 1 else ' x 4'} needs parameter 'pattern' "
-                             "(RGGB, BGGR, GRBG or GBRG) for per-channel values")
-    cell = values[cell_channels(check_pattern(pattern, op=op))] if len(values) == 3 \
-        else values.reshape(2, 2)
-    if c == 1:
-        return np.ascontiguousarray(cell[:, :, None])
-    return np.broadcast_to(cell.reshape(-1), (2, 2, 4)).copy()
 
 
 @register_op("channel_scale", domain_in=ANY_DOMAIN, meta_in=("pattern",))
