@@ -64,7 +64,7 @@ def test_unknown_case_is_an_error_listing_the_names():
     assert "--only no_such_case: no such case; known: gaussian_blur_iso" in result.stderr
 
 
-def test_case_with_unknown_or_missing_key_is_rejected():
+def test_case_with_unknown_or_missing_key_is_rejected(fresh_python):
     # In a child process: importing run.py pins this process's thread pools to one thread.
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import run\n"
             "for spec in ({'name': 'x', 'baselin': 1}, {'name': 'y', 'setup': None}):\n"
@@ -72,10 +72,7 @@ def test_case_with_unknown_or_missing_key_is_rejected():
             "        run.make_case(spec, 'cases_demo')\n"
             "    except SystemExit as exc:\n"
             "        print(exc)\n")
-    result = subprocess.run([sys.executable, "-c", code, str(RUN.parent)], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = fresh_python(code, str(RUN.parent)).splitlines()
     assert lines[0] == ("benchmarks/cases_demo.py: case 'x': unknown key(s) baselin; expected "
                         "name, setup, degrade, baseline, baseline_label, numba")
     assert lines[1] == ("benchmarks/cases_demo.py: case 'y': missing key(s) degrade, baseline, "

@@ -52,18 +52,15 @@ def test_compiled_seed_hash_equals_numpy_seedsequence():
     assert _rng._seed_words_kernel is not None        # the compiled hash was the one compared
 
 
-def test_without_numba_loaded_streams_use_numpys_hash():
+def test_without_numba_loaded_streams_use_numpys_hash(fresh_python):
     """A process that has not imported numba (a DataLoader worker drawing crops) gets the
     same Generators from numpy's own SeedSequence, without loading numba."""
-    import subprocess
-    import sys
     code = ("import sys, numpy as np; from degrade import _rng; "
             "a = _rng.stream(4, 5, 6, 1).random(3); "
             "b = np.random.Generator(np.random.PCG64(np.random.SeedSequence([4, 5], "
             "spawn_key=(6, 1)))).random(3); "
             "print(np.array_equal(a, b), 'numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "False"]
+    assert fresh_python(code).split() == ["True", "False"]
 
 
 def test_streams_behave_as_numpy_generators_in_every_way():

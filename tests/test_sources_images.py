@@ -279,14 +279,10 @@ def test_extensions_are_lower_case_with_dot():
     assert all(e.startswith(".") and e == e.lower() for e in IMAGE_EXTENSIONS)
 
 
-def test_package_exports_resolve_and_import_stays_light():
-    import subprocess
-    import sys
-
+def test_package_exports_resolve_and_import_stays_light(fresh_python):
     import degrade.sources as sources
 
     assert all(hasattr(sources, name) for name in sources.__all__)
     code = ("import sys, degrade.sources; "
             "print(sorted(m for m in ('cv2', 'rawpy', 'numba', 'colour') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "[]", out.stderr
+    assert fresh_python(code, timeout=60).strip() == "[]"

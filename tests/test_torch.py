@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -330,12 +328,10 @@ def test_datasets_pickle_with_their_epoch_and_without_open_files(store):
     assert ds.epoch == 4                                          # a plain copy is independent
 
 
-def test_import_degrade_does_not_import_torch():
+def test_import_degrade_does_not_import_torch(fresh_python):
     code = ("import sys, degrade, degrade.run, degrade.sources, degrade.ops; "
             "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert fresh_python(code).strip() == "False"
 
 
 def test_threads_sharing_one_reader_get_the_right_samples(tmp_path, monkeypatch):
@@ -354,9 +350,8 @@ def test_threads_sharing_one_reader_get_the_right_samples(tmp_path, monkeypatch)
         assert np.array_equal(item["lq"].numpy(), chw(lq[i]))
 
 
-def test_without_torch_the_import_error_says_how_to_install_it():
+def test_without_torch_the_import_error_says_how_to_install_it(fresh_python):
     code = ("import sys; sys.modules['torch'] = None\n"
             "try:\n    import degrade.torch\nexcept ImportError as e:\n    print(e)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "degrade.torch needs PyTorch: pip install 'degrade[torch]'"
+    assert (fresh_python(code).strip()
+            == "degrade.torch needs PyTorch: pip install 'degrade[torch]'")
