@@ -55,6 +55,8 @@ from degrade.torch import OnTheFlyDataset, PairDataset, PairLoader
 warnings.filterwarnings("ignore", message="skipping .* smaller than the crop")
 
 SHARD = 64
+#: readers that go through another loader than torch's DataLoader
+LOADER_CLASS = {"store_pairloader": PairLoader}
 # one thread for cv2 everywhere: the numbers are per worker (and OpenCV's thread pool does not
 # survive fork: a worker calling cv2 after the parent used the pool can hang)
 cv2.setNumThreads(1)
@@ -181,8 +183,7 @@ def bench_readers(args, tmp: Path) -> list[dict]:
     rows = []
     for workers in args.workers:
         best = {key: min(epoch_times(make(), workers, args.repeats,
-                                     loader_class=PairLoader if "pairloader" in key[0]
-                                     else DataLoader))
+                                     loader_class=LOADER_CLASS.get(key[0], DataLoader)))
                 for key, make in readers.items()}
         for (name, output), seconds in best.items():
             rate = args.num / seconds

@@ -137,7 +137,7 @@ class Recipe:
             meta: dict | None = None) -> Sample:
         """Make sample ``index``: crop, flips, target stages -> HQ; the chain -> LQ."""
         record = self.sample(seed, index)            # JSON types already, and ours alone
-        return self._replay_owned(image, record, int(record["seed"]), int(record["index"]), meta)
+        return self._replay_owned(image, record, meta)
 
     def replay(self, image: np.ndarray, record: dict, meta: dict | None = None) -> Sample:
         """Apply a record (from :meth:`sample`, :meth:`run` or a store) to ``image``.
@@ -146,17 +146,17 @@ class Recipe:
         the record's seed, index and node numbers.
         """
         try:
-            seed, index = int(record["seed"]), int(record["index"])
-            target_steps, steps = record["target_steps"], record["steps"]
+            int(record["seed"]), int(record["index"]), record["target_steps"], record["steps"]
             if not isinstance(record["target"], dict):
                 raise TypeError("'target'")
         except (KeyError, TypeError, ValueError) as e:
             raise DegradeError(f"not a degrade record (missing or bad {e})") from None
         record = json.loads(json.dumps(record))    # a private copy, and proof it is JSON
-        return self._replay_owned(image, record, seed, index, meta)
+        return self._replay_owned(image, record, meta)
 
-    def _replay_owned(self, image, record: dict, seed: int, index: int, meta) -> Sample:
+    def _replay_owned(self, image, record: dict, meta) -> Sample:
         """:meth:`replay` of a JSON record this call may change (the crop position is added)."""
+        seed, index = int(record["seed"]), int(record["index"])
         target_steps, steps = record["target_steps"], record["steps"]
         meta = dict(meta or {})
         crop = self._crop(image, record["target"])
