@@ -5,6 +5,7 @@ behind the defaults (threaded scheduler, no compression for images).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -18,7 +19,7 @@ from .._errors import ParameterError
 from ..sources.folders import Patches, as_sources, plan_samples, relative_path
 from . import store as st
 from .progress import Progress
-from .tasks import Context, RecipeRef, _FileCache, make_sample, run_shard
+from .tasks import Context, RecipeRef, _SharedFileCache, make_sample, run_shard
 
 DEFAULT_SHARD_SIZE = 64
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
@@ -215,10 +216,11 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
                                 "(use --overwrite to replace it, or another --out):\n  "
                                 + "\n  ".join(diff))
         return group
-    # learn shapes and dtypes from sample 0 (this also compiles the numba kernels once)
-    probe = Context(**{**ctx.__dict__, "shapes": {}, "dtypes": {}})
+    # learn shapes and dtypes from sample 0 (this also compiles the numba kernels once); its
+    # file stays decoded in the run's cache for the first shard (threaded scheduler)
+    probe = dataclasses.replace(ctx, shapes={}, dtypes={})
     sample, _, _ = make_sample(probe, 0, int(plan.sample_file[0]), int(plan.sample_cell[0]),
-                               _FileCache(probe))
+                               _SharedFileCache(ctx))
     requested = wanted["dtype"]
     dtypes = {name: (requested if requested != "auto" else _auto_dtype(recipe, arr, name))
               for name, arr in (("hq", sample.hq), ("lq", sample.lq))}
@@ -261,7 +263,10 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
                     on_done(result["samples"])
 
         with _Report():
-            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers))
+            # chunksize=1: a shard is a coarse task already; dask's default batches of 6 leave
+            # one process idle for the last batch (16 shards on 2 processes: 6+6+4)
+            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
+                                     chunksize=1))
     return _execute_distributed(tasks, scheduler, on_done)
 
 

@@ -43,14 +43,23 @@ class StoreError(DegradeError):
     """An output store cannot be created, resumed or read."""
 
 
-def quantise(image: np.ndarray, dtype: str) -> np.ndarray:
-    """float32 [0, 1] -> the stored dtype: ``floor(clip(x, 0, 1) * scale + 0.5)`` or float16."""
+def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 [0, 1] -> the stored dtype: ``floor(clip(x, 0, 1) * scale + 0.5)`` or float16.
+
+    ``out``: a C-contiguous array of ``image``'s shape and ``dtype`` to write into (a slot of
+    a shard buffer) instead of a new array.
+    """
+    src = np.asarray(image) if dtype == "float16" else np.ascontiguousarray(image, np.float32)
+    if out is None:
+        out = np.empty(src.shape, dtype=dtype)
+    elif out.shape != src.shape or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+        raise ValueError(f"quantise: out is {out.dtype}{out.shape}, expected a C-contiguous "
+                         f"{dtype}{src.shape}")
     if dtype == "float16":
-        return image.astype(np.float16)
+        out[...] = src
+        return out
     from .._nb.quantise import _quantise_kernel
 
-    src = np.ascontiguousarray(image, dtype=np.float32)
-    out = np.empty(src.shape, dtype=dtype)
     _quantise_kernel(src.reshape(-1), np.float32(DTYPE_SCALE[dtype]), out.reshape(-1))
     return out
 

@@ -1,0 +1,140 @@
+"""What shard tasks share within one process: decoded files (each decoded once per run, even
+when its samples span shards or two threads want it at once) and per-thread shard buffers."""
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from degrade._errors import InputError
+from degrade.run import generate, tasks
+from degrade.run.store import quantise
+from degrade.sources.folders import Patches
+from tests.test_run import RECIPE, load, write_png
+
+
+def make_context(files, shard_size=4, shapes=None, dtypes=None):
+    ctx = tasks.Context(tasks.RecipeRef(None), 0, "image", list(files), list(files),
+                        np.zeros(len(files), np.int64), Patches(), shard_size=shard_size)
+    ctx.shapes.update(shapes or {})
+    ctx.dtypes.update(dtypes or {})
+    return ctx
+
+
+@pytest.fixture()
+def counted_reads(monkeypatch):
+    calls = []
+    real = tasks.read_file
+
+    def read_file(path, kind):
+        calls.append(path)
+        return real(path, kind)
+    monkeypatch.setattr(tasks, "read_file", read_file)
+    return calls
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_spanning_shards_is_decoded_once_per_run(tmp_path, counted_reads, workers):
+    for k in range(2):
+        write_png(tmp_path / "src" / f"img{k}.png", 48, 48, k)
+    # 8 samples of 2 files: samples 0-3 from img0, 4-7 from img1; shards of 2 samples, so
+    # each file spans two shards (and sample 0, the probe that learns the shapes, uses img0)
+    out = tmp_path / "s.zarr"
+    generate(RECIPE, str(tmp_path / "src"), out, num=8, shard_size=2, workers=workers,
+             progress=False)
+    assert sorted(counted_reads) == sorted(str(tmp_path / "src" / f"img{k}.png") for k in range(2))
+    counted_reads.clear()
+    again = tmp_path / "again.zarr"        # the same store made with one shard per file
+    generate(RECIPE, str(tmp_path / "src"), again, num=8, shard_size=4, workers=1, progress=False)
+    a, b = load(out), load(again)
+    assert np.array_equal(a["hq"], b["hq"]) and np.array_equal(a["lq"], b["lq"])
+    assert a["records"] == b["records"]
+
+
+def test_threads_wanting_one_file_wait_for_a_single_decode(tmp_path, monkeypatch):
+    calls = []
+
+    def slow_read(path, kind):
+        calls.append(path)
+        time.sleep(0.2)
+        return np.full((4, 4, 3), 0.5, np.float32), {}
+    monkeypatch.setattr(tasks, "read_file", slow_read)
+    state = make_context(["a.png"]).run_state()
+    got = [None] * 4
+
+    def ask(i):
+        got[i] = state.decoded(0)
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["a.png"]
+    assert all(g is got[0] for g in got)
+
+
+def test_a_file_that_fails_to_decode_fails_every_asker_from_one_attempt(tmp_path, counted_reads):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    state = make_context([str(bad)]).run_state()
+    for _ in range(3):
+        with pytest.raises(InputError, match="bad.png"):
+            state.decoded(0)
+    assert counted_reads == [str(bad)]
+
+
+def test_the_decoded_file_cache_is_bounded(tmp_path, counted_reads):
+    paths = [str(write_png(tmp_path / f"f{k}.png", 8, 8, k)) for k in range(6)]
+    state = make_context(paths).run_state()
+    for k in range(6):
+        state.decoded(k)
+    assert list(state.files) == list(range(6 - state.FILES_KEPT, 6))
+    state.decoded(0)                        # evicted: decoded again
+    assert counted_reads == paths + [paths[0]]
+
+
+def test_shard_buffers_are_per_thread_and_reused():
+    ctx = make_context(["a"], shard_size=4, shapes={"hq": (6, 6, 3), "lq": (3, 3, 3)},
+                       dtypes={"hq": "uint8", "lq": "uint16"})
+    state = ctx.run_state()
+    hq, lq = state.shard_buffers(4)
+    assert hq.shape == (4, 6, 6, 3) and hq.dtype == np.uint8
+    assert lq.shape == (4, 3, 3, 3) and lq.dtype == np.uint16
+    hq2, lq2 = state.shard_buffers(3)      # the last, shorter shard: views of the same memory
+    assert hq2.shape[0] == 3 and np.shares_memory(hq, hq2) and np.shares_memory(lq, lq2)
+    assert hq2.flags.c_contiguous and hq2[1].flags.c_contiguous
+    other = []
+    thread = threading.Thread(target=lambda: other.extend(state.shard_buffers(4)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(hq, other[0]) and not np.shares_memory(lq, other[1])
+
+
+def test_the_run_state_is_not_pickled_with_the_context():
+    ctx = make_context(["a"])
+    state = ctx.run_state()
+    assert ctx.run_state() is state
+    copy = pickle.loads(pickle.dumps(ctx))
+    assert copy.state is None and copy.files == ctx.files
+    assert copy.run_state() is not state
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float16"])
+def test_quantise_into_a_slot_equals_a_new_array(dtype):
+    values = np.random.default_rng(1).uniform(-0.2, 1.2, (2, 5, 7, 3)).astype(np.float32)
+    buffer = np.zeros((3, 5, 7, 3), dtype)
+    for k in range(2):
+        result = quantise(values[k], dtype, out=buffer[k])
+        assert np.shares_memory(result, buffer[k]) and result.shape == buffer[k].shape
+        assert np.array_equal(buffer[k], quantise(values[k], dtype))
+    assert not buffer[2].any()
+
+
+def test_quantise_refuses_a_slot_of_another_shape_or_dtype():
+    with pytest.raises(ValueError, match=r"expected a C-contiguous uint8\(5, 7, 3\)"):
+        quantise(np.zeros((5, 7, 3), np.float32), "uint8", out=np.zeros((5, 7, 4), np.uint8))
+    with pytest.raises(ValueError, match="expected a C-contiguous uint16"):
+        quantise(np.zeros((5, 7, 3), np.float32), "uint16", out=np.zeros((5, 7, 3), np.uint8))
