@@ -27,6 +27,8 @@ def test_generate_then_inspect(job, tmp_path, capsys):
                  "--shard-size", "4", "--workers", "2"]) == 0
     err = capsys.readouterr().err
     assert "generate: 6/6 samples (100.0%)" in err and "samples/s" in err and "ETA" in err
+    # the CLI's default scheduler is auto: a short run stays on threads, and says why
+    assert "scheduler: threads (6 samples at ~" in err and "< 20 s)" in err
     assert f"{out}: 6 samples in 2 shards (2 written, 0 kept from an earlier run)" in err
     assert main(["inspect", str(out), "--grid", str(tmp_path / "pairs.png"), "--pairs", "2"]) == 0
     text = capsys.readouterr().out
@@ -117,3 +119,35 @@ def test_skipped_files_are_warned_on_stderr_and_listed_by_inspect(job, capsys):
     assert "recipe text:" not in text
     assert main(["generate", str(recipe), "--out", str(out), "--input", str(images), "--strict"]) == 2
     assert "error: " + str(images / "broken.png") + ": not a readable image" in capsys.readouterr().err
+
+
+def test_auto_takes_processes_for_a_long_run_with_the_same_bits(job, tmp_path, monkeypatch):
+    from degrade.run import execute
+    recipe, images, out = job
+    kwargs = dict(num=8, shard_size=2, workers=2, progress=False)
+    threads = degrade.generate(str(recipe), str(images), tmp_path / "t.zarr", scheduler="threads",
+                               **kwargs)
+    assert threads["scheduler"] == "threads"
+    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 0.0)      # every run counts as long
+    auto = degrade.generate(str(recipe), str(images), out, scheduler="auto", **kwargs)
+    assert auto["scheduler"] == "processes"
+    one = degrade.generate(str(recipe), str(images), tmp_path / "one.zarr", scheduler="auto",
+                           **{**kwargs, "workers": 1})
+    assert one["scheduler"] == "threads"                              # 1 worker: no processes
+    a, b = zarr.open_group(str(tmp_path / "t.zarr"), mode="r"), zarr.open_group(str(out), mode="r")
+    for name in ("hq", "lq", "records"):
+        assert (a[name][:] == b[name][:]).all()
+
+
+@pytest.mark.parametrize("shard_size", [4, 1])
+def test_auto_estimates_the_run_from_one_timed_sample(job, monkeypatch, shard_size):
+    from degrade.run import execute
+    recipe, images, out = job
+    made = []
+    real = execute.make_sample
+    monkeypatch.setattr(execute, "make_sample", lambda ctx, index, *a: (made.append(index), real(ctx, index, *a))[1])
+    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 1e9)
+    summary = degrade.generate(str(recipe), str(images), out, num=9, shard_size=shard_size,
+                               workers=2, scheduler="auto", progress=False)
+    assert summary["scheduler"] == "threads"
+    assert made == [0, 0, 1]             # the shape probe, then the two timed samples

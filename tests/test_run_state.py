@@ -138,3 +138,30 @@ def test_quantise_refuses_a_slot_of_another_shape_or_dtype():
         quantise(np.zeros((5, 7, 3), np.float32), "uint8", out=np.zeros((5, 7, 4), np.uint8))
     with pytest.raises(ValueError, match="expected a C-contiguous uint16"):
         quantise(np.zeros((5, 7, 3), np.float32), "uint16", out=np.zeros((5, 7, 3), np.uint8))
+
+
+def test_steady_rate_leaves_out_the_first_shard_of_every_worker():
+    from degrade.run.execute import _steady_rate
+    # 2 workers: both first shards end at 1.0 and 1.1 s (start-up), then 8 samples every 0.5 s
+    finished = [(1.0, 8), (1.1, 8), (1.5, 8), (1.6, 8), (2.0, 8), (2.1, 8)]
+    assert _steady_rate(finished, 2) == pytest.approx(32 / 1.0)
+    assert _steady_rate(finished, 1) == pytest.approx(40 / 1.1)
+    assert _steady_rate(finished[:3], 2) is None          # too few shards to tell
+    assert _steady_rate([(1.0, 8), (1.0, 8), (1.0, 8)], 1) is None
+
+
+def test_the_summary_reports_start_up_and_steady_rate(tmp_path, images_small):
+    summary = generate(RECIPE, str(images_small), tmp_path / "s.zarr", num=12, shard_size=2,
+                       workers=1, progress=False)
+    assert 0 < summary["first_shard_s"] <= summary["seconds"]
+    assert summary["steady_samples_per_s"] > 0
+    few = generate(RECIPE, str(images_small), tmp_path / "f.zarr", num=4, shard_size=2,
+                   workers=2, progress=False)
+    assert few["steady_samples_per_s"] is None
+
+
+@pytest.fixture()
+def images_small(tmp_path):
+    for k in range(3):
+        write_png(tmp_path / "src" / f"img{k}.png", 40, 40, k)
+    return tmp_path / "src"

@@ -30,8 +30,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, metavar="S", help="root seed (default: the recipe's)")
     parser.add_argument("--workers", type=int, metavar="N", help="local workers (default: all cores)")
     parser.add_argument("--scheduler", metavar="ADDR",
-                        help="threads (default), processes, synchronous, or a dask.distributed "
-                             "address tcp://HOST:PORT (also read from DASK_SCHEDULER_ADDRESS)")
+                        help="auto (default: processes for runs estimated at >= 20 s on one "
+                             "worker, else threads), threads, processes, synchronous, or a "
+                             "dask.distributed address tcp://HOST:PORT (also read from "
+                             "DASK_SCHEDULER_ADDRESS)")
     parser.add_argument("--shard-size", type=int, default=64, metavar="K",
                         help="samples per shard file (default: 64)")
     parser.add_argument("--patch-size", type=int, metavar="P",
@@ -65,7 +67,7 @@ def run(args) -> int:
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = _warning_line
         summary = generate(args.recipe, args.inputs, args.out, num=args.num, seed=args.seed,
-                           workers=args.workers, scheduler=args.scheduler,
+                           workers=args.workers, scheduler=_scheduler(args.scheduler),
                            shard_size=args.shard_size, strict=args.strict,
                            overwrite=args.overwrite, dtype=args.dtype,
                            patch_size=args.patch_size, stride=args.stride, weights=args.weights,
@@ -77,3 +79,13 @@ def run(args) -> int:
               f"{summary['seconds']:.1f} s, {summary['samples_per_s']:.1f} samples/s, "
               f"{summary['mb_per_s']:.1f} MB/s", file=sys.stderr)
     return 0
+
+
+def _scheduler(option: str | None) -> str | None:
+    """The CLI's default is 'auto' (the command is a script's main: processes are safe to
+    spawn); DASK_SCHEDULER_ADDRESS still wins over it when --scheduler is absent."""
+    import os
+
+    if option or os.environ.get("DASK_SCHEDULER_ADDRESS"):
+        return option
+    return "auto"

@@ -23,6 +23,11 @@ from .tasks import Context, RecipeRef, _SharedFileCache, make_sample, run_shard
 
 DEFAULT_SHARD_SIZE = 64
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
+#: ``scheduler="auto"`` takes processes when the run's samples are estimated to take at least
+#: this long on one worker: process start-up (spawn, imports, numba cache loads) costs ~1.2 s
+#: here, and processes then run 1.7-1.8x of 1 worker against threads' 1.0-1.3x for a light,
+#: GIL-bound recipe and 1.5-1.7x for a heavy one (docs/dataset_engine.md, "Schedulers")
+AUTO_PROCESSES_SECONDS = 20.0
 _DOMAIN_DTYPE = {"srgb": "uint8", "linear": "uint16", "camera": "uint16", "raw": "uint16"}
 
 
@@ -64,14 +69,41 @@ def _auto_dtype(recipe, array: np.ndarray, which: str) -> str:
 
 
 def _resolve_scheduler(scheduler):
-    """'threads' | 'processes' | 'synchronous' | a distributed Client | 'tcp://...' address."""
+    """'threads' | 'processes' | 'synchronous' | 'auto' | a distributed Client | 'tcp://...'."""
     if scheduler is None:
         scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or "threads"
-    if isinstance(scheduler, str) and scheduler not in LOCAL_SCHEDULERS and "://" not in scheduler:
+    if (isinstance(scheduler, str) and scheduler not in LOCAL_SCHEDULERS + ("auto",)
+            and "://" not in scheduler):
         raise ParameterError(f"scheduler = {scheduler!r}: expected one of "
-                             f"{', '.join(LOCAL_SCHEDULERS)} or a dask.distributed address "
-                             "like tcp://HOST:8786")
+                             f"{', '.join(LOCAL_SCHEDULERS)}, auto or a dask.distributed "
+                             "address like tcp://HOST:8786")
     return scheduler
+
+
+def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[str, str]:
+    """``scheduler="auto"``: processes for long runs, threads otherwise; returns (name, why).
+
+    The run's length is estimated from the time of a sample made here times the samples to
+    make: the faster of two, as either may load (or compile) a numba kernel the samples before
+    did not need, or decode its file.
+    """
+    count = sum(_shard_len(k, ctx.shard_size, plan.num) for k in todo)
+    if workers < 2 or count < 2 * workers:
+        return "threads", f"{count} samples on {workers} worker(s)"
+    first = todo[0] * ctx.shard_size
+    indices = [first, first + 1 if _shard_len(todo[0], ctx.shard_size, plan.num) > 1
+               else todo[1] * ctx.shard_size]
+    probe = dataclasses.replace(ctx, shapes={}, dtypes={})
+    cache = _SharedFileCache(ctx)
+    seconds = float("inf")
+    for index in indices:
+        start = time.perf_counter()
+        make_sample(probe, index, int(plan.sample_file[index]), int(plan.sample_cell[index]), cache)
+        seconds = min(seconds, time.perf_counter() - start)
+    estimate = count * seconds
+    name = "processes" if estimate >= AUTO_PROCESSES_SECONDS else "threads"
+    return name, (f"{count} samples at ~{seconds * 1e3:.1f} ms each: ~{estimate:.0f} s on one "
+                  f"worker ({'>=' if name == 'processes' else '<'} {AUTO_PROCESSES_SECONDS:.0f} s)")
 
 
 def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None = None,
@@ -118,8 +150,11 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     workers : int or None
         Local workers (threads or processes); None = all cores.
     scheduler : str or distributed.Client or None
-        'threads' (default), 'processes', 'synchronous', a ``tcp://HOST:PORT`` address or a
-        Client; None also honours ``DASK_SCHEDULER_ADDRESS``.
+        'threads' (default), 'processes', 'synchronous', 'auto' (processes when the run is
+        estimated to take >= ``AUTO_PROCESSES_SECONDS`` on one worker, else threads; the
+        CLI's default), a ``tcp://HOST:PORT`` address or a Client; None also honours
+        ``DASK_SCHEDULER_ADDRESS``. 'processes' (and so 'auto') spawns workers that import
+        the calling script: guard a script's code with ``if __name__ == "__main__":``.
     shard_size : int
         Samples per shard file (one chunk per sample).
     strict : bool
@@ -142,7 +177,10 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     -------
     dict
         Summary: ``path``, ``num``, ``shards``, ``shards_written``, ``shards_reused``,
-        ``skipped`` (list of {path, reason}), ``seconds``, ``samples_per_s``, ``mb_per_s``.
+        ``scheduler`` (the one used: 'auto' resolved, 'distributed' for a cluster),
+        ``skipped`` (list of {path, reason}), ``seconds``, ``samples_per_s``, ``mb_per_s``;
+        ``first_shard_s`` (start-up plus one shard) and ``steady_samples_per_s`` (the rate
+        once all workers run, None for runs of few shards).
 
     Raises
     ------
@@ -181,9 +219,17 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     todo = [k for k in range(n_shards) if k not in done]
     if done:
         say(f"resuming {out}: {len(done)} of {n_shards} shards already done")
+    if scheduler == "auto":
+        scheduler, why = _auto_scheduler(ctx, plan, todo, workers)
+        say(f"scheduler: {scheduler} ({why})")
     bar = Progress(plan.num, sum(_shard_len(k, ctx.shard_size, plan.num) for k in done),
                    enabled=progress)
-    results = _execute(ctx, plan, todo, scheduler, workers, bar.update)
+    finished = []                    # (time, samples) of every shard as it finishes
+
+    def on_done(samples: int) -> None:
+        finished.append((time.perf_counter(), samples))
+        bar.update(samples)
+    results, concurrency = _execute(ctx, plan, todo, scheduler, workers, on_done)
     bar.close()
     failures = [f for r in results for f in r["failures"]]
     for failure in _unique(failures):
@@ -199,7 +245,25 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     return {"path": str(out), "num": plan.num, "shards": n_shards, "shards_written": len(todo),
             "shards_reused": len(done), "samples_written": written, "skipped": skipped,
             "seconds": seconds, "samples_per_s": written / seconds if seconds else 0.0,
-            "mb_per_s": nbytes / 1e6 / seconds if seconds else 0.0}
+            "mb_per_s": nbytes / 1e6 / seconds if seconds else 0.0,
+            "scheduler": scheduler if isinstance(scheduler, str) else "distributed",
+            "first_shard_s": finished[0][0] - t_start if finished else 0.0,
+            "steady_samples_per_s": _steady_rate(finished, concurrency)}
+
+
+def _steady_rate(finished: list, concurrency: int) -> float | None:
+    """Samples/s once every worker is running: the samples of the shards that finish after
+    the first ``concurrency`` shards, over the time from that shard's end to the last one's.
+
+    Leaves out start-up (process spawn, imports, numba cache loads, the first decodes), which
+    a long run amortises. None when fewer than ``concurrency + 2`` shards were made.
+    """
+    if len(finished) < concurrency + 2:
+        return None
+    start = finished[concurrency - 1][0]
+    samples = sum(n for _, n in finished[concurrency:])
+    span = finished[-1][0] - start
+    return samples / span if span > 0 else None
 
 
 def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwrite: bool):
@@ -242,9 +306,13 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
 
 
 def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_done) -> list[dict]:
-    """Run one task per shard in ``todo`` on the chosen scheduler; returns their summaries."""
+    """Run one task per shard in ``todo`` on the chosen scheduler.
+
+    Returns the tasks' summaries and how many shards run at once (workers, or the cluster's
+    threads).
+    """
     if not todo:
-        return []
+        return [], 1
     import dask
 
     token = uuid.uuid4().hex[:12]
@@ -265,8 +333,8 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
         with _Report():
             # chunksize=1: a shard is a coarse task already; dask's default batches of 6 leave
             # one process idle for the last batch (16 shards on 2 processes: 6+6+4)
-            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
-                                     chunksize=1))
+            results = dask.compute(*tasks, scheduler=scheduler, num_workers=workers, chunksize=1)
+        return list(results), 1 if scheduler == "synchronous" else min(workers, len(tasks))
     return _execute_distributed(tasks, scheduler, on_done)
 
 
@@ -288,7 +356,8 @@ def _execute_distributed(tasks, scheduler, on_done) -> list[dict]:
             result = future.result()
             results.append(result)
             on_done(result["samples"])
-        return results
+        threads = sum(client.nthreads().values()) or 1
+        return results, min(threads, len(tasks))
     finally:
         if client is not scheduler:
             client.close()
