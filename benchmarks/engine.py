@@ -228,19 +228,22 @@ def main() -> None:
             shard = max(count // 32, 1)                  # 32 tasks: 16 per worker
             start = best_time(engine(recipe, src, tmp / "s.zarr", 2, workers=2,
                                      scheduler="processes"), 1)
+            # the local configurations in turn, best of the repeats: a change of machine load
+            # (this VM's single-thread speed varies by +-20 % from minute to minute) hits them
+            # alike; no cluster is alive meanwhile (its idle scheduler and workers take CPU)
+            configs = {"threads-1": dict(workers=1), "threads-2": dict(workers=2),
+                       "processes-2": dict(workers=2, scheduler="processes")}
+            cases = {name: engine(recipe, src, tmp / "s.zarr", count, shard_size=shard, **opts)
+                     for name, opts in configs.items()}
+            cases.update({f"plain-{n}": plain_threads(recipe, src, count, n) for n in (1, 2)})
+            times = interleaved_best(cases, rep)
             with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
                     Client(cluster) as client:
                 client.run(warm_up, recipe, src)          # import + compile once per worker
-                # every configuration in turn, best of the repeats: a change of machine load
-                # (this VM's single-thread speed varies by +-20 % from minute to minute) hits
-                # them alike
-                configs = {"threads-1": dict(workers=1), "threads-2": dict(workers=2),
-                           "processes-2": dict(workers=2, scheduler="processes"),
-                           "cluster-2": dict(scheduler=client)}
-                cases = {name: engine(recipe, src, tmp / "s.zarr", count, shard_size=shard, **opts)
-                         for name, opts in configs.items()}
-                cases.update({f"plain-{n}": plain_threads(recipe, src, count, n) for n in (1, 2)})
-                times = interleaved_best(cases, rep)
+                configs["cluster-2"] = dict(scheduler=client)
+                cases["cluster-2"] = engine(recipe, src, tmp / "s.zarr", count,
+                                            shard_size=shard, scheduler=client)
+                times["cluster-2"] = best_time(cases["cluster-2"], rep)
             ceiling = times.pop("plain-1") / times.pop("plain-2")
             base = times["threads-1"]
             print(f"{label}, {count} samples in shards of {shard}: 1 thread {count / base:.1f} samples/s; speed-up vs 1 "

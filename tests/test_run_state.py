@@ -140,14 +140,15 @@ def test_quantise_refuses_a_slot_of_another_shape_or_dtype():
         quantise(np.zeros((5, 7, 3), np.float32), "uint16", out=np.zeros((5, 7, 3), np.uint8))
 
 
-def test_steady_rate_leaves_out_the_first_shard_of_every_worker():
+def test_steady_rate_starts_when_every_worker_has_finished_a_shard():
     from degrade.run.execute import _steady_rate
-    # 2 workers: both first shards end at 1.0 and 1.1 s (start-up), then 8 samples every 0.5 s
-    finished = [(1.0, 8), (1.1, 8), (1.5, 8), (1.6, 8), (2.0, 8), (2.1, 8)]
-    assert _steady_rate(finished, 2) == pytest.approx(32 / 1.0)
-    assert _steady_rate(finished, 1) == pytest.approx(40 / 1.1)
-    assert _steady_rate(finished[:3], 2) is None          # too few shards to tell
-    assert _steady_rate([(1.0, 8), (1.0, 8), (1.0, 8)], 1) is None
+    # worker a starts at once; b (a process still importing) finishes its first shard at 2.0 s
+    finished = [(1.0, 8, "a"), (1.5, 8, "a"), (2.0, 8, "b"), (2.5, 8, "a"), (2.6, 8, "b"),
+                (3.0, 8, "a"), (3.1, 8, "b")]
+    assert _steady_rate(finished) == pytest.approx(32 / 1.1)
+    assert _steady_rate([(1.0, 8, "a"), (1.5, 8, "a"), (2.0, 4, "a")]) == pytest.approx(12 / 1.0)
+    assert _steady_rate(finished[:4]) is None           # 1 shard after b's first: too few
+    assert _steady_rate([]) is None
 
 
 def test_the_summary_reports_start_up_and_steady_rate(tmp_path, images_small):

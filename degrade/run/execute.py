@@ -224,12 +224,12 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         say(f"scheduler: {scheduler} ({why})")
     bar = Progress(plan.num, sum(_shard_len(k, ctx.shard_size, plan.num) for k in done),
                    enabled=progress)
-    finished = []                    # (time, samples) of every shard as it finishes
+    finished = []                    # (time, samples, worker) of every shard as it finishes
 
-    def on_done(samples: int) -> None:
-        finished.append((time.perf_counter(), samples))
-        bar.update(samples)
-    results, concurrency = _execute(ctx, plan, todo, scheduler, workers, on_done)
+    def on_done(result: dict) -> None:
+        finished.append((time.perf_counter(), result["samples"], result["worker"]))
+        bar.update(result["samples"])
+    results = _execute(ctx, plan, todo, scheduler, workers, on_done)
     bar.close()
     failures = [f for r in results for f in r["failures"]]
     for failure in _unique(failures):
@@ -248,22 +248,27 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
             "mb_per_s": nbytes / 1e6 / seconds if seconds else 0.0,
             "scheduler": scheduler if isinstance(scheduler, str) else "distributed",
             "first_shard_s": finished[0][0] - t_start if finished else 0.0,
-            "steady_samples_per_s": _steady_rate(finished, concurrency)}
+            "steady_samples_per_s": _steady_rate(finished)}
 
 
-def _steady_rate(finished: list, concurrency: int) -> float | None:
-    """Samples/s once every worker is running: the samples of the shards that finish after
-    the first ``concurrency`` shards, over the time from that shard's end to the last one's.
+def _steady_rate(finished: list) -> float | None:
+    """Samples/s once every worker runs: the samples of the shards that finish after every
+    worker (process and thread) has finished its first shard, over the time from then to the
+    last shard's end.
 
     Leaves out start-up (process spawn, imports, numba cache loads, the first decodes), which
-    a long run amortises. None when fewer than ``concurrency + 2`` shards were made.
+    a long run amortises. None when fewer than 2 shards finish in that window.
     """
-    if len(finished) < concurrency + 2:
+    firsts = {}
+    for when, _, worker in finished:
+        firsts.setdefault(worker, when)
+    if not firsts:
         return None
-    start = finished[concurrency - 1][0]
-    samples = sum(n for _, n in finished[concurrency:])
-    span = finished[-1][0] - start
-    return samples / span if span > 0 else None
+    start = max(firsts.values())
+    after = [(when, n) for when, n, _ in finished if when > start]
+    if len(after) < 2:
+        return None
+    return sum(n for _, n in after) / (after[-1][0] - start)
 
 
 def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwrite: bool):
@@ -308,11 +313,10 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
 def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_done) -> list[dict]:
     """Run one task per shard in ``todo`` on the chosen scheduler.
 
-    Returns the tasks' summaries and how many shards run at once (workers, or the cluster's
-    threads).
+    ``on_done(summary)`` is called in the calling process as each shard finishes.
     """
     if not todo:
-        return [], 1
+        return []
     import dask
 
     token = uuid.uuid4().hex[:12]
@@ -328,13 +332,13 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
         class _Report(Callback):
             def _posttask(self, key, result, dsk, state, worker_id):
                 if isinstance(result, dict) and "samples" in result:
-                    on_done(result["samples"])
+                    on_done(result)
 
         with _Report():
             # chunksize=1: a shard is a coarse task already; dask's default batches of 6 leave
             # one process idle for the last batch (16 shards on 2 processes: 6+6+4)
-            results = dask.compute(*tasks, scheduler=scheduler, num_workers=workers, chunksize=1)
-        return list(results), 1 if scheduler == "synchronous" else min(workers, len(tasks))
+            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
+                                     chunksize=1))
     return _execute_distributed(tasks, scheduler, on_done)
 
 
@@ -355,9 +359,8 @@ def _execute_distributed(tasks, scheduler, on_done) -> list[dict]:
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
-            on_done(result["samples"])
-        threads = sum(client.nthreads().values()) or 1
-        return results, min(threads, len(tasks))
+            on_done(result)
+        return results
     finally:
         if client is not scheduler:
             client.close()

@@ -7,6 +7,7 @@ bits whichever worker, scheduler or partition makes it, and whenever.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -291,4 +292,4 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
         failures.extend(failed)
     write_shard(ctx.store, shard, ctx.shard_size, hq, lq, records, ctx.compression)
     return {"shard": shard, "samples": count, "bytes": hq.nbytes + lq.nbytes,
-            "failures": failures}
+            "failures": failures, "worker": f"{os.getpid()}:{threading.get_ident()}"}
