@@ -28,7 +28,7 @@ def test_generate_then_inspect(job, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "generate: 6/6 samples (100.0%)" in err and "samples/s" in err and "ETA" in err
     # the CLI's default scheduler is auto: a short run stays on threads, and says why
-    assert "scheduler: threads (6 samples at ~" in err and "< 20 s)" in err
+    assert "scheduler: threads (6 samples at ~" in err and "s on one worker (< 20 s)" in err
     assert f"{out}: 6 samples in 2 shards (2 written, 0 kept from an earlier run)" in err
     assert main(["inspect", str(out), "--grid", str(tmp_path / "pairs.png"), "--pairs", "2"]) == 0
     text = capsys.readouterr().out
@@ -129,6 +129,11 @@ def test_auto_takes_processes_for_a_long_run_with_the_same_bits(job, tmp_path, m
                                **kwargs)
     assert threads["scheduler"] == "threads"
     monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 0.0)      # every run counts as long
+    monkeypatch.setattr(execute, "AUTO_PROCESSES_SAMPLE_MS", 0.0)    # and no sample as light
+    heavy = degrade.generate(str(recipe), str(images), tmp_path / "h.zarr", scheduler="auto",
+                             **kwargs)
+    assert heavy["scheduler"] == "threads"                            # threads scale: no spawn
+    monkeypatch.setattr(execute, "AUTO_PROCESSES_SAMPLE_MS", 1e9)     # every sample is light
     auto = degrade.generate(str(recipe), str(images), out, scheduler="auto", **kwargs)
     assert auto["scheduler"] == "processes"
     one = degrade.generate(str(recipe), str(images), tmp_path / "one.zarr", scheduler="auto",
@@ -140,14 +145,21 @@ def test_auto_takes_processes_for_a_long_run_with_the_same_bits(job, tmp_path, m
 
 
 @pytest.mark.parametrize("shard_size", [4, 1])
-def test_auto_estimates_the_run_from_one_timed_sample(job, monkeypatch, shard_size):
+def test_auto_times_samples_of_the_run_to_decide(job, monkeypatch, shard_size):
     from degrade.run import execute
     recipe, images, out = job
     made = []
     real = execute.make_sample
     monkeypatch.setattr(execute, "make_sample", lambda ctx, index, *a: (made.append(index), real(ctx, index, *a))[1])
-    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 1e9)
+    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 1e9)      # short even at 1 s a sample
     summary = degrade.generate(str(recipe), str(images), out, num=9, shard_size=shard_size,
                                workers=2, scheduler="auto", progress=False)
     assert summary["scheduler"] == "threads"
-    assert made == [0, 0, 1]             # the shape probe, then the two timed samples
+    assert made == [0, 0]                # the shape probe, then one timed sample said "short"
+    made.clear()
+    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 1e-9)     # long even at 1 ns
+    monkeypatch.setattr(execute, "AUTO_PROBE_SECONDS", 1e9)          # no time budget: 8 samples
+    monkeypatch.setattr(execute, "AUTO_PROCESSES_SAMPLE_MS", 0.0)    # (and stay on threads)
+    summary = degrade.generate(str(recipe), str(images), out.with_name("b.zarr"), num=9,
+                               shard_size=shard_size, workers=2, scheduler="auto", progress=False)
+    assert made == [0] + list(range(8)) and summary["scheduler"] == "threads"

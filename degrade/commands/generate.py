@@ -30,8 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, metavar="S", help="root seed (default: the recipe's)")
     parser.add_argument("--workers", type=int, metavar="N", help="local workers (default: all cores)")
     parser.add_argument("--scheduler", metavar="ADDR",
-                        help="auto (default: processes for runs estimated at >= 20 s on one "
-                             "worker, else threads), threads, processes, synchronous, or a "
+                        help="auto (default: processes for long runs of light samples, "
+                             "else threads), threads, processes, synchronous, or a "
                              "dask.distributed address tcp://HOST:PORT (also read from "
                              "DASK_SCHEDULER_ADDRESS)")
     parser.add_argument("--shard-size", type=int, default=64, metavar="K",

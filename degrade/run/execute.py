@@ -23,11 +23,18 @@ from .tasks import Context, RecipeRef, _SharedFileCache, make_sample, run_shard
 
 DEFAULT_SHARD_SIZE = 64
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
-#: ``scheduler="auto"`` takes processes when the run's samples are estimated to take at least
-#: this long on one worker: process start-up (spawn, imports, numba cache loads) costs ~1.2 s
-#: here, and processes then run 1.7-1.8x of 1 worker against threads' 1.0-1.3x for a light,
-#: GIL-bound recipe and 1.5-1.7x for a heavy one (docs/dataset_engine.md, "Schedulers")
+#: ``scheduler="auto"`` takes processes for a run of GIL-bound samples (each faster than
+#: ``AUTO_PROCESSES_SAMPLE_MS``: a recipe spends ~0.3 ms a sample in Python, so such samples
+#: hold the GIL a fifth of their time or more and threads scale poorly) estimated to take at
+#: least ``AUTO_PROCESSES_SECONDS`` on one worker (process start-up, 1.1-2.5 s here, is then
+#: small). Measured (docs/dataset_engine.md, "Schedulers"), 2 workers against 1 (steady
+#: sample times; timed at the start they read up to 2x more): simple_x2, 0.7-1 ms a sample:
+#: threads 1.1-1.4x, processes 1.7-2.0x once started; eld2020, 2 ms: threads 1.7x,
+#: processes 1.8x (either will do); realesrgan_x4plus, 13 ms: threads 1.9x, processes no
+#: better.
 AUTO_PROCESSES_SECONDS = 20.0
+AUTO_PROCESSES_SAMPLE_MS = 3.0      # as timed at the start (see _auto_scheduler)
+AUTO_PROBE_SAMPLES, AUTO_PROBE_SECONDS = 8, 0.1
 _DOMAIN_DTYPE = {"srgb": "uint8", "linear": "uint16", "camera": "uint16", "raw": "uint16"}
 
 
@@ -81,29 +88,41 @@ def _resolve_scheduler(scheduler):
 
 
 def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[str, str]:
-    """``scheduler="auto"``: processes for long runs, threads otherwise; returns (name, why).
+    """``scheduler="auto"``: processes for long runs of light samples, threads otherwise;
+    returns (name, why).
 
-    The run's length is estimated from the time of a sample made here times the samples to
-    make: the faster of two, as either may load (or compile) a numba kernel the samples before
-    did not need, or decode its file.
+    Samples of the run are timed here, in order: the first may decode its file and load (or
+    compile) kernels, and early samples of a process run up to 2x slower than steady state, so
+    the times overestimate. When even the first says the run is short, threads; else up to
+    ``AUTO_PROBE_SAMPLES`` samples (stopping after ``AUTO_PROBE_SECONDS``) and their median
+    past the first.
     """
     count = sum(_shard_len(k, ctx.shard_size, plan.num) for k in todo)
     if workers < 2 or count < 2 * workers:
         return "threads", f"{count} samples on {workers} worker(s)"
-    first = todo[0] * ctx.shard_size
-    indices = [first, first + 1 if _shard_len(todo[0], ctx.shard_size, plan.num) > 1
-               else todo[1] * ctx.shard_size]
+    indices = [i for k in todo[:AUTO_PROBE_SAMPLES]
+               for i in range(k * ctx.shard_size, k * ctx.shard_size + _shard_len(
+                   k, ctx.shard_size, plan.num))][:AUTO_PROBE_SAMPLES]
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
     cache = _SharedFileCache(ctx)
-    seconds = float("inf")
+    times = []
     for index in indices:
         start = time.perf_counter()
         make_sample(probe, index, int(plan.sample_file[index]), int(plan.sample_cell[index]), cache)
-        seconds = min(seconds, time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
+        if count * times[0] < AUTO_PROCESSES_SECONDS:
+            break                           # an overestimate, and still short
+        if len(times) >= 3 and sum(times) > AUTO_PROBE_SECONDS:
+            break
+    seconds = float(np.median(times[1:])) if len(times) > 1 else times[0]
     estimate = count * seconds
-    name = "processes" if estimate >= AUTO_PROCESSES_SECONDS else "threads"
-    return name, (f"{count} samples at ~{seconds * 1e3:.1f} ms each: ~{estimate:.0f} s on one "
-                  f"worker ({'>=' if name == 'processes' else '<'} {AUTO_PROCESSES_SECONDS:.0f} s)")
+    long_run = estimate >= AUTO_PROCESSES_SECONDS
+    light = seconds * 1e3 < AUTO_PROCESSES_SAMPLE_MS
+    name = "processes" if long_run and light else "threads"
+    return name, (f"{count} samples at ~{seconds * 1e3:.1f} ms each "
+                  f"({'<' if light else '>='} {AUTO_PROCESSES_SAMPLE_MS:g} ms: "
+                  f"{'GIL-bound' if light else 'threads scale'}): ~{estimate:.0f} s on one worker "
+                  f"({'>=' if long_run else '<'} {AUTO_PROCESSES_SECONDS:.0f} s)")
 
 
 def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None = None,
@@ -150,9 +169,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     workers : int or None
         Local workers (threads or processes); None = all cores.
     scheduler : str or distributed.Client or None
-        'threads' (default), 'processes', 'synchronous', 'auto' (processes when the run is
-        estimated to take >= ``AUTO_PROCESSES_SECONDS`` on one worker, else threads; the
-        CLI's default), a ``tcp://HOST:PORT`` address or a Client; None also honours
+        'threads' (default), 'processes', 'synchronous', 'auto' (processes for a run of light,
+        GIL-bound samples estimated to take >= ``AUTO_PROCESSES_SECONDS`` on one worker,
+        else threads; the CLI's default), a ``tcp://HOST:PORT`` address or a Client; None also honours
         ``DASK_SCHEDULER_ADDRESS``. 'processes' (and so 'auto') spawns workers that import
         the calling script: guard a script's code with ``if __name__ == "__main__":``.
     shard_size : int
