@@ -62,11 +62,12 @@ def test_threads_wanting_one_file_wait_for_a_single_decode(tmp_path, monkeypatch
         time.sleep(0.2)
         return np.full((4, 4, 3), 0.5, np.float32), {}
     monkeypatch.setattr(tasks, "read_file", slow_read)
-    state = make_context(["a.png"]).run_state()
+    ctx = make_context(["a.png"])
+    state = ctx.run_state()
     got = [None] * 4
 
     def ask(i):
-        got[i] = state.decoded(0)
+        got[i] = state.decoded(ctx, 0)
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
@@ -79,20 +80,22 @@ def test_threads_wanting_one_file_wait_for_a_single_decode(tmp_path, monkeypatch
 def test_a_file_that_fails_to_decode_fails_every_asker_from_one_attempt(tmp_path, counted_reads):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    state = make_context([str(bad)]).run_state()
+    ctx = make_context([str(bad)])
+    state = ctx.run_state()
     for _ in range(3):
         with pytest.raises(InputError, match="bad.png"):
-            state.decoded(0)
+            state.decoded(ctx, 0)
     assert counted_reads == [str(bad)]
 
 
 def test_the_decoded_file_cache_is_bounded(tmp_path, counted_reads):
     paths = [str(write_png(tmp_path / f"f{k}.png", 8, 8, k)) for k in range(6)]
-    state = make_context(paths).run_state()
+    ctx = make_context(paths)
+    state = ctx.run_state()
     for k in range(6):
-        state.decoded(k)
+        state.decoded(ctx, k)
     assert list(state.files) == list(range(6 - state.FILES_KEPT, 6))
-    state.decoded(0)                        # evicted: decoded again
+    state.decoded(ctx, 0)                        # evicted: decoded again
     assert counted_reads == paths + [paths[0]]
 
 
@@ -100,14 +103,14 @@ def test_shard_buffers_are_per_thread_and_reused():
     ctx = make_context(["a"], shard_size=4, shapes={"hq": (6, 6, 3), "lq": (3, 3, 3)},
                        dtypes={"hq": "uint8", "lq": "uint16"})
     state = ctx.run_state()
-    hq, lq = state.shard_buffers(4)
+    hq, lq = state.shard_buffers(ctx, 4)
     assert hq.shape == (4, 6, 6, 3) and hq.dtype == np.uint8
     assert lq.shape == (4, 3, 3, 3) and lq.dtype == np.uint16
-    hq2, lq2 = state.shard_buffers(3)      # the last, shorter shard: views of the same memory
+    hq2, lq2 = state.shard_buffers(ctx, 3)      # the last, shorter shard: views of the same memory
     assert hq2.shape[0] == 3 and np.shares_memory(hq, hq2) and np.shares_memory(lq, lq2)
     assert hq2.flags.c_contiguous and hq2[1].flags.c_contiguous
     other = []
-    thread = threading.Thread(target=lambda: other.extend(state.shard_buffers(4)))
+    thread = threading.Thread(target=lambda: other.extend(state.shard_buffers(ctx, 4)))
     thread.start()
     thread.join()
     assert not np.shares_memory(hq, other[0]) and not np.shares_memory(lq, other[1])
@@ -166,3 +169,24 @@ def images_small(tmp_path):
     for k in range(3):
         write_png(tmp_path / "src" / f"img{k}.png", 40, 40, k)
     return tmp_path / "src"
+
+
+def test_the_run_state_goes_with_the_run_without_the_garbage_collector(tmp_path, monkeypatch):
+    import gc
+    import weakref
+    states = []
+    real_init = tasks._RunState.__init__
+
+    def init(self):
+        real_init(self)
+        states.append(weakref.ref(self))
+    monkeypatch.setattr(tasks._RunState, "__init__", init)
+    for k in range(2):
+        write_png(tmp_path / "src" / f"img{k}.png", 48, 48, k)
+    gc.disable()
+    try:
+        generate(RECIPE, str(tmp_path / "src"), tmp_path / "s.zarr", num=8, shard_size=2,
+                 workers=2, progress=False)
+        assert states and all(ref() is None for ref in states)   # freed by reference counts
+    finally:
+        gc.enable()

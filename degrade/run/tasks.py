@@ -83,7 +83,7 @@ class Context:
         if self.state is None:
             with _STATE_LOCK:
                 if self.state is None:
-                    self.state = _RunState(self)
+                    self.state = _RunState()
         return self.state
 
 
@@ -139,16 +139,16 @@ class _RunState:
       a sample here (a third of the store's cost for a 128 px recipe).
 
     Memory stays bounded: ``FILES_KEPT`` decoded files plus one shard per thread, released
-    with the run's Context.
+    with the run's Context (the state holds no reference back to it: no cycle to wait for
+    the garbage collector).
     """
 
     FILES_KEPT = 3
 
-    def __init__(self, ctx: Context):
-        self.ctx, self.lock, self.files = ctx, threading.Lock(), OrderedDict()
-        self.local = threading.local()
+    def __init__(self):
+        self.lock, self.files, self.local = threading.Lock(), OrderedDict(), threading.local()
 
-    def decoded(self, file_id: int):
+    def decoded(self, ctx: Context, file_id: int):
         with self.lock:
             entry = self.files.get(file_id)
             mine = entry is None
@@ -160,7 +160,7 @@ class _RunState:
                 self.files.move_to_end(file_id)
         if mine:
             try:
-                entry.value = _decode(self.ctx, file_id)
+                entry.value = _decode(ctx, file_id)
             except InputError as exc:
                 entry.error = exc
             finally:
@@ -171,9 +171,9 @@ class _RunState:
             raise entry.error
         return entry.value
 
-    def shard_buffers(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def shard_buffers(self, ctx: Context, count: int) -> tuple[np.ndarray, np.ndarray]:
         """This thread's ``hq`` and ``lq`` arrays for ``count`` samples (views of its buffers)."""
-        ctx, buffers = self.ctx, getattr(self.local, "buffers", None)
+        buffers = getattr(self.local, "buffers", None)
         if buffers is None:
             buffers = self.local.buffers = tuple(
                 np.empty((ctx.shard_size,) + tuple(ctx.shapes[name]), ctx.dtypes[name])
@@ -189,7 +189,7 @@ class _SharedFileCache(_FileCache):
         self.state = ctx.run_state()
 
     def _decode(self, file_id: int):
-        return self.state.decoded(file_id)
+        return self.state.decoded(self.ctx, file_id)
 
 
 def _next_in_source(ctx: Context, file_id: int) -> int:
@@ -278,7 +278,7 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
     cv2.setNumThreads(1)
     start = shard * ctx.shard_size
     count = len(file_ids)
-    hq, lq = ctx.run_state().shard_buffers(count)
+    hq, lq = ctx.run_state().shard_buffers(ctx, count)
     records = [""] * count
     failures = []
     cache = _SharedFileCache(ctx)
