@@ -163,3 +163,26 @@ def test_auto_times_samples_of_the_run_to_decide(job, monkeypatch, shard_size):
     summary = degrade.generate(str(recipe), str(images), out.with_name("b.zarr"), num=9,
                                shard_size=shard_size, workers=2, scheduler="auto", progress=False)
     assert made == [0] + list(range(8)) and summary["scheduler"] == "threads"
+
+
+@pytest.mark.parametrize("durations_ms, expected", [
+    ([500, 40, 6, 1.0, 5, 6, 7, 8], "processes"),   # resumed: kernels load, but some samples are light
+    ([500, 40, 30, 25, 22, 24, 26, 23], "threads"),  # every sample heavy: threads scale
+])
+def test_auto_tells_light_from_heavy_samples_by_the_fastest(job, monkeypatch, durations_ms,
+                                                          expected):
+    import types
+    from degrade.run import execute
+    recipe, images, _ = job
+    _, plan, ctx = execute.plan_job(str(recipe), str(images), num=40000)
+    ctx.shard_size = 64
+    clock, durations = [0.0], iter(durations_ms)
+
+    def fake_sample(*args):
+        clock[0] += next(durations) / 1e3
+    monkeypatch.setattr(execute, "make_sample", fake_sample)
+    monkeypatch.setattr(execute, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(execute, "AUTO_PROBE_SECONDS", 1e9)
+    name, why = execute._auto_scheduler(ctx, plan, list(range(625)), workers=2)
+    assert name == expected
+    assert "40000 samples at ~" in why and ">= 20 s" in why

@@ -93,9 +93,11 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
 
     Samples of the run are timed here, in order: the first may decode its file and load (or
     compile) kernels, and early samples of a process run up to 2x slower than steady state, so
-    the times overestimate. When even the first says the run is short, threads; else up to
-    ``AUTO_PROBE_SAMPLES`` samples (stopping after ``AUTO_PROBE_SECONDS``) and their median
-    past the first.
+    the times overestimate (most in a resumed run, whose parent has made no sample yet). When
+    even the first says the run is short, threads; else up to ``AUTO_PROBE_SAMPLES`` samples
+    (stopping after ``AUTO_PROBE_SECONDS``): past the first, their median estimates the run,
+    their fastest tells a light recipe from a heavy one (a light recipe's fastest samples
+    stay light even while kernels load).
     """
     count = sum(_shard_len(k, ctx.shard_size, plan.num) for k in todo)
     if workers < 2 or count < 2 * workers:
@@ -114,15 +116,17 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
             break                           # an overestimate, and still short
         if len(times) >= 3 and sum(times) > AUTO_PROBE_SECONDS:
             break
-    seconds = float(np.median(times[1:])) if len(times) > 1 else times[0]
+    timed = times[1:] or times
+    seconds, fastest = float(np.median(timed)), min(timed)
     estimate = count * seconds
     long_run = estimate >= AUTO_PROCESSES_SECONDS
-    light = seconds * 1e3 < AUTO_PROCESSES_SAMPLE_MS
+    light = fastest * 1e3 < AUTO_PROCESSES_SAMPLE_MS
     name = "processes" if long_run and light else "threads"
-    return name, (f"{count} samples at ~{seconds * 1e3:.1f} ms each "
-                  f"({'<' if light else '>='} {AUTO_PROCESSES_SAMPLE_MS:g} ms: "
-                  f"{'GIL-bound' if light else 'threads scale'}): ~{estimate:.0f} s on one worker "
-                  f"({'>=' if long_run else '<'} {AUTO_PROCESSES_SECONDS:.0f} s)")
+    return name, (f"{count} samples at ~{seconds * 1e3:.1f} ms each, the fastest "
+                  f"{fastest * 1e3:.1f} ms ({'<' if light else '>='} "
+                  f"{AUTO_PROCESSES_SAMPLE_MS:g} ms: {'GIL-bound' if light else 'threads scale'}): "
+                  f"~{estimate:.0f} s on one worker ({'>=' if long_run else '<'} "
+                  f"{AUTO_PROCESSES_SECONDS:.0f} s)")
 
 
 def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None = None,
