@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import zarr
@@ -30,6 +31,13 @@ def test_generate_then_inspect(job, tmp_path, capsys):
     # the CLI's default scheduler is auto: a short run stays on threads, and says why
     assert "scheduler: threads (6 samples at ~" in err and "s on one worker (< 20 s)" in err
     assert f"{out}: 6 samples in 2 shards (2 written, 0 kept from an earlier run)" in err
+    assert "once every worker ran" not in err          # 2 shards: too few for a steady rate
+    out2 = tmp_path / "more.zarr"
+    assert main(["generate", str(recipe), "--out", str(out2), "--input", str(images), "--num",
+                 "12", "--shard-size", "2", "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"\(threads; [0-9.]+ samples/s once every worker ran, after [0-9.]+ s to "
+                     r"the first shard\)", err)
     assert main(["inspect", str(out), "--grid", str(tmp_path / "pairs.png"), "--pairs", "2"]) == 0
     text = capsys.readouterr().out
     assert "status    complete: 6/6 samples, 2/2 shards" in text

@@ -77,7 +77,7 @@ def run(args) -> int:
               f"({summary['shards_written']} written, {summary['shards_reused']} kept from an "
               f"earlier run), {len(summary['skipped'])} file(s) skipped, "
               f"{summary['seconds']:.1f} s, {summary['samples_per_s']:.1f} samples/s, "
-              f"{summary['mb_per_s']:.1f} MB/s", file=sys.stderr)
+              f"{summary['mb_per_s']:.1f} MB/s{_steady(summary)}", file=sys.stderr)
     return 0
 
 
@@ -89,3 +89,11 @@ def _scheduler(option: str | None) -> str | None:
     if option or os.environ.get("DASK_SCHEDULER_ADDRESS"):
         return option
     return "auto"
+
+
+def _steady(summary: dict) -> str:
+    rate = summary.get("steady_samples_per_s")
+    if not rate:
+        return ""
+    return (f" ({summary['scheduler']}; {rate:.1f} samples/s once every worker ran, after "
+            f"{summary['first_shard_s']:.1f} s to the first shard)")
