@@ -8,7 +8,8 @@ Everything is measured in the same run and printed as ratios (best of ``--repeat
   writes, dask) against the same recipe on the same samples in memory (sources decoded
   beforehand, no store);
 * scaling: 2 threads against 1 thread; the dask processes scheduler and a distributed
-  LocalCluster with 2 workers; and, as the ceiling of the moment, the bare recipe on 2 plain
+  LocalCluster with 2 workers (as dask starts it, and without its ``MALLOC_TRIM_THRESHOLD_``);
+  and, as the ceiling of the moment, the bare recipe on 2 plain
   Python threads against 1 (no dask, no store: what the free cores and the GIL allow); all
   six run in turn, best of ``--repeats`` each; as whole-run times and as steady-state rates
   (``generate``'s ``steady_samples_per_s``: process start-up left out, which a long run
@@ -24,6 +25,7 @@ Run it on a quiet machine (``uptime``): the scaling ratio needs two free cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -111,6 +113,29 @@ def plain_threads(recipe, sources, num: int, threads: int):
     return run
 
 
+@contextlib.contextmanager
+def local_cluster(malloc_trim: bool):
+    """A distributed LocalCluster of 2 single-thread worker processes, as dask starts it
+    (``malloc_trim``: its nannies export ``MALLOC_TRIM_THRESHOLD_=65536``) or without the
+    ``MALLOC_*`` variables (glibc's defaults, as in a plain process). This process's
+    environment is restored afterwards: the nanny sets the variables here too, and the
+    processes scheduler's workers, spawned later, would inherit them."""
+    import dask
+    from distributed import Client, LocalCluster
+    saved = dict(os.environ)
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ")
+    config = {} if malloc_trim else {"distributed.nanny.pre-spawn-environ": {
+        k: v for k, v in environ.items() if not k.startswith("MALLOC_")}}
+    try:
+        with dask.config.set(config), \
+                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def warm_up(recipe, sources) -> None:
     """Run two samples (imports, numba cache loads) in this process."""
     in_memory(recipe, sources, 2, 0)()
@@ -187,7 +212,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     import degrade
-    from distributed import Client, LocalCluster
 
     num, rep = args.samples, args.repeats
     print(f"uptime: {os.getloadavg()[0]:.2f} load, {os.cpu_count()} cpus; {num} samples, best of {rep}")
@@ -237,13 +261,13 @@ def main() -> None:
                      for name, opts in configs.items()}
             cases.update({f"plain-{n}": plain_threads(recipe, src, count, n) for n in (1, 2)})
             times = interleaved_best(cases, rep)
-            with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
-                    Client(cluster) as client:
-                client.run(warm_up, recipe, src)          # import + compile once per worker
-                configs["cluster-2"] = dict(scheduler=client)
-                cases["cluster-2"] = engine(recipe, src, tmp / "s.zarr", count,
-                                            shard_size=shard, scheduler=client)
-                times["cluster-2"] = best_time(cases["cluster-2"], rep)
+            for name, malloc_trim in (("cluster-2", True), ("cluster-2-no-trim", False)):
+                with local_cluster(malloc_trim) as client:
+                    client.run(warm_up, recipe, src)      # import + compile once per worker
+                    configs[name] = dict(scheduler=client)
+                    cases[name] = engine(recipe, src, tmp / "s.zarr", count, shard_size=shard,
+                                         scheduler=client)
+                    times[name] = best_time(cases[name], rep)
             ceiling = times.pop("plain-1") / times.pop("plain-2")
             base = times["threads-1"]
             print(f"{label}, {count} samples in shards of {shard}: 1 thread {count / base:.1f} samples/s; speed-up vs 1 "
