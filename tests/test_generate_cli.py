@@ -194,3 +194,20 @@ def test_auto_tells_light_from_heavy_samples_by_the_fastest(job, monkeypatch, du
     name, why = execute._auto_scheduler(ctx, plan, list(range(625)), workers=2)
     assert name == expected
     assert "40000 samples at ~" in why and ">= 20 s" in why
+
+
+@pytest.mark.parametrize("trim", ["65536", None])
+def test_a_cluster_with_dasks_malloc_trim_gets_a_hint(job, monkeypatch, capsys, trim):
+    from distributed import LocalCluster
+    recipe, images, out = job
+    if trim:
+        monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", trim)
+    else:
+        monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        degrade.generate(str(recipe), str(images), out, num=4, shard_size=2,
+                         scheduler=cluster.scheduler_address, progress=True)
+    err = capsys.readouterr().err
+    hinted = "hint: 1 cluster worker(s) run with MALLOC_TRIM_THRESHOLD_=65536" in err
+    assert hinted == bool(trim)

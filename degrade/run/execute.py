@@ -252,7 +252,7 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     def on_done(result: dict) -> None:
         finished.append((time.perf_counter(), result["samples"], result["worker"]))
         bar.update(result["samples"])
-    results = _execute(ctx, plan, todo, scheduler, workers, on_done)
+    results = _execute(ctx, plan, todo, scheduler, workers, on_done, say)
     bar.close()
     failures = [f for r in results for f in r["failures"]]
     for failure in _unique(failures):
@@ -333,7 +333,8 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
     return group
 
 
-def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_done) -> list[dict]:
+def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_done,
+             say=lambda message: None) -> list[dict]:
     """Run one task per shard in ``todo`` on the chosen scheduler.
 
     ``on_done(summary)`` is called in the calling process as each shard finishes.
@@ -362,10 +363,29 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
             # one process idle for the last batch (16 shards on 2 processes: 6+6+4)
             return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
                                      chunksize=1))
-    return _execute_distributed(tasks, scheduler, on_done)
+    return _execute_distributed(tasks, scheduler, on_done, say)
 
 
-def _execute_distributed(tasks, scheduler, on_done) -> list[dict]:
+def _malloc_hint(client) -> str | None:
+    """A hint when the cluster's workers run with a small ``MALLOC_TRIM_THRESHOLD_`` (dask's
+    nannies export 65536 by default): glibc then returns freed memory to the system at once
+    and a recipe's large temporaries fault their pages in again; samples ran 25-40 % slower
+    here (docs/dataset_engine.md, "Clusters")."""
+    try:
+        values = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+    except Exception:                     # a worker that cannot answer: no hint
+        return None
+    small = sorted({v for v in values.values() if v is not None and v.isdigit()
+                    and int(v) < 2**25})
+    if not small:
+        return None
+    return (f"hint: {len(values)} cluster worker(s) run with MALLOC_TRIM_THRESHOLD_="
+            f"{', '.join(small)} (dask's default); degrade's samples run 25-40 % slower so. "
+            "Start the workers without it (dask config distributed.nanny.pre-spawn-environ; "
+            "see docs/dataset_engine.md, 'Clusters')")
+
+
+def _execute_distributed(tasks, scheduler, on_done, say=lambda message: None) -> list[dict]:
     from distributed import Client, as_completed
 
     if isinstance(scheduler, Client):
@@ -377,6 +397,9 @@ def _execute_distributed(tasks, scheduler, on_done) -> list[dict]:
             raise ParameterError(f"scheduler = {scheduler!r}: cannot connect to a dask.distributed "
                                  f"scheduler there ({type(exc).__name__}: {exc})") from None
     try:
+        hint = _malloc_hint(client)
+        if hint:
+            say(hint)
         futures = client.compute(tasks)
         results = []
         for future in as_completed(futures):
