@@ -190,3 +190,21 @@ def test_the_run_state_goes_with_the_run_without_the_garbage_collector(tmp_path,
         assert states and all(ref() is None for ref in states)   # freed by reference counts
     finally:
         gc.enable()
+
+
+def test_copies_of_a_run_context_unpickled_in_one_process_share_its_state():
+    # dask's processes scheduler sends every shard task its own pickled copy of the context
+    ctx = make_context(["a"])
+    ctx.token = "run-1"
+    first, second = (pickle.loads(pickle.dumps(ctx)) for _ in range(2))
+    assert first.run_state() is second.run_state()
+    assert first.run_state() is not ctx.run_state()       # the original keeps its own
+    other = make_context(["a"])
+    other.token = "run-2"
+    assert pickle.loads(pickle.dumps(other)).run_state() is not first.run_state()
+    tasks.forget_run("run-1")                               # an older run: nothing to drop
+    assert tasks._PROCESS_RUN["token"] == "run-2"
+    tasks.forget_run("run-2")
+    assert tasks._PROCESS_RUN == {"token": None, "state": None}
+    untokened = pickle.loads(pickle.dumps(make_context(["a"])))
+    assert untokened.state is None and tasks._PROCESS_RUN["token"] is None

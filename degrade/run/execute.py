@@ -19,7 +19,8 @@ from .._errors import ParameterError
 from ..sources.folders import Patches, as_sources, plan_samples, relative_path
 from . import store as st
 from .progress import Progress
-from .tasks import Context, RecipeRef, _SharedFileCache, make_sample, run_shard
+from .tasks import (Context, RecipeRef, _SharedFileCache, forget_run, make_sample,
+                    run_shard)
 
 DEFAULT_SHARD_SIZE = 64
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
@@ -343,7 +344,7 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
         return []
     import dask
 
-    token = uuid.uuid4().hex[:12]
+    token = ctx.token = uuid.uuid4().hex[:12]
     shared = dask.delayed(ctx, name=f"degrade-context-{token}", traverse=False)
     size = ctx.shard_size
     tasks = [dask.delayed(run_shard, pure=False)(
@@ -363,7 +364,7 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
             # one process idle for the last batch (16 shards on 2 processes: 6+6+4)
             return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
                                      chunksize=1))
-    return _execute_distributed(tasks, scheduler, on_done, say)
+    return _execute_distributed(tasks, scheduler, on_done, say, token)
 
 
 def _malloc_hint(client) -> str | None:
@@ -385,7 +386,8 @@ def _malloc_hint(client) -> str | None:
             "see docs/dataset_engine.md, 'Clusters')")
 
 
-def _execute_distributed(tasks, scheduler, on_done, say=lambda message: None) -> list[dict]:
+def _execute_distributed(tasks, scheduler, on_done, say=lambda message: None,
+                         token: str = "") -> list[dict]:
     from distributed import Client, as_completed
 
     if isinstance(scheduler, Client):
@@ -408,6 +410,10 @@ def _execute_distributed(tasks, scheduler, on_done, say=lambda message: None) ->
             on_done(result)
         return results
     finally:
+        try:          # the workers outlive the run: free what they kept for it
+            client.run(forget_run, token)
+        except Exception:
+            pass
         if client is not scheduler:
             client.close()
 

@@ -73,11 +73,24 @@ class Context:
     shapes: dict = field(default_factory=dict)
     strict: bool = False
     compression: str = "none"
+    #: names the run; copies of the context unpickled in one process share one state
+    token: str = ""
     #: this process's :class:`_RunState` of the run (never pickled: each process has its own)
     state: object = field(default=None, init=False, repr=False, compare=False)
 
     def __getstate__(self):
         return {**self.__dict__, "state": None}
+
+    def __setstate__(self, state: dict) -> None:
+        """A copy arriving in a worker process. dask's processes scheduler sends each task its
+        own copy of the context, so the copies of one run (same ``token``) take the state the
+        process keeps for that run (see :func:`forget_run`)."""
+        self.__dict__.update(state)
+        if self.token:
+            with _STATE_LOCK:
+                if _PROCESS_RUN["token"] != self.token:
+                    _PROCESS_RUN.update(token=self.token, state=_RunState())
+                self.state = _PROCESS_RUN["state"]
 
     def run_state(self) -> "_RunState":
         if self.state is None:
@@ -88,6 +101,15 @@ class Context:
 
 
 _STATE_LOCK = threading.Lock()
+#: the state of the run whose context copies this process last received (one run at a time)
+_PROCESS_RUN = {"token": None, "state": None}
+
+
+def forget_run(token: str) -> None:
+    """Drop this process's state of run ``token`` (decoded files, shard buffers)."""
+    with _STATE_LOCK:
+        if _PROCESS_RUN["token"] == token:
+            _PROCESS_RUN.update(token=None, state=None)
 
 
 def _decode(ctx: Context, file_id: int):
