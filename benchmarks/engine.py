@@ -157,6 +157,15 @@ def engine(recipe, sources, out: Path, num: int, **options):
     return run
 
 
+def user_and_system(fn) -> tuple[float, float]:
+    """User and system CPU seconds of one call (``os.times``: 10 ms ticks)."""
+    getattr(fn, "prepare", lambda: None)()
+    before = os.times()
+    fn()
+    after = os.times()
+    return after.user - before.user, after.system - before.system
+
+
 def _call_timed(fn, clock) -> float:
     getattr(fn, "prepare", lambda: None)()
     t0 = clock()
@@ -236,6 +245,12 @@ def main() -> None:
         print(f"simple_x2 generate, 1 thread                       {num / t_one_cpu:8.1f} samples/s")
         print(f"overhead: generate (1 thread) / in memory = {t_one_cpu / t_mem:.3f}  (target <= 1.10); "
               f"synchronous / in memory = {t_sync / t_mem:.3f}; / recipe only = {t_one_cpu / t_recipe:.3f}")
+        split = {name: user_and_system(fn) for name, fn in (
+            ("in memory", in_memory(rgb, src, num, rgb.seed)),
+            ("generate", engine(rgb, src, tmp / "one.zarr", num, workers=1)))}
+        print("user + system CPU, ms a sample, one more call each: " + "; ".join(
+            f"{name} {user * 1e3 / num:.3f} + {system * 1e3 / num:.3f}"
+            for name, (user, system) in split.items()))
         heavy = degrade.load_recipe(str(REPO / "recipes" / "realesrgan_x4plus.yaml"))
         warm_up(heavy, src)
         count = max(num // 8, 16)
