@@ -116,16 +116,16 @@ def plain_threads(recipe, sources, num: int, threads: int):
 @contextlib.contextmanager
 def local_cluster(malloc_trim: bool):
     """A distributed LocalCluster of 2 single-thread worker processes, as dask starts it
-    (``malloc_trim``: its nannies export ``MALLOC_TRIM_THRESHOLD_=65536``) or without the
-    ``MALLOC_*`` variables (glibc's defaults, as in a plain process). This process's
+    (``malloc_trim``: its nannies export ``MALLOC_TRIM_THRESHOLD_=65536``) or without it
+    (glibc's defaults, as in a plain process). This process's
     environment is restored afterwards: the nanny sets the variables here too, and the
     processes scheduler's workers, spawned later, would inherit them."""
     import dask
     from distributed import Client, LocalCluster
     saved = dict(os.environ)
-    environ = dask.config.get("distributed.nanny.pre-spawn-environ")
-    config = {} if malloc_trim else {"distributed.nanny.pre-spawn-environ": {
-        k: v for k, v in environ.items() if not k.startswith("MALLOC_")}}
+    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)        # (the shell's value would win)
+    config = {} if malloc_trim else {
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}   # unset
     try:
         with dask.config.set(config), \
                 LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \

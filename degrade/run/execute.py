@@ -382,8 +382,9 @@ def _malloc_hint(client) -> str | None:
         return None
     return (f"hint: {len(values)} cluster worker(s) run with MALLOC_TRIM_THRESHOLD_="
             f"{', '.join(small)} (dask's default); degrade's samples run 25-40 % slower so. "
-            "Start the workers without it (dask config distributed.nanny.pre-spawn-environ; "
-            "see docs/dataset_engine.md, 'Clusters')")
+            "Start the workers without it (dask config "
+            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null; see "
+            "docs/dataset_engine.md, 'Clusters')")
 
 
 def _execute_distributed(tasks, scheduler, on_done, say=lambda message: None,
