@@ -55,7 +55,7 @@ def test_rerun_resumes_and_other_seed_is_refused(job, capsys):
             "--quiet"]
     assert main(base) == 0
     assert main(base[:-1]) == 0
-    assert "(0 written, 1 kept from an earlier run)" in capsys.readouterr().err
+    assert "(0 written, 4 kept from an earlier run)" in capsys.readouterr().err
     assert main(base + ["--seed", "3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {out} holds a store of another job") and "seed: store has 7" in err
@@ -111,7 +111,7 @@ def test_inspect_errors_exit_2(tmp_path, capsys):
 def test_python_api_mirrors_the_cli(job):
     recipe, images, out = job
     summary = degrade.generate(str(recipe), str(images), out, num=2, progress=False)
-    assert summary["num"] == 2 and summary["shards_written"] == 1
+    assert summary["num"] == 2 and summary["shards_written"] == 2     # 1 sample a shard
 
 
 def test_skipped_files_are_warned_on_stderr_and_listed_by_inspect(job, capsys):
@@ -211,3 +211,17 @@ def test_a_cluster_with_dasks_malloc_trim_gets_a_hint(job, monkeypatch, capsys, 
     err = capsys.readouterr().err
     hinted = "hint: 1 cluster worker(s) run with MALLOC_TRIM_THRESHOLD_=65536" in err
     assert hinted == bool(trim)
+
+
+def test_small_jobs_get_8_shards_and_a_rerun_keeps_the_stores_shard_size(job, capsys):
+    from degrade.run.execute import default_shard_size
+    assert [default_shard_size(n) for n in (1, 8, 9, 64, 100, 511, 512, 10**6)] == \
+        [1, 1, 2, 8, 13, 64, 64, 64]
+    recipe, images, out = job
+    base = ["generate", str(recipe), "--out", str(out), "--input", str(images), "--num", "6"]
+    assert main(base + ["--shard-size", "4"]) == 0           # a store made with other shards
+    capsys.readouterr()
+    assert main(base) == 0                                    # resumed, not refused
+    assert "6 samples in 2 shards (0 written, 2 kept from an earlier run)" in capsys.readouterr().err
+    assert main(base + ["--overwrite"]) == 0                  # a new store: the default
+    assert zarr.open_group(str(out), mode="r").attrs["shard_size"] == 1

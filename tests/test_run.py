@@ -414,4 +414,4 @@ def test_half_created_store_asks_for_overwrite(tmp_path, images, recipe):
     with pytest.raises(StoreError, match="not a degrade store .*; use --overwrite to replace it"):
         generate(recipe, str(images), tmp_path / "h.zarr", num=2, progress=False)
     assert generate(recipe, str(images), tmp_path / "h.zarr", num=2, overwrite=True,
-                    progress=False)["shards_written"] == 1
+                    progress=False)["samples_written"] == 2

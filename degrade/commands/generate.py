@@ -34,8 +34,9 @@ def add_arguments(parser) -> None:
                              "else threads), threads, processes, synchronous, or a "
                              "dask.distributed address tcp://HOST:PORT (also read from "
                              "DASK_SCHEDULER_ADDRESS)")
-    parser.add_argument("--shard-size", type=int, default=64, metavar="K",
-                        help="samples per shard file (default: 64)")
+    parser.add_argument("--shard-size", type=int, metavar="K",
+                        help="samples per shard file (default: 64; 8 shards for jobs under 512 "
+                             "samples; a resumed store keeps its own)")
     parser.add_argument("--patch-size", type=int, metavar="P",
                         help="cut a P x P patch from each source image before the recipe "
                              "(random position, or a grid with --stride)")

@@ -130,6 +130,23 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
                   f"{AUTO_PROCESSES_SECONDS:.0f} s)")
 
 
+def default_shard_size(num: int) -> int:
+    """64 samples a shard (``DEFAULT_SHARD_SIZE``); a job of fewer than 8 x 64 samples gets
+    8 shards, so that the workers of a small machine all have some (a shard is one task)."""
+    return max(1, min(DEFAULT_SHARD_SIZE, -(-num // 8)))
+
+
+def _stored_shard_size(out: Path) -> int | None:
+    """The shard size an existing degrade store at ``out`` was made with, if any (a re-run
+    without ``shard_size`` resumes it whatever the default was then)."""
+    import json
+    try:
+        value = json.loads((out / "zarr.json").read_text())["attributes"]["shard_size"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None = None,
              patch_size: int | None = None, stride: int | None = None, weights=None,
              counts=None, strict: bool = False):
@@ -153,7 +170,7 @@ def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None =
 
 
 def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: int | None = None,
-             workers: int | None = None, scheduler=None, shard_size: int = DEFAULT_SHARD_SIZE,
+             workers: int | None = None, scheduler=None, shard_size: int | None = None,
              strict: bool = False, overwrite: bool = False, dtype: str = "auto",
              patch_size: int | None = None, stride: int | None = None, weights=None,
              counts=None, compression: str = "none", progress: bool = True) -> dict:
@@ -179,8 +196,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         else threads; the CLI's default), a ``tcp://HOST:PORT`` address or a Client; None also honours
         ``DASK_SCHEDULER_ADDRESS``. 'processes' (and so 'auto') spawns workers that import
         the calling script: guard a script's code with ``if __name__ == "__main__":``.
-    shard_size : int
-        Samples per shard file (one chunk per sample).
+    shard_size : int or None
+        Samples per shard file (one chunk per sample). None: an existing store's own, else
+        :func:`default_shard_size` (64; fewer for jobs under 512 samples).
     strict : bool
         Fail on the first unusable input file instead of skipping it.
     overwrite : bool
@@ -221,6 +239,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     recipe, plan, ctx = plan_job(recipe, sources, num=num, seed=seed, patch_size=patch_size,
                                  stride=stride, weights=weights, counts=counts, strict=strict)
     seed = ctx.seed
+    if shard_size is None:
+        shard_size = (None if overwrite else _stored_shard_size(Path(out))) \
+            or default_shard_size(plan.num)
     shard_size = _check_int("shard_size", shard_size, 1)
     workers = _check_int("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
     if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
