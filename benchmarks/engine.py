@@ -61,14 +61,25 @@ def best_time(fn, repeats: int, clock=time.perf_counter) -> float:
     return min(_call_timed(fn, clock) for _ in range(repeats))
 
 
-def interleaved_best(cases: dict, repeats: int, clock=time.perf_counter) -> dict:
-    """Best time of every case, the cases run in turn (A B C A B C ...) so that a change of
+def interleaved_times(cases: dict, repeats: int, clock=time.perf_counter) -> dict:
+    """Every time of every case, the cases run in turn (A B C A B C ...) so that a change of
     machine load hits them alike."""
-    best = {name: float("inf") for name in cases}
+    times = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
-            best[name] = min(best[name], _call_timed(fn, clock))
-    return best
+            times[name].append(_call_timed(fn, clock))
+    return times
+
+
+def interleaved_best(cases: dict, repeats: int, clock=time.perf_counter) -> dict:
+    """Best time of every case over :func:`interleaved_times`."""
+    return {name: min(t) for name, t in interleaved_times(cases, repeats, clock).items()}
+
+
+def paired_median(times: dict, name: str, base: str) -> float:
+    """Median over the repeats of ``name``'s time / ``base``'s time in the same round: each
+    ratio compares two runs a second apart, so slow drift cancels."""
+    return float(np.median(np.array(times[name]) / np.array(times[base])))
 
 
 def in_memory(recipe, sources, num: int, seed: int, decode: bool = True):
@@ -233,11 +244,12 @@ def main() -> None:
 
         print("\n== overhead of the store (1 worker; CPU seconds of the process) ==")
         cpu = time.process_time
-        best = interleaved_best({
+        times = interleaved_times({
             "recipe": in_memory(rgb, src, num, rgb.seed, decode=False),
             "memory": in_memory(rgb, src, num, rgb.seed),
             "sync": engine(rgb, src, tmp / "sync.zarr", num, scheduler="synchronous"),
             "one": engine(rgb, src, tmp / "one.zarr", num, workers=1)}, rep, cpu)
+        best = {name: min(t) for name, t in times.items()}
         t_recipe, t_mem, t_sync, t_one_cpu = best["recipe"], best["memory"], best["sync"], best["one"]
         print(f"simple_x2 recipe only (sources decoded beforehand) {num / t_recipe:8.1f} samples/s")
         print(f"simple_x2 in memory (decode each source once)      {num / t_mem:8.1f} samples/s")
@@ -245,6 +257,9 @@ def main() -> None:
         print(f"simple_x2 generate, 1 thread                       {num / t_one_cpu:8.1f} samples/s")
         print(f"overhead: generate (1 thread) / in memory = {t_one_cpu / t_mem:.3f}  (target <= 1.10); "
               f"synchronous / in memory = {t_sync / t_mem:.3f}; / recipe only = {t_one_cpu / t_recipe:.3f}")
+        print(f"the same as the median of ratios within a round: generate / in memory = "
+              f"{paired_median(times, 'one', 'memory'):.3f}, synchronous / in memory = "
+              f"{paired_median(times, 'sync', 'memory'):.3f}")
         split = {name: user_and_system(fn) for name, fn in (
             ("in memory", in_memory(rgb, src, num, rgb.seed)),
             ("generate", engine(rgb, src, tmp / "one.zarr", num, workers=1)))}
