@@ -188,3 +188,27 @@ def test_missing_folder_and_empty_folder(tmp_path):
 def test_num_must_be_positive(tmp_path):
     with pytest.raises(ParameterError, match="num = 0: expected an integer >= 1"):
         plan_samples(as_sources(str(tmp_path)), num=0)
+
+
+def test_threaded_probing_gives_the_plan_of_one_thread(tmp_path, monkeypatch):
+    from degrade.sources import folders
+    root = tmp_path / "many"
+    for k in range(24):
+        _write(root / f"img{k:02d}.png", 32 + k, 40, k)
+    (root / "img07.png").write_bytes(b"broken")             # errors keep their place
+    _write(root / "img11.png", 8, 8, 11)                      # too small for the crop
+    plans, warned = [], []
+    for threads in (1, 4):
+        monkeypatch.setattr(folders, "PROBE_THREADS", threads)
+        messages = []
+        plans.append(plan_samples(as_sources(str(root)), num=30, min_size=(32, 32),
+                                  warn=messages.append))
+        warned.append(messages)
+    one, many = plans
+    assert one.files == many.files and len(one.files) == 22
+    assert np.array_equal(one.shapes, many.shapes) and one.listing_hash == many.listing_hash
+    assert np.array_equal(one.sample_file, many.sample_file)
+    assert one.skipped == many.skipped and warned[0] == warned[1] and len(warned[0]) == 2
+    monkeypatch.setattr(folders, "PROBE_THREADS", 4)
+    with pytest.raises(InputError, match="img07.png: not a readable image"):
+        plan_samples(as_sources(str(root)), num=30, min_size=(32, 32), strict=True)

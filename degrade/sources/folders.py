@@ -219,6 +219,30 @@ def probe_shape(path: Path, kind: str) -> tuple[int, int]:
         raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
 
 
+#: probe the files of a folder on this many threads (RAW probes unpack the mosaic to check
+#: the CFA, 8-180 ms a file; image probes read a header, ~0.1 ms)
+PROBE_THREADS = min(8, os.cpu_count() or 1)
+
+
+def probe_shapes(paths: list, kind: str) -> list:
+    """:func:`probe_shape` of every path, in order, on up to ``PROBE_THREADS`` threads; an
+    unusable file gives its InputError instead of a shape.
+
+    1000 RAW files took ~14 s to probe one after the other here; rawpy's unpack partly
+    releases the GIL, so threads help more with more cores.
+    """
+    def probe(path):
+        try:
+            return probe_shape(path, kind)
+        except InputError as exc:
+            return exc
+    if PROBE_THREADS < 2 or len(paths) < 16:
+        return [probe(path) for path in paths]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(PROBE_THREADS) as pool:
+        return list(pool.map(probe, paths))
+
+
 def read_file(path, kind: str) -> tuple[np.ndarray, dict]:
     """Decode one source file to ``(float32 array in [0, 1], metadata dict)``."""
     if kind == "raw":
@@ -360,10 +384,12 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
         roots.append(str(root))
         usable = 0
         digest.update(f"\0source{s_index}".encode())
-        for path in paths:
+        for path, probed in zip(paths, probe_shapes(paths, kind)):
             rel = relative_path(path, root)
             try:
-                shape = probe_shape(path, kind)
+                if isinstance(probed, InputError):
+                    raise probed
+                shape = probed
                 if shape[0] < need[0] or shape[1] < need[1]:
                     raise InputError(f"{path}: {shape[0]}x{shape[1]} is smaller than the crop "
                                      f"{need[0]}x{need[1]}")
