@@ -225,3 +225,34 @@ def test_small_jobs_get_8_shards_and_a_rerun_keeps_the_stores_shard_size(job, ca
     assert "6 samples in 2 shards (0 written, 2 kept from an earlier run)" in capsys.readouterr().err
     assert main(base + ["--overwrite"]) == 0                  # a new store: the default
     assert zarr.open_group(str(out), mode="r").attrs["shard_size"] == 1
+
+
+@pytest.mark.parametrize("files, decode_ms, expected", [
+    (40000, 20.0, "threads"),      # one sample a file: mostly decoding, which threads share
+    (16, 20.0, "processes"),       # few files: the samples are the work, and they are light
+])
+def test_auto_counts_the_decoding_of_the_files_to_read(job, monkeypatch, files, decode_ms,
+                                                       expected):
+    import types
+    import numpy as np
+    from degrade.run import execute, tasks
+    recipe, images, _ = job
+    _, _, ctx = execute.plan_job(str(recipe), str(images), num=6)
+    num = 40000
+    plan = types.SimpleNamespace(num=num, sample_file=np.arange(num) * files // num,
+                                 sample_cell=np.zeros(num, np.int64))
+    ctx.files, ctx.shard_size = ["unused"] * files, 64
+    clock = [0.0]
+
+    def fake_read(path, kind):
+        clock[0] += decode_ms / 1e3
+        return np.zeros((4, 4, 3), np.float32), {}
+
+    def fake_sample(*args):
+        clock[0] += 0.001                                      # 1 ms: a light sample
+    monkeypatch.setattr(tasks, "read_file", fake_read)
+    monkeypatch.setattr(execute, "make_sample", fake_sample)
+    monkeypatch.setattr(execute, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    name, why = execute._auto_scheduler(ctx, plan, list(range(num // 64 + 1)), workers=2)
+    assert name == expected, why
+    assert f"{files} files at ~20.0 ms to decode" in why

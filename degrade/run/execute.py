@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import ParameterError
+from .._errors import InputError, ParameterError
 from ..sources.folders import Patches, as_sources, plan_samples, relative_path
 from . import store as st
 from .progress import Progress
@@ -92,42 +92,65 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
     """``scheduler="auto"``: processes for long runs of light samples, threads otherwise;
     returns (name, why).
 
-    Samples of the run are timed here, in order: the first may decode its file and load (or
-    compile) kernels, and early samples of a process run up to 2x slower than steady state, so
-    the times overestimate (most in a resumed run, whose parent has made no sample yet). When
-    even the first says the run is short, threads; else up to ``AUTO_PROBE_SAMPLES`` samples
-    (stopping after ``AUTO_PROBE_SECONDS``): past the first, their median estimates the run,
-    their fastest tells a light recipe from a heavy one (a light recipe's fastest samples
-    stay light even while kernels load).
+    Samples of the run are timed here, in order, apart from the decoding of their files
+    (timed on its own: a run of one sample per RAW file is mostly decoding). Early samples of
+    a process run up to 2x slower than steady state (and a resumed run's parent loads its
+    kernels now), so the times overestimate. When even the first sample and one decode say
+    the run is short, threads; else up to ``AUTO_PROBE_SAMPLES`` samples (stopping after
+    ``AUTO_PROBE_SECONDS``): past the first, their median, plus a decode per file to read,
+    estimates the run; their fastest, plus its share of the decoding, tells a light
+    (GIL-bound) sample from a heavy one.
     """
     count = sum(_shard_len(k, ctx.shard_size, plan.num) for k in todo)
     if workers < 2 or count < 2 * workers:
         return "threads", f"{count} samples on {workers} worker(s)"
-    indices = [i for k in todo[:AUTO_PROBE_SAMPLES]
-               for i in range(k * ctx.shard_size, k * ctx.shard_size + _shard_len(
-                   k, ctx.shard_size, plan.num))][:AUTO_PROBE_SAMPLES]
+    ranges = [(k * ctx.shard_size, k * ctx.shard_size + _shard_len(k, ctx.shard_size, plan.num))
+              for k in todo]
+    files = np.unique(np.concatenate([plan.sample_file[a:b] for a, b in ranges]))
+    indices = [i for a, b in ranges[:AUTO_PROBE_SAMPLES] for i in range(a, b)][:AUTO_PROBE_SAMPLES]
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
     cache = _SharedFileCache(ctx)
-    times = []
+    decodes, times = [], []
+
+    def decode(file_id: int) -> None:     # timed apart; the file stays cached for its shard
+        if file_id in cache.state.files:
+            return
+        start = time.perf_counter()
+        try:
+            cache.state.decoded(ctx, file_id)
+        except InputError:                # make_sample replaces it, as a shard would
+            return
+        decodes.append(time.perf_counter() - start)
+
+    decode(int(next((f for f in files if f not in cache.state.files), files[0])))
     for index in indices:
+        decode(int(plan.sample_file[index]))
         start = time.perf_counter()
         make_sample(probe, index, int(plan.sample_file[index]), int(plan.sample_cell[index]), cache)
         times.append(time.perf_counter() - start)
-        if count * times[0] < AUTO_PROCESSES_SECONDS:
-            break                           # an overestimate, and still short
-        if len(times) >= 3 and sum(times) > AUTO_PROBE_SECONDS:
+        reading = len(files) * _typical(decodes)
+        if count * times[0] + reading < AUTO_PROCESSES_SECONDS:
+            break                           # overestimates, and still short
+        if len(times) >= 3 and sum(times) + sum(decodes) > AUTO_PROBE_SECONDS:
             break
-    timed = times[1:] or times
-    seconds, fastest = float(np.median(timed)), min(timed)
-    estimate = count * seconds
+    seconds, fastest = _typical(times), min(times[1:] or times)
+    estimate = count * seconds + reading
     long_run = estimate >= AUTO_PROCESSES_SECONDS
-    light = fastest * 1e3 < AUTO_PROCESSES_SAMPLE_MS
+    # decoding (cv2 releases the GIL; rawpy mostly) counts as non-Python work of a sample
+    light = (fastest + reading / count) * 1e3 < AUTO_PROCESSES_SAMPLE_MS
     name = "processes" if long_run and light else "threads"
+    decoding = (f", {len(files)} files at ~{_typical(decodes) * 1e3:.1f} ms to decode"
+                if decodes else "")
     return name, (f"{count} samples at ~{seconds * 1e3:.1f} ms each, the fastest "
-                  f"{fastest * 1e3:.1f} ms ({'<' if light else '>='} "
-                  f"{AUTO_PROCESSES_SAMPLE_MS:g} ms: {'GIL-bound' if light else 'threads scale'}): "
-                  f"~{estimate:.0f} s on one worker ({'>=' if long_run else '<'} "
-                  f"{AUTO_PROCESSES_SECONDS:.0f} s)")
+                  f"{fastest * 1e3:.1f} ms{decoding}: {(fastest + reading / count) * 1e3:.1f} ms "
+                  f"a sample at least ({'<' if light else '>='} {AUTO_PROCESSES_SAMPLE_MS:g} ms: "
+                  f"{'GIL-bound' if light else 'threads scale'}), ~{estimate:.0f} s on one worker "
+                  f"({'>=' if long_run else '<'} {AUTO_PROCESSES_SECONDS:.0f} s)")
+
+
+def _typical(seconds: list) -> float:
+    """The median of timings past the first (the first of a process is the slowest)."""
+    return float(np.median(seconds[1:] or seconds)) if seconds else 0.0
 
 
 def default_shard_size(num: int) -> int:
