@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -126,7 +127,8 @@ def plain_threads(recipe, sources, num: int, threads: int):
 
 @contextlib.contextmanager
 def local_cluster(malloc_trim: bool):
-    """A distributed LocalCluster of 2 single-thread worker processes, as dask starts it
+    """A distributed LocalCluster of 2 single-thread worker processes (their shutdown
+    heartbeat errors silenced), as dask starts it
     (``malloc_trim``: its nannies export ``MALLOC_TRIM_THRESHOLD_=65536``) or without it
     (glibc's defaults, as in a plain process). This process's
     environment is restored afterwards: the nanny sets the variables here too, and the
@@ -139,7 +141,8 @@ def local_cluster(malloc_trim: bool):
         "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}   # unset
     try:
         with dask.config.set(config), \
-                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
+                             silence_logs=logging.CRITICAL) as cluster, \
                 Client(cluster) as client:
             yield client
     finally:
