@@ -208,3 +208,11 @@ def test_copies_of_a_run_context_unpickled_in_one_process_share_its_state():
     assert tasks._PROCESS_RUN == {"token": None, "state": None}
     untokened = pickle.loads(pickle.dumps(make_context(["a"])))
     assert untokened.state is None and tasks._PROCESS_RUN["token"] is None
+
+
+def test_done_shards_are_read_back_in_blocks_of_consecutive_shards():
+    from degrade.run.execute import _sample_blocks
+    assert list(_sample_blocks([0, 1, 2, 5, 6, 9], 4, 38)) == [(0, 12), (20, 28), (36, 38)]
+    assert list(_sample_blocks(list(range(130)), 64, 130 * 64, most=64)) == [
+        (0, 4096), (4096, 8192), (8192, 8320)]
+    assert list(_sample_blocks([], 4, 10)) == []
