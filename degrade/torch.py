@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import multiprocessing.context
 import os
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,7 @@ from . import _rng
 from ._errors import ParameterError
 from ._torch_io import StoreReader, read_store_meta
 from .run.store import dequantise, quantise
-from .run.tasks import _FileCache
+from .run.tasks import _RunState, _SharedFileCache
 
 __all__ = ["OnTheFlyDataset", "PairDataset", "PairLoader", "PairedAugment", "epoch_seed",
            "to_float"]
@@ -475,7 +474,7 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
             raise ParameterError(f"crop = {crop}: expected a multiple of the scale factor {scale} "
                                  "(the LQ crop is crop / scale)")
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
-        self._cache = None
+        self._cache, self._cache_pid = None, None
         self._init_epoch()
         # OpenCV's thread pool does not survive fork: a forked worker that uses cv2 after the
         # parent ran it multi-threaded can hang. One thread here (as `degrade generate` runs
@@ -493,11 +492,13 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
         self._restore_epoch()
 
     def _files(self):
-        cache = self._cache
-        if cache is None or cache.pid != os.getpid():
+        """This process's file cache: the last ``cache_files`` decoded files (the engine's
+        cache and error handling)."""
+        if self._cache is None or self._cache_pid != os.getpid():
             _in_worker_setup(needs_cv2=True)
-            cache = self._cache = _LRUFiles(self.ctx, self.cache_files)
-        return cache
+            self._cache = _SharedFileCache(self.ctx, _RunState(self.cache_files))
+            self._cache_pid = os.getpid()
+        return self._cache
 
     def _stored(self, array: np.ndarray, which: str) -> np.ndarray:
         if self.dtype == "float32":
@@ -522,21 +523,3 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                                         int(self.sample_cell[index]), cache)
         hq, lq = self._stored(sample.hq, "hq"), self._stored(sample.lq, "lq")
         return self._finish(index, hq, lq, lambda: record_json(record))
-
-
-class _LRUFiles(_FileCache):
-    """The engine's file cache (same error handling), keeping the last ``size`` decoded files."""
-
-    def __init__(self, ctx, size: int):
-        super().__init__(ctx)
-        self.size, self.kept, self.pid = size, OrderedDict(), os.getpid()
-
-    def load(self, file_id: int):
-        if file_id in self.kept:
-            self.kept.move_to_end(file_id)
-            return self.kept[file_id]
-        value = super().load(file_id)
-        self.kept[file_id] = value
-        while len(self.kept) > self.size:
-            self.kept.popitem(last=False)
-        return value

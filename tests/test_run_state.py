@@ -97,6 +97,11 @@ def test_the_decoded_file_cache_is_bounded(tmp_path, counted_reads):
     assert list(state.files) == list(range(6 - state.FILES_KEPT, 6))
     state.decoded(ctx, 0)                        # evicted: decoded again
     assert counted_reads == paths + [paths[0]]
+    counted_reads.clear()
+    own = tasks._RunState(files_kept=5)          # an on-the-fly DataLoader worker's size
+    for k in [0, 1, 2, 3, 4, 0, 5, 0]:
+        own.decoded(ctx, k)
+    assert list(own.files) == [2, 3, 4, 5, 0] and counted_reads == paths
 
 
 def test_shard_buffers_are_per_thread_and_reused():

@@ -153,21 +153,22 @@ class _RunState:
     """What the shard tasks of one run share within one process (threads of one worker).
 
     * Decoded files: the plan gives a file's samples consecutive indices, so a file often
-      spans two shards. The last ``FILES_KEPT`` decoded files are kept, and a task that
+      spans two shards. The last ``files_kept`` decoded files are kept, and a task that
       wants a file another thread is decoding waits for it instead of decoding it again:
       each file is decoded once per process instead of once per shard.
     * Shard buffers: each thread reuses its ``hq``/``lq`` shard arrays from one shard to the
       next. A fresh multi-MB array costs a page fault per 4 kB page on first touch, ~0.05 ms
       a sample here (a third of the store's cost for a 128 px recipe).
 
-    Memory stays bounded: ``FILES_KEPT`` decoded files plus one shard per thread, released
+    Memory stays bounded: ``files_kept`` decoded files plus one shard per thread, released
     with the run's Context (the state holds no reference back to it: no cycle to wait for
     the garbage collector).
     """
 
-    FILES_KEPT = 3
+    FILES_KEPT = 3      #: the engine's default (a file whose samples span shards, per thread)
 
-    def __init__(self):
+    def __init__(self, files_kept: int = FILES_KEPT):
+        self.files_kept = files_kept
         self.lock, self.files, self.local = threading.Lock(), OrderedDict(), threading.local()
 
     def decoded(self, ctx: Context, file_id: int):
@@ -176,7 +177,7 @@ class _RunState:
             mine = entry is None
             if mine:
                 entry = self.files[file_id] = _Decoding()
-                while len(self.files) > self.FILES_KEPT:
+                while len(self.files) > self.files_kept:
                     self.files.popitem(last=False)
             else:
                 self.files.move_to_end(file_id)
@@ -204,11 +205,12 @@ class _RunState:
 
 
 class _SharedFileCache(_FileCache):
-    """A shard's file cache that decodes through the run's shared :class:`_RunState`."""
+    """A file cache that decodes through a shared :class:`_RunState`: the run's (a shard's
+    cache), or one of its own (an on-the-fly DataLoader worker's, :mod:`degrade.torch`)."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, state: _RunState | None = None):
         super().__init__(ctx)
-        self.state = ctx.run_state()
+        self.state = ctx.run_state() if state is None else state
 
     def _decode(self, file_id: int):
         return self.state.decoded(self.ctx, file_id)
