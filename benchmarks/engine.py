@@ -10,8 +10,9 @@ Everything is measured in the same run and printed as ratios (best of ``--repeat
 * scaling: 2 threads against 1 thread; the dask processes scheduler and a distributed
   LocalCluster with 2 workers (as dask starts it, and without its ``MALLOC_TRIM_THRESHOLD_``);
   and, as the ceiling of the moment, the bare recipe on 2 plain
-  Python threads against 1 (no dask, no store: what the free cores and the GIL allow); all
-  six run in turn, best of ``--repeats`` each; as whole-run times and as steady-state rates
+  Python threads against 1 (no dask, no store: what the free cores and the GIL allow); the
+  local ones run in turn, then each cluster, best of ``--repeats`` each; as whole-run times
+  and as steady-state rates
   (``generate``'s ``steady_samples_per_s``: process start-up left out, which a long run
   amortises);
 * codecs: lz4 / zstd against no compression (time and compression ratio);

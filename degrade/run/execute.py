@@ -1,7 +1,8 @@
 """``generate``: sources -> one dask task per shard -> a zarr v3 store; resume; progress.
 
 See docs/dataset_engine.md for the store layout, the determinism rules and the measurements
-behind the defaults (threaded scheduler, no compression for images).
+behind the defaults (threads for the Python API, ``auto`` for the command, no compression
+for images).
 """
 from __future__ import annotations
 
@@ -101,11 +102,11 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
     estimates the run; their fastest, plus its share of the decoding, tells a light
     (GIL-bound) sample from a heavy one.
     """
-    count = sum(_shard_len(k, ctx.shard_size, plan.num) for k in todo)
-    if workers < 2 or count < 2 * workers:
-        return "threads", f"{count} samples on {workers} worker(s)"
     ranges = [(k * ctx.shard_size, k * ctx.shard_size + _shard_len(k, ctx.shard_size, plan.num))
               for k in todo]
+    count = sum(stop - start for start, stop in ranges)
+    if workers < 2 or count < 2 * workers:
+        return "threads", f"{count} samples on {workers} worker(s)"
     files = np.unique(np.concatenate([plan.sample_file[a:b] for a, b in ranges]))
     indices = [i for a, b in ranges[:AUTO_PROBE_SAMPLES] for i in range(a, b)][:AUTO_PROBE_SAMPLES]
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
