@@ -263,21 +263,36 @@ def make_sample(ctx: Context, index: int, file_id: int, cell: int, cache: _FileC
 
 
 def _json_meta(meta: dict) -> dict:
-    """The JSON-representable part of a sample's metadata (CFA pattern, levels, WB, CCM...)."""
-    out = {}
-    for key, value in meta.items():
-        if isinstance(value, np.ndarray):
-            value = value.tolist()
-        elif isinstance(value, np.generic):
-            value = value.item()
-        elif isinstance(value, tuple):
-            value = list(value)
+    """The JSON-representable part of a sample's metadata (CFA pattern, levels, WB, CCM...).
+
+    Values are converted (arrays and tuples to lists, numpy scalars to Python ones) and kept
+    if they encode as JSON. The whole dict is encoded once; only when that fails is each value
+    tried on its own (one encoding per key cost ~5 us a sample, 0.7 % of a light recipe).
+    """
+    out = {str(key): _plain(value) for key, value in meta.items()}
+    try:
+        _JSON.encode(out)
+        return out
+    except (TypeError, ValueError):
+        pass
+    kept = {}
+    for key, value in out.items():
         try:
-            json.dumps(value, allow_nan=False)
+            _JSON.encode(value)
         except (TypeError, ValueError):
             continue
-        out[str(key)] = value
-    return out
+        kept[key] = value
+    return kept
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _store_into(out: np.ndarray, array: np.ndarray, name: str, ctx: Context, index: int,
@@ -292,8 +307,13 @@ def _store_into(out: np.ndarray, array: np.ndarray, name: str, ctx: Context, ind
     quantise(array, ctx.dtypes[name], out=out)
 
 
+#: a sample record's encoding: compact, sorted keys, no NaN (one encoder: json.dumps with
+#: options builds a new one per call)
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def record_json(record: dict) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _JSON.encode(record)
 
 
 def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray) -> dict:
