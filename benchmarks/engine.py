@@ -102,6 +102,52 @@ def in_memory(recipe, sources, num: int, seed: int, decode: bool = True):
     return run
 
 
+def store_work(recipe, sources, tmp: Path, num: int, repeats: int) -> dict:
+    """CPU seconds a sample of the store's own work, each part timed apart on 64 real samples
+    of ``recipe`` (best of ``repeats``): ``quantise`` (hq and lq to uint8 into a shard
+    buffer), ``records`` (the JSON encoding of each record) and ``write`` (``write_shard`` of
+    the same bytes, file pattern and sizes, the last folder deleted first as for the timed
+    ``generate`` runs), with ``write_system``, its
+    kernel share (page cache), from ``os.times``. Their sum is what the store cannot avoid."""
+    import shutil
+    from degrade.run.store import quantise, write_shard
+    from degrade.run.tasks import record_json
+    from degrade.sources.folders import as_sources, plan_samples, read_file
+    kind = "raw" if recipe.input_domain == "raw" else "image"
+    plan = plan_samples(as_sources(sources), kind=kind, num=64, min_size=recipe.target_size)
+    decoded = [read_file(f, kind) for f in plan.files]
+    samples = [recipe.run(decoded[f][0], seed=0, index=i, meta=dict(decoded[f][1]))
+               for i, f in enumerate(plan.sample_file)]
+    hq = np.empty((64,) + samples[0].hq.shape, np.uint8)
+    lq = np.empty((64,) + samples[0].lq.shape, np.uint8)
+    records = [record_json(s.record) for s in samples]
+    rounds = max(num // 64, 1)
+
+    def quantise_all():
+        for _ in range(rounds):
+            for k, sample in enumerate(samples):
+                quantise(sample.hq, "uint8", out=hq[k])
+                quantise(sample.lq, "uint8", out=lq[k])
+
+    def encode_all():
+        for _ in range(rounds):
+            for sample in samples:
+                record_json(sample.record)
+
+    def write_all():
+        for shard in range(rounds):
+            write_shard(folder, shard, 64, hq, lq, records)
+    folder = tmp / "store-work.zarr"
+    # like engine(): the last folder is deleted before the clock starts (its pages are reused)
+    write_all.prepare = lambda: shutil.rmtree(folder, ignore_errors=True)
+    count = rounds * 64
+    cpu = time.process_time
+    out = {name: best_time(fn, repeats, cpu) / count for name, fn in
+           (("quantise", quantise_all), ("records", encode_all), ("write", write_all))}
+    out["write_system"] = min(user_and_system(write_all)[1] for _ in range(repeats)) / count
+    return out
+
+
 def plain_threads(recipe, sources, num: int, threads: int):
     """The in-memory loop split over ``threads`` plain Python threads (sources decoded
     beforehand): what the machine and the GIL allow this recipe right now, without dask or a
@@ -270,6 +316,14 @@ def main() -> None:
         print("user + system CPU, ms a sample, one more call each: " + "; ".join(
             f"{name} {user * 1e3 / num:.3f} + {system * 1e3 / num:.3f}"
             for name, (user, system) in split.items()))
+        work = store_work(rgb, src, tmp, num, rep)
+        floor = work["quantise"] + work["records"] + work["write"]
+        print(f"the store's own work, timed apart (ms a sample): quantise "
+              f"{work['quantise'] * 1e3:.3f}, records {work['records'] * 1e3:.3f}, write "
+              f"{work['write'] * 1e3:.3f} (system {work['write_system'] * 1e3:.3f}); sum "
+              f"{floor * 1e3:.3f} = {floor / (t_mem / num):.1%} of the in-memory sample "
+              f"({t_mem / num * 1e3:.3f} ms); generate adds "
+              f"{(t_one_cpu - t_mem) / num * 1e3:.3f}")
         heavy = degrade.load_recipe(str(REPO / "recipes" / "realesrgan_x4plus.yaml"))
         warm_up(heavy, src)
         count = max(num // 8, 16)

@@ -17,8 +17,6 @@ def _quantise_kernel(src, scale, out):
     zero = np.float32(0.0)
     for i in range(src.size):
         v = src[i] * scale + half
-        if not v >= zero:
-            v = zero
-        elif v > scale:
-            v = scale
-        out[i] = int(v)
+        v = v if v >= zero else zero        # NaN compares false: 0
+        v = v if v <= scale else scale
+        out[i] = np.int32(v)                # selects and an int32 cast: the loop vectorises

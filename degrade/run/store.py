@@ -58,10 +58,23 @@ def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np
     if dtype == "float16":
         out[...] = src
         return out
-    from .._nb.quantise import _quantise_kernel
-
-    _quantise_kernel(src.reshape(-1), np.float32(DTYPE_SCALE[dtype]), out.reshape(-1))
+    _quantise_kernel()(src.reshape(-1), _SCALES[dtype], out.reshape(-1))
     return out
+
+
+_SCALES = {name: np.float32(scale) for name, scale in DTYPE_SCALE.items()}
+
+
+def _quantise_kernel():
+    """The numba kernel, imported on first use (readers of a store need no numba)."""
+    global _KERNEL
+    if _KERNEL is None:
+        from .._nb.quantise import _quantise_kernel as kernel
+        _KERNEL = kernel
+    return _KERNEL
+
+
+_KERNEL = None
 
 
 def dequantise(stored: np.ndarray) -> np.ndarray:
