@@ -29,7 +29,7 @@ def test_generate_then_inspect(job, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "generate: 6/6 samples (100.0%)" in err and "samples/s" in err and "ETA" in err
     # the CLI's default scheduler is auto: a short run stays on threads, and says why
-    assert "scheduler: threads (6 samples at ~" in err and "s on one worker (< 20 s)" in err
+    assert "scheduler: threads (6 samples at ~" in err and "s on one worker (< 5 s)" in err
     assert f"{out}: 6 samples in 2 shards (2 written, 0 kept from an earlier run)" in err
     assert "once every worker ran" not in err          # 2 shards: too few for a steady rate
     out2 = tmp_path / "more.zarr"
@@ -193,7 +193,29 @@ def test_auto_tells_light_from_heavy_samples_by_the_fastest(job, monkeypatch, du
     monkeypatch.setattr(execute, "AUTO_PROBE_SECONDS", 1e9)
     name, why = execute._auto_scheduler(ctx, plan, list(range(625)), workers=2)
     assert name == expected
-    assert "40000 samples at ~" in why and ">= 20 s" in why
+    long_enough = (execute.AUTO_PROCESSES_SECONDS if execute.fork_server_available()
+                   else execute.AUTO_PROCESSES_SECONDS_SPAWNED)
+    assert "40000 samples at ~" in why and f">= {long_enough:g} s" in why
+
+
+@pytest.mark.parametrize("fork_server, expected", [(True, "processes"), (False, "threads")])
+def test_auto_wants_longer_runs_when_workers_are_spawned(job, monkeypatch, fork_server, expected):
+    """~10 s of light samples: worth processes forked from the warm server (start-up ~0.4 s),
+    not spawned ones (1-3 s of start-up)."""
+    import types
+    from degrade.run import execute
+    recipe, images, _ = job
+    _, plan, ctx = execute.plan_job(str(recipe), str(images), num=10000)
+    ctx.shard_size = 64
+    clock = [0.0]
+
+    def fake_sample(*args):
+        clock[0] += 1e-3                          # 1 ms a sample: 10 s on one worker
+    monkeypatch.setattr(execute, "make_sample", fake_sample)
+    monkeypatch.setattr(execute, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(execute, "fork_server_available", lambda: fork_server)
+    name, why = execute._auto_scheduler(ctx, plan, list(range(157)), workers=2)
+    assert name == expected, why
 
 
 @pytest.mark.parametrize("trim", ["65536", None])

@@ -20,6 +20,7 @@ from .._errors import InputError, ParameterError
 from ..sources.folders import Patches, as_sources, plan_samples, relative_path
 from . import store as st
 from .progress import Progress
+from .pool import fork_server_available, process_pool, start_fork_server
 from .tasks import (Context, RecipeRef, _SharedFileCache, forget_run, make_sample,
                     run_shard)
 
@@ -28,13 +29,17 @@ LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
 #: ``scheduler="auto"`` takes processes for a run of GIL-bound samples (each faster than
 #: ``AUTO_PROCESSES_SAMPLE_MS``: a recipe spends ~0.3 ms a sample in Python, so such samples
 #: hold the GIL a fifth of their time or more and threads scale poorly) estimated to take at
-#: least ``AUTO_PROCESSES_SECONDS`` on one worker (process start-up, 1.1-2.5 s here, is then
-#: small). Measured (docs/dataset_engine.md, "Schedulers"), 2 workers against 1 (steady
-#: sample times; timed at the start they read up to 2x more): simple_x2, 0.7-1 ms a sample:
-#: threads 1.1-1.4x, processes 1.7-2.0x once started; eld2020, 2 ms: threads 1.7x,
-#: processes 1.8x (either will do); realesrgan_x4plus, 13 ms: threads 1.9x, processes no
-#: better.
-AUTO_PROCESSES_SECONDS = 20.0
+#: least ``AUTO_PROCESSES_SECONDS`` on one worker, where workers fork from the warm fork
+#: server (pool.py: ~0.3-0.4 s from the pool to the first shard, the server's warm-up
+#: overlapping the planning), or ``AUTO_PROCESSES_SECONDS_SPAWNED`` where they are spawned
+#: (1.1-2.7 s of start-up here). Measured (docs/dataset_engine.md, "Schedulers"), 2 workers
+#: against 1 (steady sample times; timed at the start they read up to 2x more): simple_x2,
+#: 0.7-1 ms a sample: threads 1.1-1.4x, processes 1.7-2.0x once started, and a 6000-sample
+#: run (~7 s on one worker) took 5.5 s with processes against 8.6-8.9 s with threads;
+#: eld2020, 2 ms: threads 1.7x, processes 1.8x (either will do); realesrgan_x4plus, 13 ms:
+#: threads 1.9x, processes no better.
+AUTO_PROCESSES_SECONDS = 5.0
+AUTO_PROCESSES_SECONDS_SPAWNED = 20.0
 AUTO_PROCESSES_SAMPLE_MS = 3.0      # as timed at the start (see _auto_scheduler)
 AUTO_PROBE_SAMPLES, AUTO_PROBE_SECONDS = 8, 0.1
 _DOMAIN_DTYPE = {"srgb": "uint8", "linear": "uint16", "camera": "uint16", "raw": "uint16"}
@@ -102,6 +107,7 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
     estimates the run; their fastest, plus its share of the decoding, tells a light
     (GIL-bound) sample from a heavy one.
     """
+    long_enough = AUTO_PROCESSES_SECONDS if fork_server_available() else AUTO_PROCESSES_SECONDS_SPAWNED
     ranges = [(k * ctx.shard_size, k * ctx.shard_size + _shard_len(k, ctx.shard_size, plan.num))
               for k in todo]
     count = sum(stop - start for start, stop in ranges)
@@ -130,13 +136,13 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
         make_sample(probe, index, int(plan.sample_file[index]), int(plan.sample_cell[index]), cache)
         times.append(time.perf_counter() - start)
         reading = len(files) * _typical(decodes)
-        if count * times[0] + reading < AUTO_PROCESSES_SECONDS:
+        if count * times[0] + reading < long_enough:
             break                           # overestimates, and still short
         if len(times) >= 3 and sum(times) + sum(decodes) > AUTO_PROBE_SECONDS:
             break
     seconds, fastest = _typical(times), min(times[1:] or times)
     estimate = count * seconds + reading
-    long_run = estimate >= AUTO_PROCESSES_SECONDS
+    long_run = estimate >= long_enough
     # decoding (cv2 releases the GIL; rawpy mostly) counts as non-Python work of a sample
     light = (fastest + reading / count) * 1e3 < AUTO_PROCESSES_SAMPLE_MS
     name = "processes" if long_run and light else "threads"
@@ -146,7 +152,7 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
                   f"{fastest * 1e3:.1f} ms{decoding}: {(fastest + reading / count) * 1e3:.1f} ms "
                   f"a sample at least ({'<' if light else '>='} {AUTO_PROCESSES_SAMPLE_MS:g} ms: "
                   f"{'GIL-bound' if light else 'threads scale'}), ~{estimate:.0f} s on one worker "
-                  f"({'>=' if long_run else '<'} {AUTO_PROCESSES_SECONDS:.0f} s)")
+                  f"({'>=' if long_run else '<'} {long_enough:g} s)")
 
 
 def _typical(seconds: list) -> float:
@@ -216,7 +222,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         Local workers (threads or processes); None = all cores.
     scheduler : str or distributed.Client or None
         'threads' (default), 'processes', 'synchronous', 'auto' (processes for a run of light,
-        GIL-bound samples estimated to take >= ``AUTO_PROCESSES_SECONDS`` on one worker,
+        GIL-bound samples estimated to take >= ``AUTO_PROCESSES_SECONDS`` on one worker
+        (``AUTO_PROCESSES_SECONDS_SPAWNED`` without a fork server, see :mod:`.pool`),
         else threads; the CLI's default), a ``tcp://HOST:PORT`` address or a Client; None also honours
         ``DASK_SCHEDULER_ADDRESS``. 'processes' (and so 'auto') spawns workers that import
         the calling script: guard a script's code with ``if __name__ == "__main__":``.
@@ -260,6 +267,10 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     t_start = time.perf_counter()
     if out is None:
         raise ParameterError("out: give the output store path")
+    scheduler = _resolve_scheduler(scheduler)
+    workers = _check_int("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
+    if scheduler in ("processes", "auto") and workers > 1:
+        start_fork_server()     # warms up in the background while this process plans the run
     recipe, plan, ctx = plan_job(recipe, sources, num=num, seed=seed, patch_size=patch_size,
                                  stride=stride, weights=weights, counts=counts, strict=strict)
     seed = ctx.seed
@@ -267,11 +278,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         shard_size = (None if overwrite else _stored_shard_size(Path(out))) \
             or default_shard_size(plan.num)
     shard_size = _check_int("shard_size", shard_size, 1)
-    workers = _check_int("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
     if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
         raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16 or float16")
     st._compressors(compression)
-    scheduler = _resolve_scheduler(scheduler)
     say = _printer(progress)
     ctx.store, ctx.shard_size, ctx.compression = str(Path(out)), min(shard_size, plan.num), compression
     wanted = {"store_format": st.STORE_FORMAT, "recipe_hash": recipe.hash,
@@ -404,11 +413,17 @@ def _execute(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_do
                 if isinstance(result, dict) and "samples" in result:
                     on_done(result)
 
-        with _Report():
-            # chunksize=1: a shard is a coarse task already; dask's default batches of 6 leave
-            # one process idle for the last batch (16 shards on 2 processes: 6+6+4)
-            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
-                                     chunksize=1))
+        # processes: workers forked from a warm server where the platform allows (pool.py)
+        pool = process_pool(workers) if scheduler == "processes" else None
+        try:
+            with _Report():
+                # chunksize=1: a shard is a coarse task already; dask's default batches of 6
+                # leave one process idle for the last batch (16 shards on 2 processes: 6+6+4)
+                return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
+                                         chunksize=1, **({"pool": pool} if pool else {})))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
     return _execute_distributed(tasks, scheduler, on_done, say, token)
 
 

@@ -1,0 +1,62 @@
+"""Worker processes forked from the warm fork server (degrade/run/pool.py)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from degrade.run.pool import SINGLE_THREADED, fork_server_available, process_pool
+
+pytestmark = pytest.mark.skipif(not fork_server_available(),
+                                reason="no forkserver start method on this platform")
+
+
+def _worker_state() -> dict:
+    """What a worker holds before it has run any degrade code."""
+    tasks = f"/proc/{os.getpid()}/task"
+    return {"pid": os.getpid(),
+            "modules": {name: name in sys.modules for name in
+                        ("degrade.run.tasks", "degrade.ops", "cv2", "numba",
+                         "numba.cpython.mathimpl")},      # the last: numba's registries
+            "env": {name: os.environ.get(name) for name in SINGLE_THREADED},
+            "threads": len(os.listdir(tasks)) if os.path.isdir(tasks) else None}
+
+
+def test_workers_start_warm_and_single_threaded():
+    parent_env = {name: os.environ.get(name) for name in SINGLE_THREADED}
+    pool = process_pool(2)
+    try:
+        states = [future.result(timeout=120) for future in
+                  [pool.submit(_worker_state) for _ in range(4)]]
+    finally:
+        pool.shutdown()
+    assert all(state["pid"] != os.getpid() for state in states)
+    for state in states:
+        # imported and warmed once by the server, inherited by the fork
+        assert all(state["modules"].values()), state["modules"]
+        assert state["env"] == SINGLE_THREADED
+        # a fresh fork of a single-threaded server: the executor's own thread at most
+        assert state["threads"] in (None, 1, 2), state
+    # the calling process keeps its own settings
+    assert {name: os.environ.get(name) for name in SINGLE_THREADED} == parent_env
+
+
+def test_the_pool_is_used_by_the_processes_scheduler(tmp_path, monkeypatch):
+    """generate(scheduler="processes") runs its shards in processes of the forked pool."""
+    import degrade
+    from degrade.run import execute
+    made = []
+    real_pool = execute.process_pool
+
+    def counting_pool(workers):
+        pool = real_pool(workers)
+        made.append(pool)
+        return pool
+    monkeypatch.setattr(execute, "process_pool", counting_pool)
+    summary = degrade.generate(degrade.load_recipe(str(Path(__file__).parents[1] / "recipes" / "simple_x2.yaml")), None,
+                               tmp_path / "p.zarr", num=8, workers=2, scheduler="processes",
+                               progress=False)
+    assert len(made) == 1 and made[0] is not None
+    assert summary["scheduler"] == "processes" and summary["samples_written"] == 8
