@@ -83,8 +83,8 @@ def run(args) -> int:
 
 
 def _scheduler(option: str | None) -> str | None:
-    """The CLI's default is 'auto' (the command is a script's main: processes are safe to
-    spawn); DASK_SCHEDULER_ADDRESS still wins over it when --scheduler is absent."""
+    """The CLI's default is 'auto' (the command is a guarded script main: process workers
+    are safe to start); DASK_SCHEDULER_ADDRESS still wins over it when --scheduler is absent."""
     import os
 
     if option or os.environ.get("DASK_SCHEDULER_ADDRESS"):

@@ -225,8 +225,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         GIL-bound samples estimated to take >= ``AUTO_PROCESSES_SECONDS`` on one worker
         (``AUTO_PROCESSES_SECONDS_SPAWNED`` without a fork server, see :mod:`.pool`),
         else threads; the CLI's default), a ``tcp://HOST:PORT`` address or a Client; None also honours
-        ``DASK_SCHEDULER_ADDRESS``. 'processes' (and so 'auto') spawns workers that import
-        the calling script: guard a script's code with ``if __name__ == "__main__":``.
+        ``DASK_SCHEDULER_ADDRESS``. 'processes' (and so 'auto') starts workers (forked from
+        a warm fork server where the platform has one, see :mod:`.pool`, else spawned) that
+        import the calling script: guard a script's code with ``if __name__ == "__main__":``.
     shard_size : int or None
         Samples per shard file (one chunk per sample). None: an existing store's own, else
         :func:`default_shard_size` (64; fewer for jobs under 512 samples).
@@ -334,7 +335,7 @@ def _steady_rate(finished: list) -> float | None:
     worker (process and thread) has finished its first shard, over the time from then to the
     last shard's end.
 
-    Leaves out start-up (process spawn, imports, numba cache loads, the first decodes), which
+    Leaves out start-up (process start, imports, numba cache loads, the first decodes), which
     a long run amortises. None when fewer than 2 shards finish in that window.
     """
     firsts = {}
