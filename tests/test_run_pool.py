@@ -60,3 +60,19 @@ def test_the_pool_is_used_by_the_processes_scheduler(tmp_path, monkeypatch):
                                progress=False)
     assert len(made) == 1 and made[0] is not None
     assert summary["scheduler"] == "processes" and summary["samples_written"] == 8
+
+
+def test_a_fork_server_that_cannot_start_falls_back_to_spawned_workers(tmp_path, monkeypatch):
+    import degrade
+    from multiprocessing import forkserver
+    from degrade.run.pool import process_pool
+
+    def refuse():
+        raise OSError("no UNIX sockets here")
+    monkeypatch.setattr(forkserver, "ensure_running", refuse)
+    assert process_pool(2) is None
+    summary = degrade.generate(degrade.load_recipe(str(Path(__file__).parents[1] / "recipes" /
+                                                       "simple_x2.yaml")),
+                               None, tmp_path / "s.zarr", num=4, workers=2,
+                               scheduler="processes", progress=False)
+    assert summary["scheduler"] == "processes" and summary["samples_written"] == 4

@@ -41,7 +41,8 @@ def process_pool(workers: int):
 
 
 def start_fork_server() -> bool:
-    """Start the fork server unless it runs; False where the platform has none.
+    """Start the fork server unless it runs; False where the platform has none or it cannot
+    start (the caller then lets dask spawn its workers).
 
     Returns at once: the server imports :data:`PRELOAD` in the background (~0.8 s of one core
     here), and the first worker forked from it waits for that. ``generate`` calls this before
@@ -49,7 +50,10 @@ def start_fork_server() -> bool:
     """
     if not fork_server_available():
         return False
-    _ensure_server(multiprocessing.get_context("forkserver"))
+    try:
+        _ensure_server(multiprocessing.get_context("forkserver"))
+    except (OSError, RuntimeError, ValueError):   # no UNIX socket, a closed server, ...:
+        return False                               # dask spawns its workers instead
     return True
 
 
