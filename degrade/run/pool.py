@@ -2,16 +2,17 @@
 
 dask's processes scheduler spawns its workers by default: each starts an interpreter and
 imports numpy, OpenCV, numba, dask and degrade, then numba loads its registries with the
-first cached kernel: ~0.6-0.8 s of CPU a worker here, paid by every run. Where the platform has it (Linux, macOS), degrade hands dask
-a pool whose workers are forked from a multiprocessing *forkserver* that did all that once
-(:data:`PRELOAD`); a worker then makes its first sample within milliseconds. The server lives as long
-as the calling process, so later runs of a script or a notebook start at once too.
+first cached kernel: ~0.6-0.8 s of CPU a worker here, paid by every run. Where the platform
+has it (Linux, macOS), degrade hands dask a pool whose workers are forked from a
+multiprocessing *forkserver* that did all that once (:data:`PRELOAD`); a worker then makes
+its first sample within milliseconds. The server lives as long as the calling process, so
+later runs of a script or a notebook start at once too.
 
 Forking is safe here because the server is a fresh, single-threaded process: it is started
 with the BLAS libraries single-threaded (:data:`SINGLE_THREADED`, else numpy's OpenBLAS starts
 its threads at import) and runs no OpenCV call. Its workers inherit that setting, which suits
 them: the engine runs one sample per worker, and a BLAS pool only spins beside it. Nothing
-changes in what a worker computes (the store is bit-identical to a spawned one; tested).
+changes in what a worker computes (the store is bit-identical to a threads run's; tested).
 
 Workers still import the calling script (``__main__``) as spawned ones do: guard a script's
 code with ``if __name__ == "__main__":``.
