@@ -2,6 +2,7 @@
 when its samples span shards or two threads want it at once) and per-thread shard buffers."""
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -213,6 +214,41 @@ def test_copies_of_a_run_context_unpickled_in_one_process_share_its_state():
     assert tasks._PROCESS_RUN == {"token": None, "state": None}
     untokened = pickle.loads(pickle.dumps(make_context(["a"])))
     assert untokened.state is None and tasks._PROCESS_RUN["token"] is None
+
+
+def test_copies_for_worker_processes_leave_the_listing_in_a_file_read_once(tmp_path):
+    files = [f"/data/folder/img_{i:05d}.png" for i in range(2000)]
+    ctx = make_context(files)
+    ctx.token = "run-listing"
+    inline = len(pickle.dumps(ctx))
+    ctx.listing = str(tmp_path / "listing.pickle")
+    tasks.write_listing(ctx, ctx.listing)
+    payload = pickle.dumps(ctx)
+    assert len(payload) < inline / 20 and b"img_01999" not in payload
+    first = pickle.loads(payload)
+    assert first.files == files and first.rel_paths == files
+    assert np.array_equal(first.file_source, ctx.file_source)
+    (tmp_path / "listing.pickle").unlink()           # read once per process and run
+    second = pickle.loads(payload)
+    assert second.files is first.files
+    tasks.forget_run("run-listing")
+
+
+def test_a_processes_run_sends_its_listing_in_a_file_and_removes_it(tmp_path, monkeypatch,
+                                                                   images_small):
+    from degrade.run import execute
+    written = []
+
+    def write_listing(ctx, path):
+        written.append(path)
+        tasks.write_listing(ctx, path)
+    monkeypatch.setattr(execute, "write_listing", write_listing)
+    summary = generate(RECIPE, str(images_small), tmp_path / "p.zarr", num=8, workers=2,
+                       scheduler="processes", progress=False)
+    assert summary["samples_written"] == 8
+    assert len(written) == 1 and not os.path.exists(written[0])
+    generate(RECIPE, str(images_small), tmp_path / "t.zarr", num=8, workers=2, progress=False)
+    assert len(written) == 1                     # threads share the context: no file
 
 
 def test_done_shards_are_read_back_in_blocks_of_consecutive_shards():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -75,22 +76,33 @@ class Context:
     compression: str = "none"
     #: names the run; copies of the context unpickled in one process share one state
     token: str = ""
+    #: a file holding the source listing (:data:`LISTING_FIELDS`) while local worker
+    #: processes run: copies then travel without it and each process reads it once; "" = the
+    #: listing travels in every copy
+    listing: str = ""
     #: this process's :class:`_RunState` of the run (never pickled: each process has its own)
     state: object = field(default=None, init=False, repr=False, compare=False)
 
     def __getstate__(self):
-        return {**self.__dict__, "state": None}
+        state = {**self.__dict__, "state": None}
+        if self.listing:
+            state.update(dict.fromkeys(LISTING_FIELDS))
+        return state
 
     def __setstate__(self, state: dict) -> None:
         """A copy arriving in a worker process. dask's processes scheduler sends each task its
         own copy of the context, so the copies of one run (same ``token``) take the state the
-        process keeps for that run (see :func:`forget_run`)."""
+        process keeps for that run (see :func:`forget_run`), and with it the source listing,
+        read from ``listing`` by the first copy."""
         self.__dict__.update(state)
         if self.token:
             with _STATE_LOCK:
                 if _PROCESS_RUN["token"] != self.token:
                     _PROCESS_RUN.update(token=self.token, state=_RunState())
                 self.state = _PROCESS_RUN["state"]
+        if self.listing and self.files is None:
+            listing = self.run_state().source_listing(self.listing)
+            self.__dict__.update(zip(LISTING_FIELDS, listing))
 
     def run_state(self) -> "_RunState":
         if self.state is None:
@@ -98,6 +110,17 @@ class Context:
                 if self.state is None:
                     self.state = _RunState()
         return self.state
+
+
+#: the parts of a Context that grow with the number of source files
+LISTING_FIELDS = ("files", "rel_paths", "file_source")
+
+
+def write_listing(ctx: Context, path: str) -> None:
+    """Write ``ctx``'s source listing to ``path`` for :attr:`Context.listing`."""
+    with open(path, "wb") as handle:
+        pickle.dump(tuple(getattr(ctx, name) for name in LISTING_FIELDS), handle,
+                    protocol=pickle.HIGHEST_PROTOCOL)
 
 
 _STATE_LOCK = threading.Lock()
@@ -170,6 +193,15 @@ class _RunState:
     def __init__(self, files_kept: int = FILES_KEPT):
         self.files_kept = files_kept
         self.lock, self.files, self.local = threading.Lock(), OrderedDict(), threading.local()
+        self.listing = None
+
+    def source_listing(self, path: str) -> tuple:
+        """The run's source listing (:data:`LISTING_FIELDS`), read from ``path`` once."""
+        with self.lock:
+            if self.listing is None:
+                with open(path, "rb") as handle:
+                    self.listing = pickle.load(handle)
+            return self.listing
 
     def decoded(self, ctx: Context, file_id: int):
         with self.lock:
