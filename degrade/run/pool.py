@@ -15,7 +15,9 @@ them: the engine runs one sample per worker, and a BLAS pool only spins beside i
 changes in what a worker computes (the store is bit-identical to a threads run's; tested).
 
 Workers still import the calling script (``__main__``) as spawned ones do: guard a script's
-code with ``if __name__ == "__main__":``.
+code with ``if __name__ == "__main__":``. The server keeps the code it imported when it
+started: ops registered, or degrade's code changed, after a process's first processes run
+reach its workers only in a new Python process.
 """
 from __future__ import annotations
 
