@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -34,6 +33,7 @@ import numpy as np
 
 from .._errors import InputError, ParameterError
 from .. import _rng
+from .headers import header_shape
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 RAW_SUFFIXES = (".dng", ".nef", ".nrw", ".cr2", ".cr3", ".crw", ".arw", ".srf", ".sr2", ".raf",
@@ -204,10 +204,9 @@ def probe_shape(path: Path, kind: str) -> tuple[int, int]:
             raise InputError(f"{path}: rawpy cannot open it ({type(exc).__name__}: {exc})") from None
     if not Path(path).is_file():
         raise InputError(f"{path}: no such file")
-    if str(path).lower().endswith(".png"):
-        shape = _png_header_shape(path)
-        if shape is not None:
-            return shape
+    shape = header_shape(path)
+    if shape is not None:
+        return shape
     try:
         from PIL import Image
     except ImportError:  # pillow is optional: fall back to decoding the whole file
@@ -222,26 +221,6 @@ def probe_shape(path: Path, kind: str) -> tuple[int, int]:
         return int(image.shape[0]), int(image.shape[1])
     except Exception as exc:
         raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _png_header_shape(path) -> tuple[int, int] | None:
-    """(height, width) from a PNG's IHDR chunk, which the PNG specification puts first:
-    signature (8 bytes), chunk length (4), ``IHDR``, width and height (big-endian uint32),
-    5 more bytes, CRC-32 over type and data. None when anything does not check out (pillow
-    then decides). 9 us a file against pillow's 36 (50 000 files: 1.4 s less planning)."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(33)
-    except OSError:
-        return None
-    if (len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[8:16] != b"\x00\x00\x00\rIHDR"
-            or zlib.crc32(head[12:29]) != int.from_bytes(head[29:33], "big")):
-        return None
-    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    return (height, width) if width > 0 and height > 0 else None
 
 
 #: probe the files of a folder on this many threads (RAW probes unpack the mosaic to check
