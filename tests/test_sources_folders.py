@@ -226,3 +226,13 @@ def test_relative_paths_cut_from_the_string_equal_pathlibs(tmp_path):
         except ValueError:
             expected = Path(path).as_posix()
         assert relative_path(path, base) == expected
+
+
+def test_the_plan_names_each_file_relative_to_its_source_root(folder):
+    from pathlib import Path
+    from degrade.sources.folders import relative_path
+    plan = plan_samples(as_sources(str(folder)), num=8, min_size=(32, 32),
+                        warn=lambda message: None)
+    assert plan.rel_paths == ["a.png", "b16.png", "c.jpg", "sub/d.tif"]
+    assert plan.rel_paths == [relative_path(Path(f), Path(plan.roots[s]))
+                              for f, s in zip(plan.files, plan.file_source)]

@@ -195,7 +195,8 @@ def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None =
     plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind, num=num,
                         patches=Patches(patch_size, stride), min_size=recipe.target_size,
                         strict=strict, warn=lambda m: warnings.warn(m, stacklevel=4))
-    rel = [relative_path(f, plan.roots[s]) for f, s in zip(plan.files, plan.file_source)]
+    rel = plan.rel_paths or [relative_path(f, plan.roots[s])
+                             for f, s in zip(plan.files, plan.file_source)]
     ctx = Context(RecipeRef(recipe), seed, kind, plan.files, rel, plan.file_source, plan.patches,
                   num=plan.num, strict=strict)
     return recipe, plan, ctx

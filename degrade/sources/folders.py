@@ -102,6 +102,8 @@ class SamplePlan:
     skipped: list[dict] = field(default_factory=list)
     listing_hash: str = ""
     source_info: list[dict] = field(default_factory=list)
+    #: ``files[k]`` relative to its source's root, in POSIX form (what records name)
+    rel_paths: list[str] = field(default_factory=list)
 
     @property
     def num(self) -> int:
@@ -388,7 +390,7 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
     even = kind == "raw"
     _check_patches(patches, min_size, even)
     need = _needed_size(patches, min_size)
-    files, shapes, file_source, skipped, roots, info = [], [], [], [], [], []
+    files, rel_paths, shapes, file_source, skipped, roots, info = [], [], [], [], [], [], []
     digest = hashlib.sha256(f"{kind}|{patches.as_dict()}|{need}".encode())
     for s_index, source in enumerate(sources):
         root, paths = list_source_files(source, kind)
@@ -414,6 +416,7 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
                 continue
             digest.update(f"\0{rel}:{_file_size(path)}:{shape[0]}x{shape[1]}".encode())
             files.append(str(path))
+            rel_paths.append(rel)
             shapes.append(shape)
             file_source.append(s_index)
             usable += 1
@@ -443,7 +446,7 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
         if patches.mode == "grid":
             sample_cell[mask] = unit - np.concatenate([[0], cum])[f_local]
     return SamplePlan(kind, roots, files, shapes_arr, file_source_arr, sample_file, sample_cell,
-                      patches, skipped, digest.hexdigest(), info)
+                      patches, skipped, digest.hexdigest(), info, rel_paths)
 
 
 def _check_patches(patches: Patches, min_size, even: bool) -> None:
