@@ -38,7 +38,7 @@ from . import _rng
 from ._errors import ParameterError
 from ._torch_io import StoreReader, read_store_meta
 from .run.store import dequantise, quantise
-from .run.tasks import _RunState, _SharedFileCache
+from .run.tasks import _FileCache, _RunState
 
 __all__ = ["OnTheFlyDataset", "PairDataset", "PairLoader", "PairedAugment", "epoch_seed",
            "to_float"]
@@ -496,7 +496,7 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
         cache and error handling)."""
         if self._cache is None or self._cache_pid != os.getpid():
             _in_worker_setup(needs_cv2=True)
-            self._cache = _SharedFileCache(self.ctx, _RunState(self.cache_files))
+            self._cache = _FileCache(self.ctx, _RunState(self.cache_files))
             self._cache_pid = os.getpid()
         return self._cache
 

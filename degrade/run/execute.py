@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError, ParameterError
-from ..sources.folders import Patches, as_sources, plan_samples, relative_path
+from ..sources.folders import Patches, as_sources, plan_samples
 from . import store as st
 from .progress import Progress
 from .pool import fork_server_available, process_pool, start_fork_server
-from .tasks import (Context, RecipeRef, _SharedFileCache, forget_run, make_sample,
+from .tasks import (Context, RecipeRef, _FileCache, forget_run, make_sample,
                     run_shard, write_listing)
 
 DEFAULT_SHARD_SIZE = 64
@@ -109,7 +109,8 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
     estimates the run; their fastest, plus its share of the decoding, tells a light
     (GIL-bound) sample from a heavy one.
     """
-    long_enough = AUTO_PROCESSES_SECONDS if fork_server_available() else AUTO_PROCESSES_SECONDS_SPAWNED
+    long_enough = (AUTO_PROCESSES_SECONDS if fork_server_available()
+                   else AUTO_PROCESSES_SECONDS_SPAWNED)
     ranges = [(k * ctx.shard_size, k * ctx.shard_size + _shard_len(k, ctx.shard_size, plan.num))
               for k in todo]
     count = sum(stop - start for start, stop in ranges)
@@ -118,7 +119,7 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
     files = np.unique(np.concatenate([plan.sample_file[a:b] for a, b in ranges]))
     indices = [i for a, b in ranges[:AUTO_PROBE_SAMPLES] for i in range(a, b)][:AUTO_PROBE_SAMPLES]
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
-    cache = _SharedFileCache(ctx)
+    cache = _FileCache(ctx)
     decodes, times = [], []
 
     def decode(file_id: int) -> None:     # timed apart; the file stays cached for its shard
@@ -195,10 +196,8 @@ def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None =
     plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind, num=num,
                         patches=Patches(patch_size, stride), min_size=recipe.target_size,
                         strict=strict, warn=lambda m: warnings.warn(m, stacklevel=4))
-    rel = plan.rel_paths or [relative_path(f, plan.roots[s])
-                             for f, s in zip(plan.files, plan.file_source)]
-    ctx = Context(RecipeRef(recipe), seed, kind, plan.files, rel, plan.file_source, plan.patches,
-                  num=plan.num, strict=strict)
+    ctx = Context(RecipeRef(recipe), seed, kind, plan.files, plan.rel_paths, plan.file_source,
+                  plan.patches, num=plan.num, strict=strict)
     return recipe, plan, ctx
 
 
@@ -371,7 +370,7 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
     # file stays decoded in the run's cache for the first shard (threaded scheduler)
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
     sample, _, _ = make_sample(probe, 0, int(plan.sample_file[0]), int(plan.sample_cell[0]),
-                               _SharedFileCache(ctx))
+                               _FileCache(ctx))
     requested = wanted["dtype"]
     dtypes = {name: (requested if requested != "auto" else _auto_dtype(recipe, arr, name))
               for name, arr in (("hq", sample.hq), ("lq", sample.lq))}

@@ -143,28 +143,6 @@ def _decode(ctx: Context, file_id: int):
         raise (exc if isinstance(exc, InputError) else InputError(str(exc))) from None
 
 
-class _FileCache:
-    """The last decoded file (samples of a shard are processed grouped by file)."""
-
-    def __init__(self, ctx: Context):
-        self.ctx, self.key, self.value, self.bad = ctx, None, None, {}
-
-    def load(self, file_id: int):
-        if file_id in self.bad:
-            raise self.bad[file_id]
-        if file_id != self.key:
-            try:
-                self.value = self._decode(file_id)
-            except InputError as exc:
-                self.bad[file_id] = exc
-                raise
-            self.key = file_id
-        return self.value
-
-    def _decode(self, file_id: int):
-        return _decode(self.ctx, file_id)
-
-
 class _Decoding:
     """One file of :class:`_RunState`'s cache: decoded once, by the first task that asks."""
 
@@ -236,16 +214,27 @@ class _RunState:
         return buffers[0][:count], buffers[1][:count]
 
 
-class _SharedFileCache(_FileCache):
-    """A file cache that decodes through a shared :class:`_RunState`: the run's (a shard's
-    cache), or one of its own (an on-the-fly DataLoader worker's, :mod:`degrade.torch`)."""
+class _FileCache:
+    """A shard's (or an on-the-fly DataLoader worker's) view of the decoded files: the last
+    file it used, and the files that failed for it, in front of a shared :class:`_RunState`
+    (the run's, or one of its own for a DataLoader worker, :mod:`degrade.torch`) that decodes
+    each file once. Samples of a shard are processed grouped by file."""
 
     def __init__(self, ctx: Context, state: _RunState | None = None):
-        super().__init__(ctx)
+        self.ctx, self.key, self.value, self.bad = ctx, None, None, {}
         self.state = ctx.run_state() if state is None else state
 
-    def _decode(self, file_id: int):
-        return self.state.decoded(self.ctx, file_id)
+    def load(self, file_id: int):
+        if file_id in self.bad:
+            raise self.bad[file_id]
+        if file_id != self.key:
+            try:
+                self.value = self.state.decoded(self.ctx, file_id)
+            except InputError as exc:
+                self.bad[file_id] = exc
+                raise
+            self.key = file_id
+        return self.value
 
 
 def _next_in_source(ctx: Context, file_id: int) -> int:
@@ -357,7 +346,7 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
     hq, lq = ctx.run_state().shard_buffers(ctx, count)
     records = [""] * count
     failures = []
-    cache = _SharedFileCache(ctx)
+    cache = _FileCache(ctx)
     for k in np.argsort(file_ids, kind="stable"):   # group by file: each decoded once
         index = start + int(k)
         sample, record, failed = make_sample(ctx, index, int(file_ids[k]), int(cells[k]), cache)
