@@ -85,13 +85,20 @@ def paired_median(times: dict, name: str, base: str) -> float:
     return float(np.median(np.array(times[name]) / np.array(times[base])))
 
 
-def in_memory(recipe, sources, num: int, seed: int, decode: bool = True):
-    """The same samples without the engine, 1 thread, no store: each source file decoded once
-    (``decode``; else decoded before the clock starts) and the recipe run on every sample."""
+def planned(recipe, sources, num: int, decode: bool = True):
+    """(plan, kind, decoded): the engine's plan of ``num`` samples of ``recipe`` over
+    ``sources``, and its files decoded (``decode``; else None)."""
     from degrade.sources.folders import as_sources, plan_samples, read_file
     kind = "raw" if recipe.input_domain == "raw" else "image"
     plan = plan_samples(as_sources(sources), kind=kind, num=num, min_size=recipe.target_size)
-    ready = None if decode else [read_file(f, kind) for f in plan.files]
+    return plan, kind, [read_file(f, kind) for f in plan.files] if decode else None
+
+
+def in_memory(recipe, sources, num: int, seed: int, decode: bool = True):
+    """The same samples without the engine, 1 thread, no store: each source file decoded once
+    (``decode``; else decoded before the clock starts) and the recipe run on every sample."""
+    from degrade.sources.folders import read_file
+    plan, kind, ready = planned(recipe, sources, num, decode=not decode)
 
     def run():
         decoded = list(ready) if ready else [None] * len(plan.files)
@@ -113,10 +120,7 @@ def store_work(recipe, sources, tmp: Path, num: int, repeats: int) -> dict:
     import shutil
     from degrade.run.store import quantise, write_shard
     from degrade.run.tasks import record_json
-    from degrade.sources.folders import as_sources, plan_samples, read_file
-    kind = "raw" if recipe.input_domain == "raw" else "image"
-    plan = plan_samples(as_sources(sources), kind=kind, num=64, min_size=recipe.target_size)
-    decoded = [read_file(f, kind) for f in plan.files]
+    plan, _, decoded = planned(recipe, sources, 64)
     samples = [recipe.run(decoded[f][0], seed=0, index=i, meta=dict(decoded[f][1]))
                for i, f in enumerate(plan.sample_file)]
     hq = np.empty((64,) + samples[0].hq.shape, np.uint8)
@@ -154,10 +158,7 @@ def plain_threads(recipe, sources, num: int, threads: int):
     beforehand): what the machine and the GIL allow this recipe right now, without dask or a
     store. The engine's speed-up is judged against this ceiling."""
     import threading
-    from degrade.sources.folders import as_sources, plan_samples, read_file
-    kind = "raw" if recipe.input_domain == "raw" else "image"
-    plan = plan_samples(as_sources(sources), kind=kind, num=num, min_size=recipe.target_size)
-    decoded = [read_file(f, kind) for f in plan.files]
+    plan, _, decoded = planned(recipe, sources, num)
 
     def work(indices):
         for i in indices:
@@ -301,38 +302,37 @@ def main() -> None:
                  - best_time(in_memory(rgb, src, 8, rgb.seed), rep, cpu))
         print(f"fixed cost of a run (planning, probe sample, store creation, attributes, dask): "
               f"{fixed * 1e3:.0f} ms CPU")
-        num = 4 * num
+        n_long = 4 * num
         times = interleaved_times({
-            "recipe": in_memory(rgb, src, num, rgb.seed, decode=False),
-            "memory": in_memory(rgb, src, num, rgb.seed),
-            "sync": engine(rgb, src, tmp / "sync.zarr", num, scheduler="synchronous"),
-            "one": engine(rgb, src, tmp / "one.zarr", num, workers=1)}, rep, cpu)
+            "recipe": in_memory(rgb, src, n_long, rgb.seed, decode=False),
+            "memory": in_memory(rgb, src, n_long, rgb.seed),
+            "sync": engine(rgb, src, tmp / "sync.zarr", n_long, scheduler="synchronous"),
+            "one": engine(rgb, src, tmp / "one.zarr", n_long, workers=1)}, rep, cpu)
         best = {name: min(t) for name, t in times.items()}
         t_recipe, t_mem, t_sync, t_one_cpu = best["recipe"], best["memory"], best["sync"], best["one"]
-        print(f"simple_x2 recipe only (sources decoded beforehand) {num / t_recipe:8.1f} samples/s")
-        print(f"simple_x2 in memory (decode each source once)      {num / t_mem:8.1f} samples/s")
-        print(f"simple_x2 generate, synchronous                    {num / t_sync:8.1f} samples/s")
-        print(f"simple_x2 generate, 1 thread                       {num / t_one_cpu:8.1f} samples/s")
+        print(f"simple_x2 recipe only (sources decoded beforehand) {n_long / t_recipe:8.1f} samples/s")
+        print(f"simple_x2 in memory (decode each source once)      {n_long / t_mem:8.1f} samples/s")
+        print(f"simple_x2 generate, synchronous                    {n_long / t_sync:8.1f} samples/s")
+        print(f"simple_x2 generate, 1 thread                       {n_long / t_one_cpu:8.1f} samples/s")
         print(f"overhead: generate (1 thread) / in memory = {t_one_cpu / t_mem:.3f}  (target <= 1.10); "
               f"synchronous / in memory = {t_sync / t_mem:.3f}; / recipe only = {t_one_cpu / t_recipe:.3f}")
         print(f"the same as the median of ratios within a round: generate / in memory = "
               f"{paired_median(times, 'one', 'memory'):.3f}, synchronous / in memory = "
               f"{paired_median(times, 'sync', 'memory'):.3f}")
         split = {name: user_and_system(fn) for name, fn in (
-            ("in memory", in_memory(rgb, src, num, rgb.seed)),
-            ("generate", engine(rgb, src, tmp / "one.zarr", num, workers=1)))}
+            ("in memory", in_memory(rgb, src, n_long, rgb.seed)),
+            ("generate", engine(rgb, src, tmp / "one.zarr", n_long, workers=1)))}
         print("user + system CPU, ms a sample, one more call each: " + "; ".join(
-            f"{name} {user * 1e3 / num:.3f} + {system * 1e3 / num:.3f}"
+            f"{name} {user * 1e3 / n_long:.3f} + {system * 1e3 / n_long:.3f}"
             for name, (user, system) in split.items()))
-        work = store_work(rgb, src, tmp, num, rep)
+        work = store_work(rgb, src, tmp, n_long, rep)
         floor = work["quantise"] + work["records"] + work["write"]
         print(f"the store's own work, timed apart (ms a sample): quantise "
               f"{work['quantise'] * 1e3:.3f}, records {work['records'] * 1e3:.3f}, write "
               f"{work['write'] * 1e3:.3f} (system {work['write_system'] * 1e3:.3f}); sum "
-              f"{floor * 1e3:.3f} = {floor / (t_mem / num):.1%} of the in-memory sample "
-              f"({t_mem / num * 1e3:.3f} ms); generate adds "
-              f"{(t_one_cpu - t_mem) / num * 1e3:.3f}")
-        num //= 4
+              f"{floor * 1e3:.3f} = {floor / (t_mem / n_long):.1%} of the in-memory sample "
+              f"({t_mem / n_long * 1e3:.3f} ms); generate adds "
+              f"{(t_one_cpu - t_mem) / n_long * 1e3:.3f}")
         heavy = degrade.load_recipe(str(REPO / "recipes" / "realesrgan_x4plus.yaml"))
         warm_up(heavy, src)
         count = max(num // 8, 16)
