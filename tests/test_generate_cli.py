@@ -9,6 +9,7 @@ import zarr
 
 import degrade
 from degrade.cli import main
+from degrade.run.job import JobSpec, plan_job
 from test_run import RECIPE, write_png
 
 
@@ -182,7 +183,7 @@ def test_auto_tells_light_from_heavy_samples_by_the_fastest(job, monkeypatch, du
     import types
     from degrade.run import execute
     recipe, images, _ = job
-    _, plan, ctx = execute.plan_job(str(recipe), str(images), num=40000)
+    _, plan, ctx = plan_job(str(recipe), JobSpec(str(images), num=40000))
     ctx.shard_size = 64
     clock, durations = [0.0], iter(durations_ms)
 
@@ -205,7 +206,7 @@ def test_auto_wants_longer_runs_when_workers_are_spawned(job, monkeypatch, fork_
     import types
     from degrade.run import execute
     recipe, images, _ = job
-    _, plan, ctx = execute.plan_job(str(recipe), str(images), num=10000)
+    _, plan, ctx = plan_job(str(recipe), JobSpec(str(images), num=10000))
     ctx.shard_size = 64
     clock = [0.0]
 
@@ -257,9 +258,10 @@ def test_auto_counts_the_decoding_of_the_files_to_read(job, monkeypatch, files, 
                                                        expected):
     import types
     import numpy as np
-    from degrade.run import execute, tasks
+    from degrade.run import execute
+    from degrade.run import job as run_job
     recipe, images, _ = job
-    _, _, ctx = execute.plan_job(str(recipe), str(images), num=6)
+    _, _, ctx = plan_job(str(recipe), JobSpec(str(images), num=6))
     num = 40000
     plan = types.SimpleNamespace(num=num, sample_file=np.arange(num) * files // num,
                                  sample_cell=np.zeros(num, np.int64))
@@ -272,7 +274,7 @@ def test_auto_counts_the_decoding_of_the_files_to_read(job, monkeypatch, files, 
 
     def fake_sample(*args):
         clock[0] += 0.001                                      # 1 ms: a light sample
-    monkeypatch.setattr(tasks, "read_file", fake_read)
+    monkeypatch.setattr(run_job, "read_file", fake_read)
     monkeypatch.setattr(execute, "make_sample", fake_sample)
     monkeypatch.setattr(execute, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
     name, why = execute._auto_scheduler(ctx, plan, list(range(num // 64 + 1)), workers=2)

@@ -100,13 +100,13 @@ def test_replay_of_an_unwritten_sample_is_refused(tmp_path):
 
 
 def test_record_metadata_keeps_only_what_json_can_hold():
-    from degrade.run.tasks import _json_meta, record_json
+    from degrade.run.job import json_meta, record_json
     meta = {"levels": np.array([64.0, 1023.0]), "gain": np.float32(1.5), "size": (4, 6),
             "name": "x", 7: True}
-    kept = _json_meta(meta)
+    kept = json_meta(meta)
     assert kept == {"levels": [64.0, 1023.0], "gain": 1.5, "size": [4, 6], "name": "x", "7": True}
     # one bad value (not JSON, or NaN) drops that key only
-    bad = _json_meta({**meta, "handle": object(), "nan": float("nan")})
+    bad = json_meta({**meta, "handle": object(), "nan": float("nan")})
     assert bad == kept
     assert json.loads(record_json({"b": 1, "meta": kept})) == {"b": 1, "meta": kept}
     assert record_json({"b": 1, "a": [0.5]}) == '{"a":[0.5],"b":1}'

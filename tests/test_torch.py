@@ -269,7 +269,7 @@ def test_error_messages(store, tmp_path):
         PairDataset(store, crop=15)
     with pytest.raises(ParameterError, match="crop = 64: larger than the HQ samples 32x32"):
         PairDataset(store, crop=64)
-    with pytest.raises(ParameterError, match="crop = 0: expected a positive integer"):
+    with pytest.raises(ParameterError, match="crop = 0: expected an integer >= 1"):
         PairDataset(store, crop=0)
     with pytest.raises(ParameterError, match="hflip = 'yes': expected True or False"):
         PairDataset(store, hflip="yes")

@@ -13,7 +13,8 @@ import numpy as np
 from .._errors import ParameterError
 from .._registry import register_op, register_sampler
 from .._validate import as_image, check_scalar
-from .exposure import check_vector, per_channel_affine
+from .._validate import check_vector
+from .exposure import per_channel_affine
 
 #: sRGB (D65) linear RGB -> XYZ, as in Brooks 2019 ``unprocess.random_ccm``.
 RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],

@@ -16,8 +16,8 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._registry import RGB_DOMAINS, register_op, register_sampler
-from .._validate import as_image, check_choice, check_scalar
-from .noise import SIGMA_UNITS, require_rng
+from .._validate import as_image, check_choice, check_scalar, require_rng
+from .noise import SIGMA_UNITS
 
 #: luma weights: torchvision ``rgb_to_grayscale`` (Real-ESRGAN's torch chain) and BT.601
 #: (``cv2.cvtColor``, BSRGAN).

@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError, ParameterError
-from ..sources.folders import Patches, as_sources, plan_samples
+from .._validate import check_integer
 from . import store as st
+from .job import (Context, FileCache, JobSpec, forget_run, make_sample, plan_job, stored_dtype,
+                  write_listing)
 from .progress import Progress
 from .pool import fork_server_available, process_pool, start_fork_server
-from .tasks import (Context, RecipeRef, _FileCache, forget_run, make_sample,
-                    run_shard, write_listing)
+from .tasks import run_shard
 
 DEFAULT_SHARD_SIZE = 64
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
@@ -44,44 +45,15 @@ AUTO_PROCESSES_SECONDS = 5.0
 AUTO_PROCESSES_SECONDS_SPAWNED = 20.0
 AUTO_PROCESSES_SAMPLE_MS = 3.0      # as timed at the start (see _auto_scheduler)
 AUTO_PROBE_SAMPLES, AUTO_PROBE_SECONDS = 8, 0.1
-_DOMAIN_DTYPE = {"srgb": "uint8", "linear": "uint16", "camera": "uint16", "raw": "uint16"}
 
 
 def _version() -> str:
-    import degrade
-    version = getattr(degrade, "__version__", None)
-    if version:
-        return str(version)
+    """The installed distribution's version (recorded in the store; no package import)."""
+    from importlib.metadata import PackageNotFoundError, version
     try:
-        from importlib.metadata import version as dist_version
-        return dist_version("degrade")
-    except Exception:
+        return version("degrade")
+    except PackageNotFoundError:
         return "unknown"
-
-
-def _as_recipe(recipe):
-    if isinstance(recipe, (str, os.PathLike)):
-        from ..recipe import load_recipe
-        return load_recipe(recipe)
-    if not hasattr(recipe, "run"):
-        raise ParameterError(f"recipe must be a Recipe, a YAML file or YAML text, got "
-                             f"{type(recipe).__name__}")
-    return recipe
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"{name} = {value!r}: expected an integer >= {low}")
-    return int(value)
-
-
-def _auto_dtype(recipe, array: np.ndarray, which: str) -> str:
-    """uint16 for mosaics and linear/camera/raw data, uint8 for sRGB images."""
-    if array.ndim == 2:
-        return "uint16"
-    attr = "target_domain" if which == "hq" else "output_domain"
-    domain = getattr(recipe, attr, None) or getattr(recipe, "input_domain", "srgb")
-    return _DOMAIN_DTYPE.get(domain, "uint16")
 
 
 def _resolve_scheduler(scheduler):
@@ -119,7 +91,7 @@ def _auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[
     files = np.unique(np.concatenate([plan.sample_file[a:b] for a, b in ranges]))
     indices = [i for a, b in ranges[:AUTO_PROBE_SAMPLES] for i in range(a, b)][:AUTO_PROBE_SAMPLES]
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
-    cache = _FileCache(ctx)
+    cache = FileCache(ctx)
     decodes, times = [], []
 
     def decode(file_id: int) -> None:     # timed apart; the file stays cached for its shard
@@ -178,27 +150,6 @@ def _stored_shard_size(out: Path) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def plan_job(recipe, sources=None, *, num: int | None = None, seed: int | None = None,
-             patch_size: int | None = None, stride: int | None = None, weights=None,
-             counts=None, strict: bool = False):
-    """The sample map of a job: which file and patch each sample index uses.
-
-    Shared by :func:`generate` and :class:`degrade.torch.OnTheFlyDataset`, so that both make
-    exactly the same sample for the same index. Returns ``(recipe, plan, ctx)``: the loaded
-    Recipe, the :func:`degrade.sources.folders.plan_samples` plan and a task
-    :class:`~degrade.run.tasks.Context` (without store settings).
-    """
-    recipe = _as_recipe(recipe)
-    seed = _check_int("seed", recipe.seed if seed is None else seed, 0)
-    kind = "raw" if getattr(recipe, "input_domain", "srgb") == "raw" else "image"
-    plan = plan_samples(as_sources(sources, weights=weights, counts=counts), kind=kind, num=num,
-                        patches=Patches(patch_size, stride), min_size=recipe.target_size,
-                        strict=strict, warn=lambda m: warnings.warn(m, stacklevel=4))
-    ctx = Context(RecipeRef(recipe), seed, kind, plan.files, plan.rel_paths, plan.file_source,
-                  plan.patches, num=plan.num, strict=strict)
-    return recipe, plan, ctx
 
 
 def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: int | None = None,
@@ -271,16 +222,16 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     if out is None:
         raise ParameterError("out: give the output store path")
     scheduler = _resolve_scheduler(scheduler)
-    workers = _check_int("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
+    workers = check_integer("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
     if scheduler in ("processes", "auto") and workers > 1:
         start_fork_server()     # warms up in the background while this process plans the run
-    recipe, plan, ctx = plan_job(recipe, sources, num=num, seed=seed, patch_size=patch_size,
-                                 stride=stride, weights=weights, counts=counts, strict=strict)
+    recipe, plan, ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
+                                                 weights, counts, strict))
     seed = ctx.seed
     if shard_size is None:
         shard_size = (None if overwrite else _stored_shard_size(Path(out))) \
             or default_shard_size(plan.num)
-    shard_size = _check_int("shard_size", shard_size, 1)
+    shard_size = check_integer("shard_size", shard_size, 1)
     if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
         raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16 or float16")
     st._compressors(compression)
@@ -370,9 +321,9 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
     # file stays decoded in the run's cache for the first shard (threaded scheduler)
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
     sample, _, _ = make_sample(probe, 0, int(plan.sample_file[0]), int(plan.sample_cell[0]),
-                               _FileCache(ctx))
+                               FileCache(ctx))
     requested = wanted["dtype"]
-    dtypes = {name: (requested if requested != "auto" else _auto_dtype(recipe, arr, name))
+    dtypes = {name: stored_dtype(recipe, arr, name, requested)
               for name, arr in (("hq", sample.hq), ("lq", sample.lq))}
     attrs = {
         "degrade": {"store_format": st.STORE_FORMAT, "version": _version()},
