@@ -46,15 +46,15 @@ def test_workers_start_warm_and_single_threaded():
 def test_the_pool_is_used_by_the_processes_scheduler(tmp_path, monkeypatch):
     """generate(scheduler="processes") runs its shards in processes of the forked pool."""
     import degrade
-    from degrade.run import execute
+    from degrade.run import dispatch
     made = []
-    real_pool = execute.process_pool
+    real_pool = dispatch.process_pool
 
     def counting_pool(workers):
         pool = real_pool(workers)
         made.append(pool)
         return pool
-    monkeypatch.setattr(execute, "process_pool", counting_pool)
+    monkeypatch.setattr(dispatch, "process_pool", counting_pool)
     summary = degrade.generate(degrade.load_recipe(str(Path(__file__).parents[1] / "recipes" / "simple_x2.yaml")), None,
                                tmp_path / "p.zarr", num=8, workers=2, scheduler="processes",
                                progress=False)

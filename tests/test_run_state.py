@@ -236,13 +236,13 @@ def test_copies_for_worker_processes_leave_the_listing_in_a_file_read_once(tmp_p
 
 def test_a_processes_run_sends_its_listing_in_a_file_and_removes_it(tmp_path, monkeypatch,
                                                                    images_small):
-    from degrade.run import execute
+    from degrade.run import dispatch
     written = []
 
     def write_listing(ctx, path):
         written.append(path)
         job.write_listing(ctx, path)
-    monkeypatch.setattr(execute, "write_listing", write_listing)
+    monkeypatch.setattr(dispatch, "write_listing", write_listing)
     summary = generate(RECIPE, str(images_small), tmp_path / "p.zarr", num=8, workers=2,
                        scheduler="processes", progress=False)
     assert summary["samples_written"] == 8
@@ -252,7 +252,7 @@ def test_a_processes_run_sends_its_listing_in_a_file_and_removes_it(tmp_path, mo
 
 
 def test_done_shards_are_read_back_in_blocks_of_consecutive_shards():
-    from degrade.run.execute import _sample_blocks
+    from degrade.run.resume import sample_blocks as _sample_blocks
     assert list(_sample_blocks([0, 1, 2, 5, 6, 9], 4, 38)) == [(0, 12), (20, 28), (36, 38)]
     assert list(_sample_blocks(list(range(130)), 64, 130 * 64, most=64)) == [
         (0, 4096), (4096, 8192), (8192, 8320)]

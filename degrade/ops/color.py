@@ -12,8 +12,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._registry import register_op, register_sampler
-from .._validate import as_image, check_scalar
-from .._validate import check_vector
+from .._validate import as_image, check_scalar, check_vector
 from .exposure import per_channel_affine
 
 #: sRGB (D65) linear RGB -> XYZ, as in Brooks 2019 ``unprocess.random_ccm``.

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from .execute import DEFAULT_SHARD_SIZE, generate
 from .inspect import contact_sheet, inspect_store, replay_sample
+from .job import JobSpec, plan_job
 from .store import StoreError, dequantise, open_store
 
-__all__ = ["DEFAULT_SHARD_SIZE", "StoreError", "contact_sheet", "dequantise", "generate",
-           "inspect_store", "open_store", "replay_sample"]
+__all__ = ["DEFAULT_SHARD_SIZE", "JobSpec", "StoreError", "contact_sheet", "dequantise", "generate",
+           "inspect_store", "open_store", "plan_job", "replay_sample"]

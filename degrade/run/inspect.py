@@ -182,7 +182,8 @@ def replay_sample(path, index: int):
         The source file is gone or unreadable.
     """
     from ..recipe import load_recipe
-    from ..sources.folders import cut_patch, read_file, with_source_origin
+    from ..sources.decode import read_file
+    from ..sources.patches import cut_patch, with_source_origin
     from .store import StoreError
 
     group = open_store(path)

@@ -27,8 +27,10 @@ import numpy as np
 
 from .._errors import DegradeError, InputError, ParameterError
 from .._validate import check_integer
-from ..sources.folders import (Patches, as_sources, cut_patch, patch_position, plan_samples,
-                               read_file, skip_reason, with_source_origin)
+from ..sources.decode import read_file
+from ..sources.patches import Patches, cut_patch, patch_position, with_source_origin
+from ..sources.plan import plan_samples, skip_reason
+from ..sources.spec import as_sources
 
 #: the stored type of ``dtype="auto"``: uint8 for sRGB images, uint16 for mosaics and for
 #: linear, camera and RAW data (8 bits would band their dark tones)
