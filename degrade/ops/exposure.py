@@ -269,7 +269,7 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
     >>> round(float(quantize(np.full((1, 1), 0.5004, np.float32), 10)[0, 0]) * 1023, 3)
     512.0
     """
-    from .._nb.isp import _quantize_kernel
+    from .._nb.isp import _adc_kernel
 
     bits = int(check_scalar("bit_depth", bit_depth, op="quantize", integer=True))
     if bits not in BIT_DEPTHS:
@@ -282,7 +282,7 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
     img = check_image_any(image, "quantize")
     view = img[:, :, None] if img.ndim == 2 else img
     out = np.empty_like(view)
-    _quantize_kernel(view, site_values(b, view, pattern, "quantize"), w, max_code, out)
+    _adc_kernel(view, site_values(b, view, pattern, "quantize"), w, max_code, out)
     return out.reshape(img.shape)
 
 

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from .._errors import ParameterError
+from .._quantise import quantise
 from .._registry import RGB_DOMAINS, register_op, register_sampler
 from .._validate import as_image, check_choice, check_scalar, require_rng
 from .noise import SIGMA_UNITS
@@ -26,7 +27,7 @@ LUMA = {"torchvision": (0.2989, 0.587, 0.114), "bt601": (0.299, 0.587, 0.114)}
 
 def quantize_8bit(x: np.ndarray) -> np.ndarray:
     """``clip(round(x·255), 0, 255) / 255`` in float32 (round half to even, like torch)."""
-    return np.clip(np.rint(x * np.float32(255.0)), 0.0, 255.0) / np.float32(255.0)
+    return quantise(x, "uint8", "half_even") / np.float32(255.0)
 
 
 def levels_for(q: np.ndarray) -> float:

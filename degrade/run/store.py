@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DegradeError
+from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
+from .._quantise import quantise as _quantise
 
 STORE_FORMAT = 1
 ARRAYS = ("hq", "lq", "records")
@@ -32,8 +34,6 @@ ARRAYS = ("hq", "lq", "records")
 #: saves ~3 mkdir calls per file (0.25 ms each here); readers see no difference.
 FLAT_KEYS = {"name": "default", "separator": "."}
 MISSING_CHUNK = np.uint64(2**64 - 1)   #: index entry of an absent inner chunk
-#: stored value = round(clip(x, 0, 1) * scale) for the integer dtypes; float16 stores x as is.
-DTYPE_SCALE = {"uint8": 255, "uint16": 65535, "float16": 1}
 #: keys of the attributes that must match for a re-run to resume into an existing store
 FINGERPRINT_KEYS = ("store_format", "recipe_hash", "seed", "num", "shard_size", "dtype",
                     "listing_hash", "patches", "compression")
@@ -44,44 +44,11 @@ class StoreError(DegradeError):
 
 
 def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
-    """float32 [0, 1] -> the stored dtype: ``floor(clip(x, 0, 1) * scale + 0.5)`` or float16.
-
-    ``out``: a C-contiguous array of ``image``'s shape and ``dtype`` to write into (a slot of
-    a shard buffer) instead of a new array.
-    """
-    src = np.asarray(image) if dtype == "float16" else np.ascontiguousarray(image, np.float32)
-    if out is None:
-        out = np.empty(src.shape, dtype=dtype)
-    elif out.shape != src.shape or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
-        raise ValueError(f"quantise: out is {out.dtype}{out.shape}, expected a C-contiguous "
-                         f"{dtype}{src.shape}")
-    if dtype == "float16":
-        out[...] = src
-        return out
-    _quantise_kernel()(src.reshape(-1), _SCALES[dtype], out.reshape(-1))
-    return out
-
-
-_SCALES = {name: np.float32(scale) for name, scale in DTYPE_SCALE.items()}
-
-
-def _quantise_kernel():
-    """The numba kernel, imported on first use (readers of a store need no numba)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from .._nb.quantise import _quantise_kernel as kernel
-        _KERNEL = kernel
-    return _KERNEL
-
-
-_KERNEL = None
-
-
-def dequantise(stored: np.ndarray) -> np.ndarray:
-    """The stored array back to float32 in [0, 1]."""
-    if stored.dtype == np.float16:
-        return stored.astype(np.float32)
-    return stored.astype(np.float32) / np.float32(DTYPE_SCALE[str(stored.dtype)])
+    """The store encoding: float32 [0, 1] -> the stored dtype,
+    ``floor(clip(x, 0, 1) * scale + 0.5)`` (round half up) or float16 as is
+    (:func:`degrade._quantise.quantise`, rule ``"half_up"``). ``out``: a C-contiguous
+    array of ``image``'s shape and ``dtype`` to write into (a slot of a shard buffer)."""
+    return _quantise(image, dtype, "half_up", out)
 
 
 def _compressors(name: str):
