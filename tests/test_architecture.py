@@ -111,3 +111,48 @@ def test_every_module_is_well_under_600_lines():
     long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 560}
     assert long == {}
+
+
+# --------------------------------------------------------------------------- degrade.ops
+def _ops_imported_modules() -> set[str]:
+    """The family modules degrade/ops/__init__.py imports (parsed, not run)."""
+    tree = ast.parse((PACKAGE / "ops" / "__init__.py").read_text())
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_every_ops_module_is_imported_by_the_namespace():
+    modules = {p.stem for p in (PACKAGE / "ops").glob("*.py")
+               if not p.stem.startswith("_")}
+    missing = sorted(modules - _ops_imported_modules())
+    assert not missing, (f"degrade/ops/__init__.py does not import {missing}: add one line "
+                         "'from .MODULE import op_a, op_b' per module and the names to __all__")
+
+
+def test_the_ops_namespace_and_the_registry_agree():
+    import importlib
+
+    import degrade.ops as ops
+    from degrade._registry import all_ops
+
+    for path in sorted((PACKAGE / "ops").glob("*.py")):   # every family registered, imported
+        if not path.stem.startswith("_"):                  # by __init__ or not
+            importlib.import_module(f"degrade.ops.{path.stem}")
+    ours = {spec.name: spec for spec in all_ops() if spec.function.__module__.startswith("degrade.")}
+    missing = {name: spec.function.__module__ for name, spec in ours.items()
+               if name not in ops.__all__}
+    assert not missing, ("registered ops missing from degrade.ops.__all__ (and its imports): "
+                         + ", ".join(f"{n} (from {m})" for n, m in sorted(missing.items())))
+    extra = sorted(set(ops.__all__) - set(ours))
+    assert not extra, f"degrade.ops.__all__ names ops that are not registered: {extra}"
+    assert len(ops.__all__) == len(set(ops.__all__))
+    wrong = [name for name in ops.__all__ if getattr(ops, name) is not ours[name].function]
+    assert not wrong, f"degrade.ops.<name> is not the registered function for {wrong}"
+    collide = sorted(p.stem for p in (PACKAGE / "ops").glob("*.py") if p.stem in ours)
+    assert not collide, f"ops modules named after an op (the op hides the module): {collide}"

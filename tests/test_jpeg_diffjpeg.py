@@ -99,7 +99,7 @@ def test_diffjpeg_is_close_to_libjpeg_in_kind(photo):
 
 
 def test_luma_table_is_transposed():
-    from degrade.ops.diffjpeg import diffjpeg_tables
+    from degrade.ops.diffjpeg_codec import diffjpeg_tables
     y, c = diffjpeg_tables(50.0)
     assert y[0, 1] == 12 and y[1, 0] == 11 and np.array_equal(c, c.T)
 
