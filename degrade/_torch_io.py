@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .run.store import ARRAYS, FLAT_KEYS, MISSING_CHUNK, StoreError, shard_file
+from .run.layout import (ARRAYS, FLAT_KEYS, MISSING_CHUNK, StoreError, decode_index,
+                         index_nbytes, shard_file)
 
 _OPEN_FILES = 32        #: shard files kept open per array and process
 _SHARD_INDEXES = 4096   #: decoded shard indexes kept per process (16 bytes per sample each)
@@ -193,16 +194,13 @@ class StoreReader:
         key = (name, shard)
         index = self._indexes.get(key)
         if index is None:
-            import google_crc32c
-
-            size = 16 * layout["shard_len"]
+            size = index_nbytes(layout["shard_len"])
             end = os.fstat(fd).st_size
-            raw = read_at(fd, size + 4, end - size - 4) if end >= size + 4 else b""
-            if len(raw) != size + 4 or (np.frombuffer(raw[size:], "<u4")[0]
-                                        != google_crc32c.value(raw[:size])):
+            index = decode_index(read_at(fd, size, end - size) if end >= size else b"",
+                                 layout["shard_len"])
+            if index is None:
                 raise StoreError(f"{shard_file(self.path, name, shard, layout['ndim'])}: shard "
                                  "index is truncated or corrupt (crc32c mismatch)")
-            index = np.frombuffer(raw[:size], "<u8").reshape(-1, 2)
             self._indexes[key] = index
             while len(self._indexes) > _SHARD_INDEXES:
                 self._indexes.popitem(last=False)

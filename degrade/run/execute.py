@@ -19,6 +19,7 @@ from pathlib import Path
 from .._errors import ParameterError
 from .._validate import check_integer
 from . import store as st
+from .layout import STORE_FORMAT
 from .dispatch import run_shards
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
@@ -126,10 +127,10 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     shard_size = check_integer("shard_size", shard_size, 1)
     if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
         raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16 or float16")
-    st._compressors(compression)
+    st.compressors(compression)
     say = _printer(progress)
     ctx.store, ctx.shard_size, ctx.compression = str(Path(out)), min(shard_size, plan.num), compression
-    wanted = {"store_format": st.STORE_FORMAT, "recipe_hash": recipe.hash,
+    wanted = {"store_format": STORE_FORMAT, "recipe_hash": recipe.hash,
               "recipe_name": recipe.name, "seed": seed, "num": plan.num,
               "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
               "patches": plan.patches.as_dict(), "compression": compression}
@@ -218,7 +219,7 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
     dtypes = {name: stored_dtype(recipe, arr, name, requested)
               for name, arr in (("hq", sample.hq), ("lq", sample.lq))}
     attrs = {
-        "degrade": {"store_format": st.STORE_FORMAT, "version": _version()},
+        "degrade": {"store_format": STORE_FORMAT, "version": _version()},
         **wanted,
         "recipe_text": recipe.text, "recipe_file": str(getattr(recipe, "file", None) or ""),
         "input_domain": getattr(recipe, "input_domain", None), "scale": recipe.scale,

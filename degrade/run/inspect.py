@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import ARRAYS, dequantise, done_shards, open_store
+from .layout import ARRAYS, StoreError
+from .store import dequantise, done_shards, open_store
 
 MAX_SUMMARY_RECORDS = 2000
 
@@ -143,7 +144,6 @@ def contact_sheet(path, out, *, pairs: int = 8, seed: int = 0) -> Path:
     Mosaics are shown as gray. Returns the written path.
     """
     from ..sources.images import write_image
-    from .store import StoreError
 
     group = open_store(path)
     num = int(group["hq"].shape[0])
@@ -184,7 +184,6 @@ def replay_sample(path, index: int):
     from ..recipe import load_recipe
     from ..sources.decode import read_file
     from ..sources.patches import cut_patch, with_source_origin
-    from .store import StoreError
 
     group = open_store(path)
     attrs = dict(group.attrs)
