@@ -12,7 +12,7 @@ Optional paired random crops aligned to the scale factor and paired flips/rotati
 drawn from :func:`degrade._rng.epoch_stream` ``(seed, epoch, index)``; call
 :meth:`set_epoch` before each epoch (it reaches persistent workers too). See docs/torch.md.
 
-Worker rules (ecosystem_notes.md section 6): nothing is opened in the process that builds
+Worker rules (docs/torch.md, "Workers"): nothing is opened in the process that builds
 the dataset; each process opens the store read-only on its first ``__getitem__`` (after a
 fork it reopens), reads one sample at a time (never fancy indexing), converts in numpy
 (no small torch ops per sample, so the main-process thread pitfall does not arise) and
@@ -147,7 +147,7 @@ class PairedAugment:
 # --------------------------------------------------------------------------- shared parts
 def _chw_tensor(array: np.ndarray, as_float: bool) -> torch.Tensor:
     """HWC (or HW mosaic) numpy -> CHW (1HW) tensor; conversion done in numpy and OpenCV (no
-    torch ops: the main-process thread pitfall, ecosystem_notes.md section 6)."""
+    torch ops: the main-process thread pitfall, docs/torch.md)."""
     if array.ndim == 2:
         chw = np.ascontiguousarray(array[None])
     elif _splittable(array):
