@@ -1,8 +1,9 @@
 """Dataset generation: sources -> one dask task per shard -> a zarr v3 store (resumable).
 
 ``generate`` makes a store, ``inspect_store`` summarises one, ``contact_sheet`` draws pairs,
-``replay_sample`` rebuilds one sample from its source file and record.
-See docs/dataset_engine.md.
+``replay_sample`` rebuilds one sample from its source file and record; ``plan_job`` with a
+:class:`JobSpec` plans a job without a store (:mod:`.job`). See docs/dataset_engine.md and
+docs/architecture.md.
 """
 from __future__ import annotations
 
