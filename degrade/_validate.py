@@ -71,7 +71,8 @@ def as_image(image, *, name: str = "image", op: str | None = None,
     if image.dtype.kind in "iu":
         raise ParameterError(
             f"{_where(op)}{name} has dtype {image.dtype}: expected float32 in [0, 1]; convert "
-            f"with {name.replace(' ', '_')}.astype(np.float32) / {np.iinfo(image.dtype).max} "
+            f"with {name if name.isidentifier() else 'image'}.astype(np.float32) / "
+            f"{np.iinfo(image.dtype).max} "
             "(or read files with degrade.sources.read_image)")
     if image.dtype.kind != "f":
         raise ParameterError(f"{_where(op)}{name} has dtype {image.dtype}: expected float32 in [0, 1]")

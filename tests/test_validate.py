@@ -53,3 +53,10 @@ def test_check_index_and_rng_and_vector():
     with pytest.raises(ParameterError, match=r"op: parameter 'gain' = \[1, 2\]: expected a "
                        "number or a list of 3 numbers"):
         check_vector("gain", [1, 2], (3,), op="op")
+
+
+def test_a_recipe_refuses_an_integer_input_image():
+    import degrade
+    with pytest.raises(ParameterError, match=r"input image has dtype uint8: expected float32 in "
+                       r"\[0, 1\]; convert with image.astype\(np.float32\) / 255"):
+        degrade.load_recipe("simple_x2").run(np.zeros((300, 300, 3), np.uint8), seed=0, index=0)
