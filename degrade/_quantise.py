@@ -11,13 +11,17 @@ bit-identical), so the two are kept apart by name rather than merged:
 * ``"half_even"`` — **codes for codecs and references**: ``rint(clip(x, 0, 1) * scale)``
   (round half to even, numpy's ``rint`` and torch's ``round``): the 8-bit image handed to
   libjpeg (``jpeg``), to OpenCV's edge detector, the 16-bit mosaic handed to OpenCV's
-  demosaic, and Real-ESRGAN's 8-bit re-quantisation (``quantize_8bit``), each matching the
+  demosaic, and Real-ESRGAN's 8-bit re-quantisation (``quantise_8bit``), each matching the
   reference it reproduces.
 
 The rules differ only on exact ties, ``x * scale = k + 1/2``. The **sensor ADC** op
 (``quantize``, degrade/ops/exposure.py) is not a conversion to a stored type: it rounds
 ``x (white - black) + black`` to DN per CFA black level and returns normalised floats; its
 kernel is ``degrade._nb.isp._adc_kernel`` (round half to even).
+
+Spelling: ``quantise`` in code. The op name ``quantize`` and the parameter values
+``quantization`` (``noise_eld2020``) and ``base: quantized`` (``poisson_noise``) are recipe
+API, named in YAML files, and keep theirs.
 """
 from __future__ import annotations
 

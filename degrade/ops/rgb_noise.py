@@ -25,7 +25,7 @@ from .noise import SIGMA_UNITS
 LUMA = {"torchvision": (0.2989, 0.587, 0.114), "bt601": (0.299, 0.587, 0.114)}
 
 
-def quantize_8bit(x: np.ndarray) -> np.ndarray:
+def quantise_8bit(x: np.ndarray) -> np.ndarray:
     """``clip(round(x·255), 0, 255) / 255`` in float32 (round half to even, like torch)."""
     return quantise(x, "uint8", "half_even") / np.float32(255.0)
 
@@ -120,14 +120,14 @@ def poisson_noise(image: np.ndarray, scale: float = 1.0, gray: bool = False,
     weights = LUMA[check_choice("luma", luma, tuple(LUMA), op=op)]
     check_choice("base", base, ("input", "quantized"), op=op)
     rng = require_rng(rng, op)
-    b = quantize_8bit(img) if base == "quantized" else img
+    b = quantise_8bit(img) if base == "quantized" else img
     if gray:
         if img.shape[2] != 3:
             raise ParameterError(f"{op}: gray=True needs 3 channels, got {img.shape[2]}")
         lum = b[..., 0] * weights[0] + b[..., 1] * weights[1] + b[..., 2] * weights[2]
-        q = quantize_8bit(lum.astype(np.float32))[..., None]
+        q = quantise_8bit(lum.astype(np.float32))[..., None]
     else:
-        q = quantize_8bit(img)
+        q = quantise_8bit(img)
     if levels is None:
         L = levels_for(q)
         lo, cdf, guide = poisson_tables(L)
