@@ -25,12 +25,12 @@ def run(args) -> int:
     import cv2
 
     from .._errors import InputError
+    from .._validate import check_integer
     from ..preview import preview_grid
     from ..recipe import load_recipe
     from ..sources import default_image, raw_sample_paths, read_image, read_raw
 
-    if args.n < 1:
-        raise InputError(f"-n {args.n}: expected at least 1 draw")
+    check_integer("-n", args.n, 1)
     recipe = load_recipe(args.recipe)
     if recipe.input_domain == "raw":   # a mosaic with its metadata (pattern, source_path...)
         raw = read_raw(args.image or raw_sample_paths()[0])
