@@ -36,7 +36,8 @@ MISSING_CHUNK = np.uint64(2**64 - 1)   #: index entry of an absent inner chunk
 DTYPE_SCALE = {"uint8": 255, "uint16": 65535, "float16": 1}
 #: keys of the attributes that must match for a re-run to resume into an existing store
 FINGERPRINT_KEYS = ("store_format", "recipe_hash", "seed", "num", "shard_size", "dtype",
-                    "listing_hash", "patches", "compression")
+                    "listing_hash", "patches", "compression",
+                    "plugins")   # packages of plugin ops (degrade._registry.store_provenance)
 
 
 class StoreError(DegradeError):
