@@ -25,6 +25,7 @@ import importlib.util
 import os
 import re
 import threading
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -133,7 +134,9 @@ def load_model(model: str, device: str = "cpu"):
             raise ParameterError(f"{OP}: device = 'cuda' but torch sees no CUDA device")
         if kind == "file":
             try:
-                net = torch.jit.load(location, map_location=device)
+                with warnings.catch_warnings():    # torch >= 2.10 marks TorchScript deprecated
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    net = torch.jit.load(location, map_location=device)
             except Exception as e:
                 first = (str(e).strip().splitlines() or [""])[0]
                 raise ParameterError(
