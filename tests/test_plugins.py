@@ -231,3 +231,11 @@ def test_broken_plugin_is_one_error_line(plugin_site, tmp_path, switch, message)
         assert result.stderr.strip().splitlines() == [f"error: {where}{message}"]
     # a recipe of built-in ops never loads the plugins
     assert cli("validate", "simple_x2", site=plugin_site, env={switch: "1"}).returncode == 0
+
+
+def test_docs_show_the_plugin_op_as_it_is():
+    """docs/extending.md shows tint.py in an illustrative block (numba's cache needs a file):
+    it must stay the file's text."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text()
+    source = (PLUGIN_SRC / "degrade_testplugin" / "tint.py").read_text()
+    assert f"```python illustrative\n{source}```" in docs
