@@ -266,3 +266,19 @@ def test_bad_models_are_one_error_line_at_validate(nets, tmp_path, capsys):
     # the declared input domain is checked against the chain like any op's
     line = validate_error(tmp_path, capsys, raw % "'builtin:standin_isp'", "srgb")
     assert "op 'torch_model' takes raw data, but the chain is in the 'srgb' domain" in line
+
+
+def test_without_torch_one_line_and_degrade_ops_never_imports_it(fresh_python):
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from degrade.cli import main\n"
+            "import degrade.ops\n"
+            "assert main(['validate', 'simple_x2']) == 0\n"
+            "sys.exit(main(['validate', 'mialgo_track2']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {REPO / 'recipes' / 'mialgo_track2.yaml'}: stages[3]: torch_model: needs "
+        "PyTorch, which is not installed: pip install 'degrade[torch]'"]
+    assert fresh_python("import sys, degrade.ops, degrade.commands.ops\n"
+                        "print('torch' in sys.modules)").strip() == "False"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import os
 import re
 import threading
@@ -47,10 +46,11 @@ _RUN_LOCK = threading.Lock()   # torch's thread count is per process: one model 
 
 
 def _torch():
-    if importlib.util.find_spec("torch") is None:
+    try:
+        import torch
+    except ImportError:
         raise ParameterError(f"{OP}: needs PyTorch, which is not installed: "
-                             "pip install 'degrade[torch]'")
-    import torch
+                             "pip install 'degrade[torch]'") from None
     return torch
 
 
