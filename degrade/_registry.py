@@ -17,6 +17,7 @@ the plugins its recipe uses (:func:`store_provenance`).
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 import typing
@@ -210,12 +211,19 @@ def _provider(fn: Callable) -> tuple[str, str]:
         return BUILTIN_PACKAGE, ""
     from importlib import metadata
     try:
-        dist = metadata.packages_distributions().get(top, [])
+        dist = _packages_distributions().get(top, [])
         if dist:
             return dist[0], metadata.version(dist[0])
     except Exception:            # a broken distribution in the environment: name the module
         pass
     return f"module {fn.__module__}", ""
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict:
+    """importlib.metadata's top-level module -> distributions map (one scan per process)."""
+    from importlib import metadata
+    return metadata.packages_distributions()
 
 
 def _where(spec) -> str:
@@ -226,6 +234,16 @@ def _where(spec) -> str:
 def _same_function(a: Callable, b: Callable) -> bool:
     """The same definition (a module imported again, e.g. by a worker or a reload)."""
     return (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+def _claim(table: dict, kind: str, spec) -> None:
+    """Enter ``spec`` under its name unless another function has it (the same definition
+    again, e.g. a module imported twice, is not a clash)."""
+    old = table.get(spec.name)
+    if old is not None and not _same_function(old.function, spec.function):
+        raise RegistrationError(f"{kind} name {spec.name!r} is claimed twice: by {_where(old)} "
+                                f"and by {_where(spec)}")
+    table[spec.name] = spec
 
 
 def _check_name(name, kind: str) -> None:
@@ -297,11 +315,7 @@ def register_op(name: str, *, domain_in: str | Iterable[str] = RGB_DOMAINS,
         package, version = _provider(fn)
         spec = OpSpec(name, fn, domain_in, domain_out, params, tuple(meta_in), tuple(meta_out),
                       random, _summary(fn), package, version, resolve)
-        old = _OPS.get(name)
-        if old is not None and not _same_function(old.function, fn):
-            raise RegistrationError(f"op name {name!r} is claimed twice: by {_where(old)} and by "
-                                    f"{_where(spec)}")
-        _OPS[name] = spec
+        _claim(_OPS, "op", spec)
         fn.__degrade_op__ = spec
         return fn
     return decorate
@@ -324,11 +338,7 @@ def register_sampler(name: str, *, ops: str | Iterable[str]) -> Callable[[Callab
     def decorate(fn):
         params = _signature_params(fn, f"sampler {name}", "random generator (rng)")
         spec = SamplerSpec(name, fn, ops, params, _summary(fn), *_provider(fn))
-        old = _SAMPLERS.get(name)
-        if old is not None and not _same_function(old.function, fn):
-            raise RegistrationError(f"sampler name {name!r} is claimed twice: by {_where(old)} "
-                                    f"and by {_where(spec)}")
-        _SAMPLERS[name] = spec
+        _claim(_SAMPLERS, "sampler", spec)
         fn.__degrade_sampler__ = spec
         return fn
     return decorate
