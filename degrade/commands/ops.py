@@ -32,7 +32,10 @@ def op_table() -> list[dict]:
             if p.name in spec.meta_in:
                 params[p.name]["from_metadata"] = True
         entries.append({"name": spec.name, "domain_in": list(spec.domain_in),
-                        "domain_out": spec.domain_out or "same", "random": spec.random,
+                        # ops with a resolve hook (torch_model) take theirs from the stage
+                        "domain_out": spec.domain_out or ("domain_out parameter" if spec.resolve
+                                                          else "same"),
+                        "random": spec.random,
                         "package": f"{spec.package} {spec.version}".strip(),
                         "params": params, "summary": spec.summary})
     return entries
