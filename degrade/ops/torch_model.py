@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from .._errors import DegradeError, ParameterError
-from .._registry import DOMAINS, RGB_DOMAINS, register_op
+from .._registry import DOMAINS, register_op
 from .._validate import as_image, check_choice, check_scalar
 from .bayer import pack_raw, unpack_raw
 
@@ -382,4 +382,4 @@ def torch_model(image: np.ndarray, model: str,
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-__all__ = ["torch_model", "load_model", "model_sha256", "model_source", "RGB_DOMAINS"]
+__all__ = ["torch_model", "load_model", "model_sha256", "model_source"]
