@@ -29,6 +29,7 @@ from .resampling import blur_decimate_zhang2021, resize
 from .rgb_noise import correlated_noise, poisson_noise, speckle_noise
 from .sensor import heteroscedastic_gaussian_noise, noise_eld2020, poisson_gaussian_noise
 from .sharpen import usm_sharpen
+from .torch_model import torch_model
 from .tone import gamma_compress, gamma_expand, inverse_smoothstep, smoothstep
 from .unprocess import process_brooks2019, unprocess_brooks2019
 
@@ -40,5 +41,5 @@ __all__ = [
     "jpeg", "mosaic", "noise_eld2020", "pack_raw", "poisson_gaussian_noise", "poisson_noise",
     "process_brooks2019", "psf_blur", "quantize", "remove_ccm", "remove_wb_gains",
     "render_libraw_aahd", "resize", "saturate", "smoothstep", "speckle_noise",
-    "subtract_black_level", "unpack_raw", "unprocess_brooks2019", "usm_sharpen",
+    "subtract_black_level", "torch_model", "unpack_raw", "unprocess_brooks2019", "usm_sharpen",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .._errors import ParameterError
 from .._validate import check_integer
+from .._registry import store_provenance
 from . import store as st
 from .layout import STORE_FORMAT
 from .dispatch import run_shards
@@ -133,7 +134,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     wanted = {"store_format": STORE_FORMAT, "recipe_hash": recipe.hash,
               "recipe_name": recipe.name, "seed": seed, "num": plan.num,
               "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
-              "patches": plan.patches.as_dict(), "compression": compression}
+              "patches": plan.patches.as_dict(), "compression": compression,
+              **store_provenance(recipe)}      # plugin packages and versions, if any
     group = _open_or_create(Path(out), ctx, recipe, plan, wanted, overwrite)
     for name in ("hq", "lq"):
         ctx.shapes[name] = tuple(group[name].shape[1:])

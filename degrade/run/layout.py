@@ -31,7 +31,8 @@ FLAT_KEYS = {"name": "default", "separator": "."}
 MISSING_CHUNK = np.uint64(2**64 - 1)   #: index entry of an absent inner chunk
 #: keys of the attributes that must match for a re-run to resume into an existing store
 FINGERPRINT_KEYS = ("store_format", "recipe_hash", "seed", "num", "shard_size", "dtype",
-                    "listing_hash", "patches", "compression")
+                    "listing_hash", "patches", "compression",
+                    "plugins")   # packages of plugin ops (degrade._registry.store_provenance)
 
 
 
