@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 import degrade  # noqa: E402
 from degrade.cli import main  # noqa: E402
-from degrade.ops.torch_model import MODELS_DIR, torch_model  # noqa: E402
+from degrade.ops.network import MODELS_DIR, torch_model  # noqa: E402
 from degrade.recipe import load_recipe  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

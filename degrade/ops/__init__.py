@@ -29,7 +29,7 @@ from .resampling import blur_decimate_zhang2021, resize
 from .rgb_noise import correlated_noise, poisson_noise, speckle_noise
 from .sensor import heteroscedastic_gaussian_noise, noise_eld2020, poisson_gaussian_noise
 from .sharpen import usm_sharpen
-from .torch_model import torch_model
+from .network import torch_model
 from .tone import gamma_compress, gamma_expand, inverse_smoothstep, smoothstep
 from .unprocess import process_brooks2019, unprocess_brooks2019
 
