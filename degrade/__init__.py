@@ -10,7 +10,7 @@ The public API is small and imports its heavy parts lazily (``import degrade`` s
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"   # the one version source (pyproject.toml reads it)
 
 __all__ = ["__version__", "load_recipe", "list_ops", "generate", "DegradeError", "ParameterError",
            "RecipeError", "InputError"]

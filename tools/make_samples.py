@@ -83,9 +83,11 @@ def make_rose(data: Path) -> np.ndarray:
 
 
 def make_dog(data: Path) -> np.ndarray:
-    """Nokia N900 dog on grass (MIT): native resolution, black border rows/columns cut."""
+    """Nokia N900 dog on grass (MIT): native resolution, the frame's full width, dark top and
+    black bottom rows cut."""
     rgb = render_dng(data / "raw" / "dng" / "nokia_n900_halide_bayer_small_344x256_grbg.dng")
-    return rgb[8:328, 4:252]                       # 320 x 248; rows >= 338 are black
+    # every column: the built-in recipes crop 256 x 256 and the sensor is 256 wide
+    return rgb[8:328]
 
 
 def make_colorchecker(data: Path) -> np.ndarray:
