@@ -82,14 +82,6 @@ def make_rose(data: Path) -> np.ndarray:
     return area_resize(rgb, 480, 320)
 
 
-def make_dog(data: Path) -> np.ndarray:
-    """Nokia N900 dog on grass (MIT): native resolution, the frame's full width, dark top and
-    black bottom rows cut."""
-    rgb = render_dng(data / "raw" / "dng" / "nokia_n900_halide_bayer_small_344x256_grbg.dng")
-    # every column: the built-in recipes crop 256 x 256 and the sensor is 256 wide
-    return rgb[8:328]
-
-
 def make_colorchecker(data: Path) -> np.ndarray:
     """Infinite-ISP ColorChecker (Apache-2.0): chart region, area-downscaled by 2."""
     rgb = render_dng(data / "raw" / "dng" / "infiniteisp_colorchecker_1920x1080_bggr_12bit.dng")
@@ -185,7 +177,6 @@ def make_chart(size: int = 512) -> np.ndarray:
 
 SAMPLES = {
     "rose": make_rose,
-    "dog": make_dog,
     "colorchecker": make_colorchecker,
     "indoor": make_indoor,
 }
