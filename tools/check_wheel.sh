@@ -33,6 +33,7 @@ python -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet "$wheel" >"$work/pip.log" 2>&1 \
     || { cat "$work/pip.log" >&2; exit 1; }
 export PATH="$work/venv/bin:$PATH"
+VIRTUAL_ENV_PREFIX="$work/venv"
 mkdir "$work/run" && cd "$work/run"
 python -c 'import degrade, sys; assert degrade.__file__.startswith(sys.prefix), degrade.__file__'
 
@@ -54,6 +55,9 @@ grep -q 'complete: 4/4 samples' inspect.txt || { cat inspect.txt >&2; exit 1; }
 
 step "degrade ops, degrade validate, python -m degrade --help"
 degrade ops >ops.txt && grep -q '^gaussian_noise ' ops.txt
-degrade validate simple_x2 eld2020 >/dev/null
+degrade validate simple_x2 eld2020 >validate.txt
+# built-in names resolve to the recipes inside the installed package (importlib.resources)
+grep -q "^ok: $VIRTUAL_ENV_PREFIX.*/site-packages/degrade/recipes/simple_x2\.yaml" validate.txt \
+    || { cat validate.txt >&2; exit 1; }
 python -m degrade --help >help.txt && grep -q 'generate' help.txt
 step "ok"
