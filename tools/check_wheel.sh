@@ -40,12 +40,12 @@ python -c 'import degrade, sys; assert degrade.__file__.startswith(sys.prefix), 
 # a built-in recipe on the built-in samples must run without a warning
 no_warning() { if grep -E '^(warning|error)' "$1"; then step "unexpected warning above"; exit 1; fi; }
 
-step "degrade generate realesrgan_x4plus"
-degrade generate realesrgan_x4plus --out x.zarr --num 8 2>err.txt || { cat err.txt >&2; exit 1; }
+step "README's first command: degrade generate realesrgan_x4plus"
+degrade generate realesrgan_x4plus --out pairs.zarr --num 64 2>err.txt || { cat err.txt >&2; exit 1; }
 no_warning err.txt
-degrade inspect x.zarr >inspect.txt
-grep -q 'complete: 8/8 samples' inspect.txt || { cat inspect.txt >&2; exit 1; }
-grep -q 'shape (8, 256, 256, 3) uint8' inspect.txt
+degrade inspect pairs.zarr >inspect.txt
+grep -q 'complete: 64/64 samples' inspect.txt || { cat inspect.txt >&2; exit 1; }
+grep -q 'shape (64, 256, 256, 3) uint8' inspect.txt
 
 step "degrade generate raw2raw_eld2020 (RAW recipe on the built-in DNGs)"
 degrade generate raw2raw_eld2020 --out r.zarr --num 4 2>err.txt || { cat err.txt >&2; exit 1; }
