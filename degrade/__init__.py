@@ -3,7 +3,8 @@ manufacture training pairs for image-restoration models.
 
 The public API is small and imports its heavy parts lazily (``import degrade`` stays fast):
 
-- :func:`load_recipe` — load and validate a recipe (path, built-in name or YAML text);
+- :func:`load_recipe` — load and validate a recipe (a file or a built-in name; YAML text:
+  :meth:`degrade.recipe.Recipe.from_yaml`);
 - :mod:`degrade.ops` — every operator as a plain function ``op(image, **params, rng=None)``;
 - :func:`generate` — make a training store (zarr v3) with dask, resumable;
 - :func:`list_ops` — the registry (names, domains, parameter specs).
