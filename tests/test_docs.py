@@ -227,3 +227,16 @@ def test_doctests(name, tmp_path, monkeypatch, request):
         runner.run(test, out=report.append)
     failed, attempted = runner.summarize(verbose=False)
     assert failed == 0, "".join(report)
+
+
+def test_readme_stays_a_short_introduction():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 165            # details belong in docs/
+    for heading in ("## Set up", "## 30-second example", "## Command line", "## Recipes",
+                    "## Performance", "## Documentation"):
+        assert heading in text
+    # every recipe is in the recipe table, every linked page exists
+    from degrade.recipe import builtin_recipes
+    assert all(f"`{name}`" in text for name in builtin_recipes())
+    links = re.findall(r"\]\(([^)#:]+)\)", text)
+    assert links and [p for p in links if not (REPO / p).exists()] == []

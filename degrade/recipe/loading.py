@@ -28,6 +28,7 @@ from .domains import chain_domain
 from .parse import Parser, parse_target, parse_top
 from .recipe import Recipe
 
+
 def builtin_dir() -> Traversable | None:
     """The folder of the built-in recipes: packaged (wheel) or the source checkout's."""
     packaged = resources.files("degrade") / "recipes"
