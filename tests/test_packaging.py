@@ -41,7 +41,8 @@ def declared(requirements) -> set[str]:
 def third_party_imports(folder: Path) -> dict[str, str]:
     """Top-level absolute imports of every .py under ``folder`` that are neither the standard
     library nor local modules: {module: first file importing it}."""
-    local = {"degrade", "tests"} | {p.stem for p in REPO.glob("*/**/*.py")}
+    scripts = ("tests", "benchmarks", "examples", "tools")      # folders put on sys.path
+    local = {"degrade", *scripts} | {p.stem for d in scripts for p in (REPO / d).glob("*.py")}
     found = {}
     for path in sorted(folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
