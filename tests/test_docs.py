@@ -172,7 +172,7 @@ def test_collector_finds_blocks_and_honours_illustrative(tmp_path):
         (9, "text", [], "out\n", False)]
 
 
-def test_every_doc_file_has_runnable_blocks_or_says_why_not():
+def test_the_collector_finds_the_docs_blocks():
     # a guard against a collector that silently finds nothing
     assert sum(b.runs for p in DOC_FILES for b in blocks(p)) >= 10
 
