@@ -11,7 +11,7 @@ import numpy as np
 from .. import _rng
 from .._errors import DegradeError, ParameterError, RecipeError
 from .._validate import as_image, check_finite_values
-from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode
+from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode, SomeOfNode
 from .parse import Target
 
 TARGET_NODE = 0   # node number of the target-side draws (crop position, flips)
@@ -112,6 +112,13 @@ class Recipe:
             elif isinstance(node, OneOfNode):
                 pick = int(np.searchsorted(node.cumulative, rng.random(), side="right"))
                 self._plan([node.children[pick]], seed, index, steps)
+            elif isinstance(node, SomeOfNode):
+                k = int(node.n.sample(rng))
+                picked = [int(i) for i in rng.choice(len(node.children), size=k, replace=False,
+                                                     p=node.probs)]
+                if node.order == "listed":
+                    picked.sort()
+                self._plan([node.children[i] for i in picked], seed, index, steps)
             elif isinstance(node, ShuffleNode):
                 order = [int(i) for i in rng.permutation(len(node.groups))]
                 for first, second in node.keep_order:
