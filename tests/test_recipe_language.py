@@ -248,3 +248,28 @@ def test_some_of_replays_from_the_record(rgb):
         again = r.replay(rgb, json.loads(json.dumps(pair.record)))
         assert np.array_equal(again.lq, pair.lq)
         assert r.sample(3, index) == r.sample(3, index)
+
+
+def _doc_tool():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "tools" / "gen_recipe_docs.py"
+    spec = importlib.util.spec_from_file_location("gen_recipe_docs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_list_every_sampler_argument_as_the_registry_has_it():
+    from degrade._registry import all_samplers
+    tool = _doc_tool()
+    page = tool.DOC.read_text(encoding="utf-8")
+    assert tool.updated(page) == page, "docs/recipes.md is stale: python tools/gen_recipe_docs.py"
+    section = page.split(tool.BEGIN)[1].split(tool.END)[0]
+    for spec in all_samplers():
+        assert f"#### `{spec.name}`" in section
+        documented = {n for names, _, text in tool.parameter_docs(spec.function) if text
+                      for n in names}
+        assert set(spec.params) <= documented, (spec.name, set(spec.params) - documented)
+        for name in spec.params:
+            assert f"`{name}`" in section.split(f"#### `{spec.name}`")[1].split("####")[0]
