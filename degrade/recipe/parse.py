@@ -13,7 +13,7 @@ from .distributions import Constant, cumulative_weights, parse_value
 from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode, SomeOfNode
 
 TOP_KEYS = ("name", "description", "seed", "input", "target", "blocks", "stages")
-TARGET_KEYS = ("size", "scale", "flips", "stages", "lq_from")
+TARGET_KEYS = ("size", "scale", "region", "flips", "stages", "lq_from")
 FLIP_KEYS = ("hflip", "vflip", "rot90")
 STAGE_KEYS = ("op", "p", "id", "sampler", "weight")
 CONTROL_KEYS = ("stages", "block", "one_of", "some_of", "shuffle")
@@ -32,6 +32,9 @@ class Target:
     rot90: bool
     lq_from: str
     scale_given: bool = False    # only a stated scale is checked against the LQ size
+    # the region the chain degrades, the paired crop of ``size`` taken after it: (h, w), or
+    # "whole" (the image, mod-cropped to the scale); None: the crop itself is degraded
+    region: tuple[int, int] | str | None = None
 
 
 def _hint(key, allowed) -> str:
@@ -359,8 +362,32 @@ def parse_target(raw, parser: Parser, input_domain: str) -> tuple[Target, list[N
     if lq_from not in ("target", "input"):
         raise RecipeError(f"lq_from = {lq_from!r}: expected 'target' or 'input'",
                           path="target.lq_from")
+    region = _region(raw.get("region"), size, scale, input_domain)
     stages = parser.stage_list(raw.get("stages"), "target.stages")
-    return Target(size, scale, hflip, vflip, rot90, lq_from, "scale" in raw), stages
+    return Target(size, scale, hflip, vflip, rot90, lq_from, "scale" in raw, region), stages
+
+
+def _region(raw, size, scale, input_domain):
+    """``target.region``: None, 'whole', or a size >= the crop size, divisible by the scale."""
+    if raw is None:
+        return None
+    path = "target.region"
+    if size is None:
+        raise RecipeError("region needs a crop size (target.size): the paired crop of that size "
+                          "is taken from the degraded region", path=path)
+    if input_domain == "raw":
+        raise RecipeError("region is for RGB inputs: a raw recipe degrades its crop", path=path)
+    if raw == "whole":
+        return raw
+    pair = [raw, raw] if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if (not isinstance(pair, list) or len(pair) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
+        raise RecipeError(f"region = {raw!r}: expected 'whole', an integer or [height, width]",
+                          path=path)
+    if pair[0] < size[0] or pair[1] < size[1] or pair[0] % scale or pair[1] % scale:
+        raise RecipeError(f"region = {raw!r}: expected at least the crop size {list(size)} and "
+                          f"divisible by the scale {scale}", path=path)
+    return pair[0], pair[1]
 
 
 def parse_top(data, file: str | None):

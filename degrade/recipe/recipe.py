@@ -93,6 +93,8 @@ class Recipe:
             size = self.target.size
             square = size is None or size[0] == size[1]
             target["rot90"] = int(rng.integers(0, 4)) if square else 2 * int(rng.integers(0, 2))
+        if self.target.region is not None:      # where the paired crop sits in the region
+            target["v_y"], target["v_x"] = float(rng.random()), float(rng.random())
         record = {"seed": seed, "index": index, "recipe": self.name, "target": target,
                   "target_steps": [], "steps": []}
         self._plan(self.target_stages, seed, index, record["target_steps"])
@@ -176,7 +178,23 @@ class Recipe:
         start, lq_meta = (hq, dict(hq_meta)) if self.target.lq_from == "target" else (crop, dict(meta))
         lq, lq_meta = self._apply(start, steps, seed, index, lq_meta)
         self._check_scale(hq, lq, index)
+        if self.target.region is not None:
+            hq, lq = self._paired_crop(hq, lq, record["target"])
+            lq_meta["target_size"] = list(hq.shape[:2])
         return Sample(hq, lq, record, lq_meta)
+
+    def _paired_crop(self, hq, lq, target: dict):
+        """The ``size`` crop of a degraded region, at a position on the LQ grid (top-left
+        ``floor(v (h_lq - h + 1))``, HQ at scale times it), as basicsr's paired_random_crop and
+        BSRGAN's random_crop take it; recorded as ``crop`` = [y, x] in HQ region pixels."""
+        (h, w), s = self.target.size, self.scale
+        if "crop" not in target:
+            ly = math.floor(target["v_y"] * (lq.shape[0] - h // s + 1))
+            lx = math.floor(target["v_x"] * (lq.shape[1] - w // s + 1))
+            target["crop"] = [ly * s, lx * s]
+        y, x = target["crop"]
+        return (np.ascontiguousarray(hq[y:y + h, x:x + w]),
+                np.ascontiguousarray(lq[y // s:(y + h) // s, x // s:(x + w) // s]))
 
     def _crop(self, image, target: dict) -> np.ndarray:
         raw = self.input_domain == "raw"
@@ -190,11 +208,25 @@ class Recipe:
         if h > H or w > W or h < 1 or w < 1:
             raise DegradeError(f"recipe '{self.name}': image of {H}x{W} is smaller than the target "
                                f"size {h}x{w}")
+        region = self.target.region
+        if region == "whole":
+            h, w = H - H % self.scale, W - W % self.scale      # BSRGAN's modcrop: top-left
+            target["region"] = [h, w]
+            target.setdefault("y", 0), target.setdefault("x", 0)
+        elif region is not None:
+            # Real-ESRGAN reflect-101 pads a GT smaller than its 400 crop at the bottom/right
+            if H < region[0] or W < region[1]:
+                import cv2
+                img = cv2.copyMakeBorder(img, 0, max(0, region[0] - H), 0, max(0, region[1] - W),
+                                         cv2.BORDER_REFLECT_101)
+                H, W = img.shape[:2]
+            h, w = region
+            target["region"] = [h, w]
         step = 2 if raw else 1
         y = step * math.floor(target["u_y"] * ((H - h) // step + 1))
         x = step * math.floor(target["u_x"] * ((W - w) // step + 1))
         y, x = target.setdefault("y", y), target.setdefault("x", x)
-        target["size"] = [h, w]
+        target["size"] = list(self.target.size) if region is not None else [h, w]
         out = img[y:y + h, x:x + w]
         check_finite_values(out, name="input image")
         if target.get("hflip"):
@@ -228,7 +260,7 @@ class Recipe:
         return img, meta
 
     def _check_scale(self, hq, lq, index):
-        if not self.target.scale_given:
+        if not self.target.scale_given and self.target.region is None:
             return
         want = (hq.shape[0] // self.scale, hq.shape[1] // self.scale)
         if lq.shape[:2] != want:
