@@ -331,9 +331,10 @@ def _stages(w, opt, ds, model):
     if model == "RealESRGANModel" and not _hq_sharpened(model, opt):
         w("  - {op: usm_sharpen, amount: 0.5, threshold: 10, ksize: 51}",
           "RealESRGANModel degrades USM(GT)")
-        targets = [k for k in ("l1_gt_usm", "percep_gt_usm", "gan_gt_usm") if opt.data[k]]
-        if targets:
-            w(f"  # {', '.join(targets)}: those losses take degrade.ops.usm_sharpen(hq)")
+        usm = [k for k in ("l1_gt_usm", "percep_gt_usm", "gan_gt_usm") if opt.data[k]]
+        plain = [k for k in ("l1_gt_usm", "percep_gt_usm", "gan_gt_usm") if not opt.data[k]]
+        w(f"  # {', '.join(plain)}: false, so HQ is the GT"
+          + (f"; {', '.join(usm)}: those losses take degrade.ops.usm_sharpen(hq)" if usm else ""))
     w("  # ---- first order")
     _kernel(w, ds, "")
     w("  - {block: resize_first}", "resize_prob, resize_range")
