@@ -1,18 +1,13 @@
 """`degrade export STORE --format basicsr DIR`: read back by basicsr 1.4.2's PairedImageDataset.
 
-basicsr is an optional oracle (pip install --no-deps basicsr==1.4.2, with torch). Its package
-``__init__`` imports every architecture and needs torchvision, which is not a dependency, so
-the test imports ``basicsr.data`` under an empty package shell with the three torchvision
-names basicsr's data and utils modules touch stubbed; it skips when basicsr or torch is
-missing.
+basicsr is an optional oracle (pip install --no-deps basicsr==1.4.2, with torch), imported
+through tests/basicsr_oracle.py; the test skips when basicsr or torch is missing.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-import types
 
 import cv2
 import numpy as np
@@ -23,6 +18,8 @@ import degrade
 from degrade import InputError
 from degrade._torch_io import StoreReader, read_store_meta
 from degrade.export import export_basicsr
+
+from basicsr_oracle import basicsr_modules
 
 
 @pytest.fixture(scope="module")
@@ -35,38 +32,8 @@ def store(tmp_path_factory):
 
 def basicsr_paired_dataset():
     """basicsr's PairedImageDataset class, or None (basicsr/torch not importable)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return None
-    spec = importlib.util.find_spec("basicsr")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    names = ["basicsr", "torchvision", "torchvision.utils", "torchvision.transforms",
-             "torchvision.transforms.functional", "torchvision.transforms.functional_tensor"]
-    saved = {n: sys.modules.get(n) for n in names}
-    shell = types.ModuleType("basicsr")
-    shell.__path__, shell.__spec__ = list(spec.submodule_search_locations), spec
-    stubs = {n: types.ModuleType(n) for n in names[1:]}
-    stubs["torchvision.utils"].make_grid = None
-    stubs["torchvision.transforms.functional"].normalize = None
-    stubs["torchvision.transforms.functional_tensor"].rgb_to_grayscale = None
-    sys.modules.update({"basicsr": shell, **stubs})
-    err = np.geterr()                      # basicsr sets np.seterr(divide/invalid='ignore')
-    try:
-        from basicsr.data.paired_image_dataset import PairedImageDataset
-        return PairedImageDataset
-    except Exception:                      # any import problem: no oracle
-        return None
-    finally:
-        np.seterr(**err)
-        for n in [n for n in sys.modules if n.startswith("basicsr.")]:
-            sys.modules.pop(n)             # the class keeps its modules; later imports start clean
-        for n, m in saved.items():
-            if m is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = m
+    mods = basicsr_modules("data.paired_image_dataset")
+    return None if mods is None else mods[0].PairedImageDataset
 
 
 def test_export_is_read_back_by_basicsr(store, tmp_path):

@@ -2,17 +2,13 @@
 file through basicsr's own DATASET_REGISTRY / build_dataset / build_dataloader, and trained
 on for a few steps.
 
-basicsr 1.4.2 is an optional oracle (installed with --no-deps). Its package ``__init__``
-imports every model, which needs torchvision and tqdm (not dependencies), so the test
-imports ``basicsr.data`` under an empty package shell with the torchvision names its data and
-utils modules touch stubbed. BasicSR's models are not imported; a two-layer torch network
-takes the batches. Skips when basicsr or torch is missing.
+basicsr 1.4.2 is an optional oracle (installed with --no-deps), imported through
+tests/basicsr_oracle.py. BasicSR's models are not imported (they need torchvision and tqdm,
+which are not dependencies); a two-layer torch network takes the batches. Skips when
+basicsr or torch is missing.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 import types
 
 import numpy as np
@@ -20,6 +16,8 @@ import pytest
 import yaml
 
 import degrade
+
+from basicsr_oracle import basicsr_modules
 
 torch = pytest.importorskip("torch")
 
@@ -55,38 +53,16 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def basicsr_data():
-    """basicsr.data (build_dataset, build_dataloader) and its DATASET_REGISTRY, or a skip."""
-    spec = importlib.util.find_spec("basicsr")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("basicsr 1.4.2 not installed (pip install --no-deps basicsr==1.4.2)")
-    names = ["basicsr", "torchvision", "torchvision.utils", "torchvision.transforms",
-             "torchvision.transforms.functional", "torchvision.transforms.functional_tensor"]
-    saved = {n: sys.modules.get(n) for n in names}
-    shell = types.ModuleType("basicsr")
-    shell.__path__, shell.__spec__ = list(spec.submodule_search_locations), spec
-    stubs = {n: types.ModuleType(n) for n in names[1:]}
-    stubs["torchvision.utils"].make_grid = None
-    stubs["torchvision.transforms.functional"].normalize = None
-    stubs["torchvision.transforms.functional_tensor"].rgb_to_grayscale = None
-    sys.modules.update({"basicsr": shell, **stubs})
-    err = np.geterr()
-    try:
-        data = importlib.import_module("basicsr.data")
-        registry = importlib.import_module("basicsr.utils.registry").DATASET_REGISTRY
-        import degrade.torch_basicsr as tb
-        importlib.reload(tb)                 # registers now that basicsr imports
-    except Exception as e:                   # any import problem: no oracle
-        pytest.skip(f"basicsr.data not importable here ({e})")
-    finally:
-        np.seterr(**err)
-    yield types.SimpleNamespace(data=data, registry=registry, module=tb)
-    for n in [n for n in sys.modules if n.startswith("basicsr.")]:
-        sys.modules.pop(n)
-    for n, m in saved.items():
-        if m is None:
-            sys.modules.pop(n, None)
-        else:
-            sys.modules[n] = m
+    """basicsr.data (build_dataset, build_dataloader), its DATASET_REGISTRY and
+    degrade.torch_basicsr registered in it, or a skip."""
+    mods = basicsr_modules("data", "utils.registry")
+    if mods is None:
+        pytest.skip("basicsr 1.4.2 + torch not importable (pip install --no-deps basicsr==1.4.2)")
+    data, registry = mods[0], mods[1].DATASET_REGISTRY
+    import degrade.torch_basicsr as tb
+    if "DegradePairDataset" not in registry:
+        registry.register(tb.DegradePairDataset)    # what register() does when basicsr imports
+    return types.SimpleNamespace(data=data, registry=registry, module=tb)
 
 
 def test_an_options_file_trains_a_few_steps(store, basicsr_data):
