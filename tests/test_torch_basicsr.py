@@ -87,7 +87,7 @@ def test_an_options_file_trains_a_few_steps(store, basicsr_data):
             optim.zero_grad()
             loss.backward()
             optim.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
     assert len(losses) == 6 and all(np.isfinite(losses)) and losses[-1] < losses[0]
 
 
