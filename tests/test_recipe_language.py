@@ -273,3 +273,17 @@ def test_docs_list_every_sampler_argument_as_the_registry_has_it():
         assert set(spec.params) <= documented, (spec.name, set(spec.params) - documented)
         for name in spec.params:
             assert f"`{name}`" in section.split(f"#### `{spec.name}`")[1].split("####")[0]
+
+
+def test_a_changed_scale_points_to_every_relative_resize():
+    """Porting realesrgan_x4plus to x2 by editing target.scale: the error names the other
+    target-relative resizes too (Real-ESRGAN's second resize is s / scale)."""
+    from pathlib import Path
+    from degrade import RecipeError
+    from degrade.sources import load_sample
+    text = (Path(__file__).resolve().parents[1] / "recipes" / "realesrgan_x4plus.yaml").read_text()
+    recipe = load_recipe(text.replace("  scale: 4\n", "  scale: 2\n", 1))
+    with pytest.raises(RecipeError, match=r"400x400 region at scale 2 needs 200x200; end the chain "
+                       r"with \{op: resize, relative_to: target, scale: 0\.5\}; the chain has 5 "
+                       r"resizes relative to the target \(stages\[6\]\.one_of\[0\], \.\.\.\)"):
+        recipe.run(load_sample("chart"), 0, 0)

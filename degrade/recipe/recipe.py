@@ -266,7 +266,21 @@ class Recipe:
         if lq.shape[:2] != want:
             raise RecipeError(
                 f"sample {index}: the chain made an LQ of {lq.shape[0]}x{lq.shape[1]}, but a "
-                f"{hq.shape[0]}x{hq.shape[1]} target at scale {self.scale} needs "
+                f"{hq.shape[0]}x{hq.shape[1]} {'target' if self.target.region is None else 'region'}"
+                f" at scale {self.scale} needs "
                 f"{want[0]}x{want[1]}; end the chain with "
-                f"{{op: resize, relative_to: target, scale: {1 / self.scale:g}}}",
-                file=self.file, path="stages")
+                f"{{op: resize, relative_to: target, scale: {1 / self.scale:g}}}"
+                + self._relative_resizes_note(), file=self.file, path="stages")
+
+    def _relative_resizes_note(self) -> str:
+        """When other resizes are relative to the target, a changed scale changes them too
+        (Real-ESRGAN's second resize draws s / scale): say so, so a port is not half done."""
+        from .nodes import walk
+        paths = [n.path for n in walk(self.stages) if isinstance(n, OpNode)
+                 and n.op.name == "resize" and getattr(n.params.get("relative_to"), "value",
+                                                       None) == "target"]
+        if len(paths) < 2:
+            return ""
+        return (f"; the chain has {len(paths)} resizes relative to the target ({paths[0]}, ...): "
+                "each one's scale is a fraction of the target, so after changing the scale "
+                "revise them all (a Real-ESRGAN options file: degrade import basicsr)")
