@@ -32,10 +32,6 @@ from .torch import PairDataset
 
 __all__ = ["DegradePairDataset", "basicsr_item", "register"]
 
-#: options keys this dataset reads; BasicSR's loader keys are left to BasicSR
-KEYS = ("dataroot", "gt_size", "use_hflip", "use_rot", "phase", "scale", "seed")
-
-
 def sample_path(attrs: dict, record: dict, index: int) -> str:
     """The source image of a sample, with ``#index`` before its suffix."""
     source = record.get("source") or {}

@@ -79,8 +79,8 @@ class _Options:
             raise self.error(key, f"{v!r}: expected a number in [{low:g}, {high:g}]")
         return v
 
-    def boolean(self, key, default=None):
-        v = self.data.get(key, default) if default is not None else self.need(key)
+    def boolean(self, key):
+        v = self.need(key)
         if not isinstance(v, bool):
             raise self.error(key, f"{v!r}: expected true or false")
         return v
@@ -136,7 +136,8 @@ def import_basicsr(source, *, file: str | None = None) -> Imported:
     """
     data, file = _load(source, file)
     opt = _Options(data, file)
-    train = ((data.get("datasets") or {}).get("train") or {})
+    datasets = data.get("datasets") or {}
+    train = (datasets.get("train") or {}) if isinstance(datasets, dict) else None
     if not isinstance(train, dict):
         raise opt.error("datasets.train", "expected a mapping (the RealESRGANDataset options)")
     ds = _Options(train, file, "datasets.train.")
@@ -197,8 +198,8 @@ def _refuse_unknown(data, train, opt, ds):
 
 
 def _ignored(data, train) -> list[str]:
-    keys = [k for k in data if k in TRAINING_KEYS + ("queue_size",) and k != "datasets"
-            and k not in ("name", "manual_seed", "model_type")]
+    keys = [k for k in data if k in TRAINING_KEYS
+            and k not in ("datasets", "name", "manual_seed", "model_type")]
     keys += [k for k in data if str(k).startswith("network_")]
     keys += [f"datasets.train.{k}" for k in train if k in LOADER_KEYS]
     keys += [f"datasets.{k}" for k in (data.get("datasets") or {}) if k != "train"]
