@@ -15,8 +15,14 @@ training script adds one line, ``import degrade.torch_basicsr``, and its options
         use_rot: true
         ...                           # the usual loader keys (batch_size_per_gpu, ...)
 
-The pairs come from :class:`degrade.torch.PairDataset`: crops and flips are drawn per
-``(manual_seed, epoch, index)``; ``set_epoch`` selects the epoch. ``gt_path``/``lq_path``
+The pairs come from :class:`degrade.torch.PairDataset`. Crops and flips are fresh every
+epoch without extra code, as BasicSR users expect (its loop never calls a dataset's
+``set_epoch``): inside DataLoader workers the augmentation seed is mixed with torch's base
+seed of the workers, which torch draws anew for every epoch (BasicSR's default
+non-persistent workers; reproducible under BasicSR's ``manual_seed``). ``set_epoch`` also
+moves to another epoch (persistent workers, or ``num_worker_per_gpu: 0``);
+``fresh_augmentation: false`` makes the draws depend on ``(seed, epoch, index)`` only, for
+exact per-epoch determinism with ``set_epoch``. ``gt_path``/``lq_path``
 name the sample's source image with the sample index before the suffix
 (``photos/a#17.png``), so BasicSR's ``basename without extension`` is unique per sample.
 """
@@ -25,7 +31,7 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePosixPath
 
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from ._errors import ParameterError
 from .torch import PairDataset
@@ -56,7 +62,8 @@ class DegradePairDataset(Dataset):
     opt : dict
         ``dataroot`` (the store, required), ``gt_size`` (paired random crop in HQ pixels;
         absent: whole pairs), ``use_hflip``, ``use_rot`` (hflip; vflip + rot90), ``seed``
-        (augmentation seed, default 0), ``phase`` ('val'/'test':
+        (augmentation seed, default 0), ``fresh_augmentation`` (default true: see the
+        module), ``phase`` ('val'/'test':
         no crop, no flips), ``scale`` (checked against the store's). Other keys are
         BasicSR's own and ignored here.
 
@@ -77,6 +84,7 @@ class DegradePairDataset(Dataset):
         self.pairs = PairDataset(opt["dataroot"], crop=opt.get("gt_size") if train else None,
                                  hflip=bool(opt.get("use_hflip", False)) and train,
                                  vflip=rot, rot90=rot, seed=int(opt.get("seed", 0)), record=True)
+        self.seed, self.fresh = self.pairs.seed, bool(opt.get("fresh_augmentation", True))
         if "scale" in opt and int(opt["scale"]) != self.pairs.scale:
             raise ParameterError(f"DegradePairDataset: scale = {opt['scale']!r}, but the store "
                                  f"{opt['dataroot']} holds x{self.pairs.scale} pairs")
@@ -89,6 +97,9 @@ class DegradePairDataset(Dataset):
         self.pairs.set_epoch(epoch)
 
     def __getitem__(self, index) -> dict:
+        info = get_worker_info() if self.fresh else None
+        if info is not None:      # torch's base seed of this epoch's workers, the same in each
+            self.pairs.seed = (self.seed << 64) | ((info.seed - info.id) & (2 ** 64 - 1))
         sample = self.pairs[index]
         record = json.loads(sample.pop("record"))
         return basicsr_item(sample, sample_path(self.pairs.attrs, record, sample["index"]))

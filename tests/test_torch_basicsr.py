@@ -106,3 +106,24 @@ def test_items_paths_and_phases(store, basicsr_data):
         tb.DegradePairDataset({"dataroot": str(store), "scale": 2})
     with pytest.raises(degrade.ParameterError, match="'dataroot'"):
         tb.DegradePairDataset({"gt_size": 64})
+
+
+def test_fresh_crops_every_epoch_without_set_epoch(store, basicsr_data):
+    """BasicSR never calls the dataset's set_epoch: with workers, torch's per-epoch base seed
+    makes every epoch's crops new; reproducible from torch's seed; fresh_augmentation: false
+    keeps (seed, epoch, index) only."""
+    tb = basicsr_data.module
+
+    def epochs(dataset, n=2):
+        torch.manual_seed(3)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=1)
+        return [next(iter(loader))["gt"] for _ in range(n)]
+
+    opt = {"dataroot": str(store), "gt_size": 64, "use_hflip": True, "use_rot": True}
+    first, second = epochs(tb.DegradePairDataset(opt))
+    assert not torch.equal(first, second)
+    again = epochs(tb.DegradePairDataset(opt))
+    assert torch.equal(again[0], first) and torch.equal(again[1], second)
+    fixed = epochs(tb.DegradePairDataset(dict(opt, fresh_augmentation=False)))
+    assert torch.equal(fixed[0], fixed[1])
+
