@@ -48,12 +48,12 @@ def ops_of(record):
 
 
 def region_of(photo, t):
-    """Real-ESRGAN's 400x400 region as the record places it: reflect-101 padded at the
-    bottom/right when the image is smaller, cropped at (y, x), flipped."""
+    """Real-ESRGAN's 400x400 region as the record places it: the image flipped, reflect-101
+    padded at the bottom/right when smaller (RealESRGANDataset's order), cropped at (y, x)."""
+    photo = np.ascontiguousarray(photo[:, ::-1] if t["hflip"] else photo)
     h, w = photo.shape[:2]
     img = cv2.copyMakeBorder(photo, 0, max(0, 400 - h), 0, max(0, 400 - w), cv2.BORDER_REFLECT_101)
-    region = img[t["y"]:t["y"] + 400, t["x"]:t["x"] + 400]
-    return np.ascontiguousarray(region[:, ::-1] if t["hflip"] else region)
+    return np.ascontiguousarray(img[t["y"]:t["y"] + 400, t["x"]:t["x"] + 400])
 
 
 def test_realesrgan_hq_is_the_gt_and_lq_starts_from_usm(photo):

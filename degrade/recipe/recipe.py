@@ -27,6 +27,15 @@ class Sample:
     meta: dict = field(default_factory=dict)
 
 
+def _orient(img: np.ndarray, target: dict) -> np.ndarray:
+    """The record's flips and rotation, as views."""
+    if target.get("hflip"):
+        img = img[:, ::-1]
+    if target.get("vflip"):
+        img = img[::-1]
+    return np.rot90(img, target.get("rot90", 0))
+
+
 def to_json_value(value):
     """Numpy scalars/arrays and tuples -> plain JSON types (floats keep every bit)."""
     if isinstance(value, np.ndarray):
@@ -202,13 +211,15 @@ class Recipe:
                        check_finite=False)      # only the crop is checked, below
         if raw and img.ndim != 2:
             raise DegradeError(f"recipe '{self.name}' takes raw mosaics (H, W); got shape {img.shape}")
+        region = self.target.region
+        if region is not None:    # the originals flip the whole image, then pad and crop
+            img = _orient(img, target)
         H, W = img.shape[:2]
         h, w = self.target.size or (H - H % (2 * self.scale if raw else self.scale),
                                     W - W % (2 * self.scale if raw else self.scale))
         if h > H or w > W or h < 1 or w < 1:
             raise DegradeError(f"recipe '{self.name}': image of {H}x{W} is smaller than the target "
                                f"size {h}x{w}")
-        region = self.target.region
         if region == "whole":
             h, w = H - H % self.scale, W - W % self.scale      # BSRGAN's modcrop: top-left
             target["region"] = [h, w]
@@ -229,11 +240,7 @@ class Recipe:
         target["size"] = list(self.target.size) if region is not None else [h, w]
         out = img[y:y + h, x:x + w]
         check_finite_values(out, name="input image")
-        if target.get("hflip"):
-            out = out[:, ::-1]
-        if target.get("vflip"):
-            out = out[::-1]
-        return np.ascontiguousarray(np.rot90(out, target.get("rot90", 0)))
+        return np.ascontiguousarray(out if region is not None else _orient(out, target))
 
     def _node_paths(self) -> dict[int, str]:
         from .nodes import walk
