@@ -5,6 +5,7 @@ and one error line for every bad model at ``degrade validate`` time."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import subprocess
 import sys
@@ -148,7 +149,7 @@ def test_tiles_with_overlap_equal_the_whole_image():
 
 
 def test_factory_model_loaded_once_with_tiles_and_scale(nets, rgb):
-    import degrade_test_nets
+    degrade_test_nets = importlib.import_module("degrade_test_nets")   # written by the fixture
     before = len(degrade_test_nets.BUILT)
     ref = np.repeat(np.repeat(rgb, 2, 0), 2, 1)
     for tile in (0, 16, 20):
