@@ -57,7 +57,7 @@ def add_arguments(parser) -> None:
 
 def _pairs(args):
     from .._errors import ParameterError
-    from ..bench.noise import load_raw_pair, load_srgb_pairs
+    from ..noisebench.noise import load_raw_pair, load_srgb_pairs
 
     given = [n for n, v in (("--pairs", args.pairs), ("--noisy/--clean", args.noisy or args.clean),
                             ("--raw-pair", args.raw_pair)) if v]
@@ -80,8 +80,8 @@ def _pairs(args):
 
 def run(args) -> int:
     from .._errors import ParameterError
-    from ..bench.dark import dark_series_stats
-    from ..bench.report import format_dark
+    from ..noisebench.dark import dark_series_stats
+    from ..noisebench.report import format_dark
 
     if args.speed_size < 64:
         raise ParameterError(f"noisebench: --speed-size {args.speed_size}: expected at least 64")
@@ -91,7 +91,7 @@ def run(args) -> int:
         raise ParameterError("noisebench: nothing to benchmark: give --pairs DIR, --noisy DIR "
                              "--clean DIR, --raw-pair NOISY CLEAN and/or --dark PATH")
     if pairs:
-        from ..bench.noise import benchmark_noise
+        from ..noisebench.noise import benchmark_noise
 
         result = benchmark_noise(pairs, models=args.models, seed=args.seed,
                                  eld_profile=args.eld_profile,

@@ -2,15 +2,15 @@
 
 Python API of ``degrade noisebench``::
 
-    from degrade.bench.noise import load_srgb_pairs, benchmark_noise
+    from degrade.noisebench.noise import load_srgb_pairs, benchmark_noise
     result = benchmark_noise(load_srgb_pairs("polyu_real_noisy_srgb"), seed=0)
     print(result.table())
     result.write("out/")          # noisebench.json, noisebench.csv, noisebench.png
 
-For every pair and every model (:mod:`degrade.bench.models`) the benchmark
+For every pair and every model (:mod:`degrade.noisebench.models`) the benchmark
 
 1. **fits** the model to the pair's noise level function in the linear domain
-   (:mod:`degrade.bench.fitting`): RAW pairs directly; sRGB pairs after mapping both images
+   (:mod:`degrade.noisebench.fitting`): RAW pairs directly; sRGB pairs after mapping both images
    through ``unprocess_brooks2019`` with a fixed, documented ISP (``DEFAULT_ISP``);
 2. **synthesises** noise on the clean image with the fitted parameters (seeded: pair ``i``,
    model ``m`` use ``degrade._rng.stream(seed, i, m, OP)``). sRGB pairs go
@@ -84,7 +84,7 @@ class NoiseBenchResult:
                 "pairs": self.pairs, "dark": self.dark}
 
     def table(self) -> str:
-        """The terminal report (see :func:`degrade.bench.report.format_table`)."""
+        """The terminal report (see :func:`degrade.noisebench.report.format_table`)."""
         from .report import format_table
 
         return format_table(self)
@@ -317,7 +317,7 @@ def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, 
         Parameters of ``unprocess_brooks2019`` / ``process_brooks2019`` for the sRGB route
         (default :data:`DEFAULT_ISP`).
     dark : dict, optional
-        Dark-frame statistics (:func:`degrade.bench.dark.dark_series_stats`) to include.
+        Dark-frame statistics (:func:`degrade.noisebench.dark.dark_series_stats`) to include.
 
     Returns
     -------
