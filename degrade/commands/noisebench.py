@@ -13,6 +13,7 @@ examples:
   degrade noisebench --raw-pair noisy.npy clean.npy --pattern RGGB --black 512 --white 16383
   degrade noisebench --raw-pair shot_0001.dng mean.dng
   degrade noisebench --dark ../shared/data/noise/flea3_dark_frames/d1_*
+  degrade noisebench --dark-bank darks/ --raw-pair noisy.npy clean.npy --white 1023 --black 64
 """
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def add_arguments(parser) -> None:
     src.add_argument("--dark", nargs="+", metavar="PATH",
                      help="dark frames or folders of them (.tif/.png/.npy, or headerless .raw "
                           "with <W>x<H> in the name)")
+    src.add_argument("--dark-bank", metavar="PATH",
+                     help="folder (or (N, H, W) .npy stack) of dark frames of the pairs' camera "
+                          "at their gain: fits read (Gaussian, Tukey-lambda), row and "
+                          "fixed-pattern noise, and adds the models eld2020_dark and dark_frame")
+    src.add_argument("--dark-white", type=float, default=None, metavar="DN",
+                     help="white level (DN) of the dark frames' sensor (default: --white); the "
+                          "pairs must be normalised by white - black of the same sensor")
     opt = parser.add_argument_group("benchmark")
     opt.add_argument("--models", nargs="+", metavar="MODEL",
                      help="models to compare (default: all): gaussian heteroscedastic_gaussian "
@@ -50,6 +58,9 @@ def add_arguments(parser) -> None:
     opt.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     opt.add_argument("--speed-size", type=int, default=1024, metavar="N",
                      help="side of the square image the speed is measured on (default 1024)")
+    opt.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                     help="bootstrap replicates behind the intervals and the verdict "
+                          "(default 1000)")
     opt.add_argument("--out", metavar="DIR",
                      help="write noisebench.json, noisebench.csv and noisebench.png here")
     opt.add_argument("--no-figure", action="store_true", help="with --out: skip the PNG")
@@ -78,37 +89,68 @@ def _pairs(args):
     return []
 
 
+def _dark_fit(args, with_pairs: bool):
+    from .._errors import ParameterError
+    from ..noisebench.darkfit import fit_dark_folder
+
+    if not args.dark_bank:
+        return None
+    fit = fit_dark_folder(args.dark_bank)
+    white = args.dark_white if args.dark_white is not None else args.white
+    if with_pairs:
+        if white is None:
+            raise ParameterError("noisebench: --dark-bank with pairs needs --dark-white DN (or "
+                                 "--white): the white level of the dark frames' sensor")
+        if not white > fit["black_dn"]:
+            raise ParameterError(f"noisebench: --dark-white {white:g}: expected above the dark "
+                                 f"frames' black level {fit['black_dn']:g} DN")
+    return {**fit, "white_level": white}
+
+
 def run(args) -> int:
     from .._errors import ParameterError
     from ..noisebench.dark import dark_series_stats
-    from ..noisebench.report import format_dark
+    from ..noisebench.report import format_dark, format_dark_fit
 
     if args.speed_size < 64:
         raise ParameterError(f"noisebench: --speed-size {args.speed_size}: expected at least 64")
+    if args.bootstrap < 20:
+        raise ParameterError(f"noisebench: --bootstrap {args.bootstrap}: expected at least 20")
     pairs = _pairs(args)
     dark = dark_series_stats(args.dark) if args.dark else None
-    if not pairs and dark is None:
+    dark_fit = _dark_fit(args, bool(pairs))
+    if not pairs and dark is None and dark_fit is None:
         raise ParameterError("noisebench: nothing to benchmark: give --pairs DIR, --noisy DIR "
-                             "--clean DIR, --raw-pair NOISY CLEAN and/or --dark PATH")
+                             "--clean DIR, --raw-pair NOISY CLEAN, --dark PATH and/or "
+                             "--dark-bank PATH")
     if pairs:
         from ..noisebench.noise import benchmark_noise
 
         result = benchmark_noise(pairs, models=args.models, seed=args.seed,
                                  eld_profile=args.eld_profile,
                                  clip_aware=not args.no_clip_aware, speed=not args.no_speed,
-                                 speed_size=args.speed_size, dark=dark)
+                                 speed_size=args.speed_size, dark=dark,
+                                 bootstrap_replicates=args.bootstrap, dark_fit=dark_fit)
         print(result.table())
         if args.out:
             for kind, path in result.write(args.out, figure=not args.no_figure).items():
                 print(f"wrote {kind}: {path}")
     else:
-        print(format_dark(dark))
+        report = {}
+        if dark is not None:
+            print(format_dark(dark))
+            report["dark"] = dark
+        if dark_fit is not None:
+            print(format_dark_fit(dark_fit))
+            report["dark_fit"] = dark_fit
         if args.out:
             import json
             from pathlib import Path
 
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
-            (out / "noisebench_dark.json").write_text(json.dumps(dark, indent=1))
-            print(f"wrote json: {out / 'noisebench_dark.json'}")
+            for key, data in report.items():
+                path = out / f"noisebench_{key}.json"
+                path.write_text(json.dumps(data, indent=1))
+                print(f"wrote json: {path}")
     return 0

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._cfa import pack_planes
-from .._errors import InputError
+from .._errors import DegradeError, InputError
 from .._rng import OP, stream
 from .fitting import binned_variance, fit_constant
 from .inputs import NoisePair, find_srgb_pairs, load_raw_pair, load_srgb_pairs, raw_pair, srgb_pair
@@ -305,7 +305,11 @@ def measure_speed(models, runs: list[_PairRun], pairs_out: list, size: int = 102
         for mi, model in enumerate(models):
             params = fitted[model.name]["params"]
             rng = np.random.default_rng(seed)
-            t = _time_call(lambda: model.apply(mosaic, params, rng, run.pattern, False), repeats)
+            try:
+                t = _time_call(lambda: model.apply(mosaic, params, rng, run.pattern, False),
+                               repeats)
+            except DegradeError:         # e.g. dark frames smaller than the timing image
+                continue
             entry = {"noise_mp_s": mp / t}
             if rgb is not None:
                 def route():
@@ -327,8 +331,8 @@ def measure_speed(models, runs: list[_PairRun], pairs_out: list, size: int = 102
 def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, seed: int = 0,
                     eld_profile: str = "auto", clip_aware: bool = True, speed: bool = True,
                     speed_size: int = 1024, isp: dict | None = None,
-                    dark: dict | None = None, bootstrap_replicates: int = BOOTSTRAP
-                    ) -> NoiseBenchResult:
+                    dark: dict | None = None, bootstrap_replicates: int = BOOTSTRAP,
+                    dark_fit: dict | None = None) -> NoiseBenchResult:
     """Fit, synthesise and compare every noise model on real noisy / clean pairs.
 
     Parameters
@@ -354,6 +358,10 @@ def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, 
         Dark-frame statistics (:func:`degrade.noisebench.dark.dark_series_stats`) to include.
     bootstrap_replicates : int
         Replicates of the (pairs x patches) bootstrap behind the intervals and the verdict.
+    dark_fit : dict, optional
+        :func:`degrade.noisebench.darkfit.fit_dark_folder` of the camera's dark frames plus
+        ``white_level`` (DN; the pairs must be normalised by ``white_level - black_dn``):
+        adds the models ``eld2020_dark`` and ``dark_frame`` (Zhang et al. 2021).
 
     Returns
     -------
@@ -375,8 +383,9 @@ def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, 
     if len(domains) > 1:
         raise InputError(f"noisebench: pairs mix domains {sorted(domains)}; benchmark sRGB and "
                          "RAW pairs separately")
-    chosen = check_models(models)
-    ctx = FitContext(clip_aware=bool(clip_aware), eld_profile=check_eld_profile(eld_profile))
+    chosen = check_models(models, dark=dark_fit is not None)
+    ctx = FitContext(clip_aware=bool(clip_aware), eld_profile=check_eld_profile(eld_profile),
+                     dark=dark_fit)
     isp = dict(DEFAULT_ISP if isp is None else isp)
     grid = _Grid(noiseflow_bin_edges(), intensity_edges([p.clean for p in pairs]))
     domain = domains.pop()
@@ -402,7 +411,8 @@ def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, 
                 "kl_bin_width": NOISEFLOW_BIN_WIDTH, "kl_range": list(NOISEFLOW_RANGE),
                 "kl_overflow_bins": 2, "kl_edges": grid.kl.tolist(),
                 "intensity_edges": grid.intensity.tolist(),
-                "isp": isp if domain == "srgb" else None, "speed_size": speed_size}
+                "isp": isp if domain == "srgb" else None, "speed_size": speed_size,
+                "dark_fit": dark_fit}
     settings["bootstrap"] = {"replicates": int(bootstrap_replicates), "level": 0.95,
                              "resampled": "pairs, then patches within pairs (paired)",
                              "metrics": list(METRICS)}

@@ -107,6 +107,8 @@ def format_table(result) -> str:
             lines.append(f"    {n:<25}{_param_text(p['models'][n]['params'])}")
     if result.dark:
         lines += ["", format_dark(result.dark)]
+    if s.get("dark_fit"):
+        lines += ["", format_dark_fit(s["dark_fit"])]
     return "\n".join(lines)
 
 
@@ -133,6 +135,20 @@ def format_dark(dark: dict) -> str:
     if "hot_rate_dn_per_ms" in dark:
         lines.append(f"hot-pixel growth: {dark['hot_rate_dn_per_ms']:.4f} DN/ms (mean of the "
                      "pixels hot at the longest exposure)")
+    return "\n".join(lines)
+
+
+def format_dark_fit(fit: dict) -> str:
+    """The dark-frame fit (:func:`degrade.noisebench.darkfit.fit_dark_frames`) as text."""
+    fpn = fit["pixel_fpn_dn"]
+    lines = [f"dark-frame fit: {fit['frames']} frame(s) {fit['shape'][1]}x{fit['shape'][0]} "
+             f"from {fit.get('bank', '?')} (DN)",
+             f"  black {fit['black_dn']:.2f}; read: Gaussian sigma {fit['read_gaussian_dn']:.3f}, "
+             f"Tukey-lambda shape {fit['tukey_lambda']:.3f} scale {fit['tukey_scale_dn']:.3f}; "
+             f"row {fit['row_dn']:.3f}; column FPN {fit['column_fpn_dn']:.3f}; pixel FPN "
+             + ("-" if fpn is None else f"{fpn:.3f}")
+             + f"; defects {100 * fit['defect_fraction']:.3f} %"]
+    lines += [f"  warning: {w}" for w in fit["warnings"]]
     return "\n".join(lines)
 
 
