@@ -61,6 +61,16 @@ def add_arguments(parser) -> None:
     opt.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                      help="bootstrap replicates behind the intervals and the verdict "
                           "(default 1000)")
+    den = parser.add_argument_group("denoiser test (needs torch)")
+    den.add_argument("--denoiser", action="store_true",
+                     help="train the same small CNN on pairs synthesised by each fitted model "
+                          "and report its PSNR/SSIM on the real pairs")
+    den.add_argument("--train-clean", metavar="DIR", default=None,
+                     help="clean training images (default: the built-in samples; RAW pairs: "
+                          "the built-in DNGs)")
+    den.add_argument("--device", default="cpu", help="torch device (cpu, cuda; default cpu)")
+    den.add_argument("--denoiser-steps", type=int, default=None, metavar="N",
+                     help="training steps per model (default 300)")
     opt.add_argument("--out", metavar="DIR",
                      help="write noisebench.json, noisebench.csv and noisebench.png here")
     opt.add_argument("--no-figure", action="store_true", help="with --out: skip the PNG")
@@ -107,6 +117,23 @@ def _dark_fit(args, with_pairs: bool):
     return {**fit, "white_level": white}
 
 
+def _run_denoiser(args, result, pairs) -> None:
+    import sys
+
+    from .._errors import ParameterError
+    from ..noisebench.denoiser import DenoiserConfig, denoiser_benchmark
+
+    cfg = DenoiserConfig(device=args.device, seed=args.seed)
+    if args.denoiser_steps is not None:
+        if args.denoiser_steps < 1:
+            raise ParameterError(f"noisebench: --denoiser-steps {args.denoiser_steps}: "
+                                 "expected at least 1")
+        cfg = DenoiserConfig(steps=args.denoiser_steps, device=args.device, seed=args.seed)
+    result.denoiser = denoiser_benchmark(
+        result, pairs, train_clean=args.train_clean, config=cfg, replicates=args.bootstrap,
+        progress=lambda name: print(f"denoiser trained and scored: {name}", file=sys.stderr))
+
+
 def run(args) -> int:
     from .._errors import ParameterError
     from ..noisebench.dark import dark_series_stats
@@ -114,6 +141,9 @@ def run(args) -> int:
 
     if args.speed_size < 64:
         raise ParameterError(f"noisebench: --speed-size {args.speed_size}: expected at least 64")
+    if (args.train_clean or args.device != "cpu" or args.denoiser_steps) and not args.denoiser:
+        raise ParameterError("noisebench: --train-clean, --device and --denoiser-steps go "
+                             "with --denoiser")
     if args.bootstrap < 20:
         raise ParameterError(f"noisebench: --bootstrap {args.bootstrap}: expected at least 20")
     pairs = _pairs(args)
@@ -131,6 +161,8 @@ def run(args) -> int:
                                  clip_aware=not args.no_clip_aware, speed=not args.no_speed,
                                  speed_size=args.speed_size, dark=dark,
                                  bootstrap_replicates=args.bootstrap, dark_fit=dark_fit)
+        if args.denoiser:
+            _run_denoiser(args, result, pairs)
         print(result.table())
         if args.out:
             for kind, path in result.write(args.out, figure=not args.no_figure).items():

@@ -83,10 +83,12 @@ class NoiseBenchResult:
     speed: dict = field(default_factory=dict)
     dark: dict | None = None
     verdict: dict | None = None
+    denoiser: dict | None = None
 
     def to_dict(self) -> dict:
         return {"settings": self.settings, "verdict": self.verdict, "summary": self.summary,
-                "speed": self.speed, "pairs": self.pairs, "dark": self.dark}
+                "denoiser": self.denoiser, "speed": self.speed, "pairs": self.pairs,
+                "dark": self.dark}
 
     def table(self) -> str:
         """The terminal report (see :func:`degrade.noisebench.report.format_table`)."""
@@ -117,6 +119,29 @@ def _quantise(img: np.ndarray, levels: int | None) -> np.ndarray:
     if levels:
         img = np.round(img * (levels - 1)) / (levels - 1)
     return img.astype(np.float32)
+
+
+def synthesize_noisy(clean: np.ndarray, domain: str, model: str, params: dict, rng, *,
+                     isp: dict | None = None, levels: int | None = 256,
+                     pattern: str = "RGGB") -> np.ndarray:
+    """A synthetic noisy image of ``clean`` by benchmark model ``model`` with ``params`` (as
+    fitted by :func:`benchmark_noise`), through the benchmark's own route: RAW mosaics
+    directly; sRGB as ``quantise(clean + process(m + n) - process(m))`` with
+    ``m = unprocess(clean)`` (``gaussian_srgb``: AWGN added in sRGB). Used to make training
+    pairs for the denoiser test."""
+    from ..ops import gaussian_noise, process_brooks2019, unprocess_brooks2019
+    from .models import DARK_MODELS, MODELS
+
+    if model == SRGB_BASELINE:
+        return _quantise(gaussian_noise(clean, params["sigma"], clip=True, rng=rng), levels)
+    m = {**MODELS, **DARK_MODELS}[model]
+    if domain == "raw":
+        return m.apply(clean, params, rng, pattern, False)
+    isp = dict(DEFAULT_ISP if isp is None else isp)
+    lin = unprocess_brooks2019(clean, **isp)
+    delta = process_brooks2019(m.apply(lin, params, rng, isp["pattern"], False), **isp) \
+        - process_brooks2019(lin, **isp)
+    return _quantise(clean + delta, levels)
 
 
 class _PairRun:

@@ -105,6 +105,10 @@ def format_table(result) -> str:
         lines.append(f"  {p['name']}")
         for n in names:
             lines.append(f"    {n:<25}{_param_text(p['models'][n]['params'])}")
+    if result.denoiser:
+        from .denoiser import format_denoiser
+
+        lines += ["", format_denoiser(result.denoiser)]
     if result.dark:
         lines += ["", format_dark(result.dark)]
     if s.get("dark_fit"):
