@@ -31,6 +31,14 @@ def add_arguments(parser) -> None:
     src.add_argument("--raw-pair", nargs=2, action="append", metavar=("NOISY", "CLEAN"),
                      help="a RAW pair: camera RAW files, or .npy mosaics (then give --white, "
                           "--black, --pattern); repeat for several pairs")
+    src.add_argument("--sidd", nargs="+", metavar="NOISY_MAT",
+                     help="SIDD raw pairs: *_NOISY_RAW_*.MAT files (GT and METADATA files "
+                          "found next to them; MATLAB v7.3 needs h5py)")
+    src.add_argument("--exposure-pair", nargs=2, action="append", metavar=("SHORT", "LONG"),
+                     help="SID/ELD short/long exposure RAW pair; the ratio from SID names "
+                          "(..._0.1s.ARW) or --ratio; repeat for several pairs")
+    src.add_argument("--ratio", type=float, default=None,
+                     help="exposure ratio long/short of --exposure-pair")
     src.add_argument("--pattern", default=None, help="CFA pattern of .npy mosaics (default RGGB)")
     src.add_argument("--black", type=float, default=None, help="black level (DN) of .npy mosaics")
     src.add_argument("--white", type=float, default=None, help="white level (DN) of .npy mosaics")
@@ -81,7 +89,8 @@ def _pairs(args):
     from ..noisebench.noise import load_raw_pair, load_srgb_pairs
 
     given = [n for n, v in (("--pairs", args.pairs), ("--noisy/--clean", args.noisy or args.clean),
-                            ("--raw-pair", args.raw_pair)) if v]
+                            ("--raw-pair", args.raw_pair), ("--sidd", args.sidd),
+                            ("--exposure-pair", args.exposure_pair)) if v]
     if len(given) > 1:
         raise ParameterError(f"noisebench: give one kind of pairs, not {' and '.join(given)} "
                              "(sRGB and RAW pairs are benchmarked separately)")
@@ -93,6 +102,16 @@ def _pairs(args):
         return load_srgb_pairs(args.pairs, crop=args.crop)
     if args.noisy:
         return load_srgb_pairs(args.noisy, args.clean, crop=args.crop)
+    if args.sidd:
+        from ..noisebench.rawformats import load_sidd_pair
+
+        return [load_sidd_pair(p, pattern=args.pattern, crop=args.crop) for p in args.sidd]
+    if args.exposure_pair:
+        from ..noisebench.rawformats import load_exposure_pair
+
+        return [load_exposure_pair(s, lg, ratio=args.ratio, pattern=args.pattern,
+                                   black_level=args.black, white_level=args.white,
+                                   crop=args.crop) for s, lg in args.exposure_pair]
     if args.raw_pair:
         return [load_raw_pair(n, c, pattern=args.pattern, black_level=args.black,
                               white_level=args.white, crop=args.crop) for n, c in args.raw_pair]
@@ -151,7 +170,7 @@ def run(args) -> int:
     dark_fit = _dark_fit(args, bool(pairs))
     if not pairs and dark is None and dark_fit is None:
         raise ParameterError("noisebench: nothing to benchmark: give --pairs DIR, --noisy DIR "
-                             "--clean DIR, --raw-pair NOISY CLEAN, --dark PATH and/or "
+                             "--clean DIR, --raw-pair NOISY CLEAN, --sidd, --exposure-pair, --dark PATH and/or "
                              "--dark-bank PATH")
     if pairs:
         from ..noisebench.noise import benchmark_noise

@@ -245,7 +245,8 @@ def denoiser_benchmark(result, pairs, *, train_clean=None, config: DenoiserConfi
         rows.append({"model": name, "psnr": float(sc["point"][0][0]),
                      "psnr_ci": interval(sc["samples"][0], float(sc["point"][0][0])),
                      "ssim": float(sc["point"][1][0]),
-                     "ssim_ci": interval(sc["samples"][1], float(sc["point"][1][0]))})
+                     "ssim_ci": interval(sc["samples"][1], float(sc["point"][1][0]),
+                                         floor=-1.0)})
     rows.sort(key=lambda r: -r["psnr"])
     top = rows[0]["model"]
     best = [top] + [r["model"] for r in rows[1:] if r["model"] != "noisy input" and

@@ -283,7 +283,10 @@ def _summarise(pairs: list, names: list[str], runs: list[_PairRun], patches: lis
                "worse_by": v["worse"].get(name)}
         for m in METRICS:
             row[m] = boot["point"][name][m]
-            row[m + "_ci"] = interval(boot["samples"][name][m], row[m])
+            # the Noise Flow KL can dip below 0 (bins where one histogram is empty are
+            # skipped); the other metrics cannot
+            row[m + "_ci"] = interval(boot["samples"][name][m], row[m],
+                                      floor=None if m == "kl" else 0.0)
         row["nlf_error_mean"] = row["nlf_error"]
         rows.append(row)
     order = [v["best"]] + v["indistinguishable"]

@@ -209,14 +209,19 @@ def bootstrap(reals: list[dict], synths: list[dict], valids: list[np.ndarray], n
     return {"point": point, "per_pair": per_pair, "samples": samples}
 
 
-def interval(samples: np.ndarray, point: float, level: float = LEVEL) -> list[float]:
+def interval(samples: np.ndarray, point: float, level: float = LEVEL,
+             floor: float | None = None) -> list[float]:
     """``[lo, hi]``: the percentile interval of the replicates, shifted so that their median
     sits on the point value. A KL estimated from a resampled histogram is biased upwards
-    (resampling adds count noise), so plain percentiles can lie above the point value."""
+    (resampling adds count noise), so plain percentiles can lie above the point value.
+    ``floor``: the smallest value the metric can take (the shift must not go below it)."""
     a = (1 - level) / 2
     s = np.asarray(samples, np.float64)
     shift = float(point) - float(np.nanmedian(s))
-    return [float(v) + shift for v in np.nanpercentile(s, [100 * a, 100 * (1 - a)])]
+    lo, hi = (float(v) + shift for v in np.nanpercentile(s, [100 * a, 100 * (1 - a)]))
+    if floor is not None:
+        lo, hi = max(lo, min(floor, float(point))), max(hi, min(floor, float(point)))
+    return [lo, hi]
 
 
 def verdict(boot: dict, names: list[str], *, level: float = LEVEL,
