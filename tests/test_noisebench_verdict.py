@@ -82,3 +82,27 @@ def test_verdict_rules_on_constructed_replicates():
     assert "No metric separates" in verdict_text(v)
     lo, hi = interval(samples["c"]["kl"], 1.5)
     assert lo < 1.5 < hi and hi - lo < 0.05
+
+
+def test_residual_curves_and_figure(tmp_path):
+    result = benchmark_noise(_pg_pairs(), models=["gaussian", "poisson_gaussian"],
+                             speed=False, bootstrap_replicates=100)
+    for p in result.pairs:
+        for name in ("gaussian", "poisson_gaussian"):
+            res = p["models"][name]["residual"]
+            for curve in (res["nlf"], res["hist"]):
+                for v, lo, hi in zip(curve["point"], curve["lo"], curve["hi"]):
+                    assert v is None or lo <= v <= hi
+        # constant variance overshoots the dark end and undershoots the bright end, clearly;
+        # the generating model's intervals cover 0 in most bins
+        g = p["models"]["gaussian"]["residual"]["nlf"]
+        first = next(i for i, v in enumerate(g["point"]) if v is not None)
+        last = max(i for i, v in enumerate(g["point"]) if v is not None)
+        assert g["lo"][first] > 0 and g["hi"][last] < 0
+        pg = p["models"]["poisson_gaussian"]["residual"]["nlf"]
+        cover = [lo <= 0 <= hi for lo, hi in zip(pg["lo"], pg["hi"]) if lo is not None]
+        assert sum(cover) >= 0.6 * len(cover)
+    import cv2
+
+    png = cv2.imread(str(result.write(tmp_path)["png"]))
+    assert png.shape[1] == 1120 and png.shape[0] > 2 * 330

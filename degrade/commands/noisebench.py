@@ -78,7 +78,9 @@ def add_arguments(parser) -> None:
                           "the built-in DNGs)")
     den.add_argument("--device", default="cpu", help="torch device (cpu, cuda; default cpu)")
     den.add_argument("--denoiser-steps", type=int, default=None, metavar="N",
-                     help="training steps per model (default 300)")
+                     help="training steps per model (default 200)")
+    den.add_argument("--threads", type=int, default=1, metavar="N",
+                     help="torch CPU threads (default 1: fastest on a busy machine)")
     opt.add_argument("--out", metavar="DIR",
                      help="write noisebench.json, noisebench.csv and noisebench.png here")
     opt.add_argument("--no-figure", action="store_true", help="with --out: skip the PNG")
@@ -140,14 +142,18 @@ def _run_denoiser(args, result, pairs) -> None:
     import sys
 
     from .._errors import ParameterError
+    from dataclasses import replace
+
     from ..noisebench.denoiser import DenoiserConfig, denoiser_benchmark
 
-    cfg = DenoiserConfig(device=args.device, seed=args.seed)
+    if args.threads < 1:
+        raise ParameterError(f"noisebench: --threads {args.threads}: expected at least 1")
+    cfg = DenoiserConfig(device=args.device, seed=args.seed, threads=args.threads)
     if args.denoiser_steps is not None:
         if args.denoiser_steps < 1:
             raise ParameterError(f"noisebench: --denoiser-steps {args.denoiser_steps}: "
                                  "expected at least 1")
-        cfg = DenoiserConfig(steps=args.denoiser_steps, device=args.device, seed=args.seed)
+        cfg = replace(cfg, steps=args.denoiser_steps)
     result.denoiser = denoiser_benchmark(
         result, pairs, train_clean=args.train_clean, config=cfg, replicates=args.bootstrap,
         progress=lambda name: print(f"denoiser trained and scored: {name}", file=sys.stderr))
@@ -160,9 +166,10 @@ def run(args) -> int:
 
     if args.speed_size < 64:
         raise ParameterError(f"noisebench: --speed-size {args.speed_size}: expected at least 64")
-    if (args.train_clean or args.device != "cpu" or args.denoiser_steps) and not args.denoiser:
-        raise ParameterError("noisebench: --train-clean, --device and --denoiser-steps go "
-                             "with --denoiser")
+    if (args.train_clean or args.device != "cpu" or args.denoiser_steps
+            or args.threads != 1) and not args.denoiser:
+        raise ParameterError("noisebench: --train-clean, --device, --denoiser-steps and "
+                             "--threads go with --denoiser")
     if args.bootstrap < 20:
         raise ParameterError(f"noisebench: --bootstrap {args.bootstrap}: expected at least 20")
     pairs = _pairs(args)

@@ -28,16 +28,18 @@ SSIM_C1, SSIM_C2 = 0.01 ** 2, 0.03 ** 2
 @dataclass(frozen=True)
 class DenoiserConfig:
     """Training budget. The default trains 6 models and scores 8 real 512x512 pairs in a few
-    minutes on 2 CPU cores."""
-    steps: int = 300
+    minutes on 2 CPU cores. ``threads``: torch CPU threads while it runs (1 by default:
+    on a busy machine several OpenMP threads per process slow small convolutions ~10x)."""
+    steps: int = 200
     batch: int = 16
-    crop: int = 48
-    crops: int = 512
-    features: int = 32
-    depth: int = 5
+    crop: int = 40
+    crops: int = 384
+    features: int = 24
+    depth: int = 4
     lr: float = 2e-3
     seed: int = 0
     device: str = "cpu"
+    threads: int = 1
 
 
 def _torch():
@@ -205,10 +207,19 @@ def denoiser_benchmark(result, pairs, *, train_clean=None, config: DenoiserConfi
         by PSNR, best first; ``best``: the models whose PSNR interval of the difference to
         the best model contains 0 (paired bootstrap).
     """
-    from .noise import synthesize_noisy
-
     torch = _torch()
     cfg = config or DenoiserConfig()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(int(cfg.threads), 1))
+    try:
+        return _run(torch, result, pairs, train_clean, cfg, replicates, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(torch, result, pairs, train_clean, cfg, replicates, progress) -> dict:
+    from .noise import synthesize_noisy
+
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ParameterError(f"noisebench: --device {cfg.device}: torch sees no CUDA device")
     domain = result.settings["domain"]

@@ -44,8 +44,8 @@ from .metrics import (NOISEFLOW_BIN_WIDTH, NOISEFLOW_RANGE, intensity_edges, kl_
                       lag1_autocorrelation, marginal_kl, nlf_error, noise_histogram,
                       noise_level_function, noiseflow_bin_edges)
 from .models import FitContext, check_eld_profile, check_models
-from .stats import (BOOTSTRAP, METRICS, PatchLayout, bootstrap, interval, name_key,
-                    patch_stats, verdict)
+from .stats import (BOOTSTRAP, COND_BINS, COND_WIDTH, METRICS, PatchLayout, bootstrap,
+                    interval, name_key, patch_stats, residual_curves, verdict)
 
 __all__ = ["benchmark_noise", "NoiseBenchResult", "load_srgb_pairs", "load_raw_pair",
            "find_srgb_pairs", "srgb_pair", "raw_pair", "NoisePair", "DEFAULT_ISP"]
@@ -259,10 +259,15 @@ def _summarise(pairs: list, names: list[str], runs: list[_PairRun], patches: lis
     boot = bootstrap([r.patches for r in runs], patches, [r.layout.valid for r in runs], names,
                      replicates=replicates, seed=seed)
     v = verdict(boot, names)
-    for i, p in enumerate(pairs):
+    for i, (p, run) in enumerate(zip(pairs, runs)):
+        n_p = run.patches["nf"].shape[0]
+        w = np.random.default_rng(np.random.SeedSequence([seed, run.key])).multinomial(
+            n_p, np.full(n_p, 1.0 / n_p), min(replicates, 300)).astype(np.float64)
         for n in names:
             p["models"][n].update({m: boot["per_pair"][n][m][i]
                                    for m in ("kl_cond", "nlf_error", "lag1_error")})
+            p["models"][n]["residual"] = residual_curves(run.patches, patches[i][n],
+                                                         run.layout.valid, w)
     winners = [min(names, key=lambda n: p["models"][n]["kl_cond"]) for p in pairs]
     rows = []
     for name in names:
@@ -440,7 +445,7 @@ def benchmark_noise(pairs: list[NoisePair], *, models: list[str] | None = None, 
                 "kl_overflow_bins": 2, "kl_edges": grid.kl.tolist(),
                 "intensity_edges": grid.intensity.tolist(),
                 "isp": isp if domain == "srgb" else None, "speed_size": speed_size,
-                "dark_fit": dark_fit}
+                "dark_fit": dark_fit, "cond_bins": COND_BINS, "cond_width": COND_WIDTH}
     settings["bootstrap"] = {"replicates": int(bootstrap_replicates), "level": 0.95,
                              "resampled": "pairs, then patches within pairs (paired)",
                              "metrics": list(METRICS)}

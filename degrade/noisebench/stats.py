@@ -209,6 +209,45 @@ def bootstrap(reals: list[dict], synths: list[dict], valids: list[np.ndarray], n
     return {"point": point, "per_pair": per_pair, "samples": samples}
 
 
+def residual_curves(real: dict, synth: dict, valid: np.ndarray, weights: np.ndarray,
+                    level: float = LEVEL) -> dict:
+    """Model minus real, per pair, with ``level`` intervals over the patch ``weights`` (R, P):
+    ``nlf``: relative noise-std error per intensity bin, ``(std_model - std_real) /
+    std_real`` (None where the bin is not valid); ``hist``: the conditional histograms
+    (noise in units of the real std of its intensity bin, valid bins pooled) as
+    probabilities, model minus real, per bin. Each is ``{"point", "lo", "hi"}``."""
+    def agg(stats, k, w):
+        return np.tensordot(w, stats[k], axes=(1, 0))
+
+    out = {}
+    full = np.ones((1, weights.shape[1]))
+    for key in ("nlf", "hist"):
+        vals = []
+        for w in (full, weights):
+            if key == "nlf":
+                rs, ss = _std(agg(real, "nlf", w)), _std(agg(synth, "nlf", w))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    v = np.where(valid & (rs > 0), (ss - rs) / rs, np.nan)
+            else:
+                rc = (agg(real, "cond", w) * valid[None, :, None]).sum(1)
+                sc = (agg(synth, "cond", w) * valid[None, :, None]).sum(1)
+                v = sc / np.maximum(sc.sum(-1, keepdims=True), 1) - \
+                    rc / np.maximum(rc.sum(-1, keepdims=True), 1)
+            vals.append(v)
+        point, reps = vals[0][0], vals[1]
+        lo, hi = [], []
+        for j in range(point.size):
+            if np.isfinite(point[j]):
+                a, b = interval(reps[:, j], point[j], level)
+            else:
+                a = b = None
+            lo.append(a)
+            hi.append(b)
+        out[key] = {"point": [None if not np.isfinite(v) else float(v) for v in point],
+                    "lo": lo, "hi": hi}
+    return out
+
+
 def interval(samples: np.ndarray, point: float, level: float = LEVEL,
              floor: float | None = None) -> list[float]:
     """``[lo, hi]``: the percentile interval of the replicates, shifted so that their median
