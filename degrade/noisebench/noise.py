@@ -31,7 +31,7 @@ For every pair and every model (:mod:`degrade.noisebench.models`) the benchmark
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -217,6 +217,10 @@ def _evaluate(run: _PairRun, synth: np.ndarray, grid: _Grid, second: np.ndarray)
 
 
 def _fit_and_run(run: _PairRun, model, ctx, seed, grid) -> dict:
+    # the clipped-normal variance model only where the data are clipped: an unclipped RAW
+    # pair (values below 0 kept) fitted as if clipped biases the dark bins
+    if ctx.clip_aware and run.pair.domain == "raw" and not run.clip_raw:
+        ctx = replace(ctx, clip_aware=False)
     params, info = model.fit(run.binned, ctx)
     first = params
     scale = 1.0
