@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from degrade.noisebench.identify import confusion, confusion_markdown
-from degrade.noisebench.models import MODELS
+from degrade.noisebench.models import DARK_MODELS, MODELS
 from degrade.noisebench.noise import benchmark_noise, raw_pair
 from degrade.sources.raw import read_raw
 
@@ -13,15 +13,17 @@ from degrade.sources.raw import read_raw
 def test_every_generating_model_is_in_the_top_group():
     rows = confusion(crop=128, replicates=200)
     assert {(r["generator"], r["level"]) for r in rows} == \
-        {(m, lv) for m in MODELS for lv in ("bright", "dark")}
+        {(m, lv) for m in list(MODELS) + list(DARK_MODELS) for lv in ("bright", "dark")}
     bad = [(r["generator"], r["level"], r["top"]) for r in rows if not r["ok"]]
     assert not bad, bad
     # the matrix is not trivially "everything indistinguishable": the constant-variance
     # model is clearly worse on signal-dependent data, and with few photons (dark) the exact
     # Poisson model is told apart from its Gaussian approximation
     by = {(r["generator"], r["level"]): r for r in rows}
-    for gen in ("heteroscedastic_gaussian", "poisson_gaussian", "eld2020"):
+    for gen in ("heteroscedastic_gaussian", "poisson_gaussian", "eld2020", "dark_frame"):
         assert "gaussian" in by[gen, "dark"]["worse"]
+    # models without the dark frames' row noise / fixed pattern are told apart from them
+    assert "brooks2019" in by["dark_frame", "dark"]["worse"]
     assert "heteroscedastic_gaussian" in by["poisson_gaussian", "dark"]["worse"]
     table = confusion_markdown(rows)
     assert table.count("\n") == 1 + len(rows) and "**no**" not in table

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .._rng import OP, stream
-from .models import MODELS, _brooks_params
+from .fitting import BinnedVariance
+from .models import DARK_MODELS, MODELS, _brooks_params
 from .noise import benchmark_noise, raw_pair
 from .stats import name_key
 
@@ -47,9 +48,36 @@ def sample_mosaics(crop: int | None = 256) -> list[tuple[str, np.ndarray, str]]:
     return out
 
 
-def generating_params(model: str, level: dict, clean: np.ndarray) -> dict:
-    """Parameters of ``model`` that make noise of the level's strength on ``clean``."""
+def synthetic_dark_bank(folder, size: int = 300, seed: int = 0) -> dict:
+    """Write a dark-frame bank (4 frames, integer DN: black 64, white 1023, Gaussian read
+    3 DN, row 1 DN, column FPN 0.5 DN, pixel FPN 0.8 DN) to ``folder/bank.npy`` and return
+    its fit (:func:`degrade.noisebench.darkfit.fit_dark_folder`) with ``white_level``: the
+    ``dark_fit`` that enables the dark-frame models."""
+    from .darkfit import fit_dark_folder
+
+    rng = np.random.default_rng(seed)
+    col, pix = rng.normal(0, 0.5, size), rng.normal(0, 0.8, (size, size))
+    frames = [64 + col[None] + pix + rng.normal(0, 1.0, (size, 1)) + rng.normal(0, 3.0, (size, size))
+              for _ in range(4)]
+    path = Path(folder) / "bank.npy"
+    np.save(path, np.round(frames).astype(np.uint16))
+    return {**fit_dark_folder(path), "white_level": 1023.0}
+
+
+def generating_params(model: str, level: dict, clean: np.ndarray,
+                      dark_fit: dict | None = None) -> dict:
+    """Parameters of ``model`` that make noise of the level's strength on ``clean``
+    (the dark-frame models take their signal-independent part from ``dark_fit``)."""
     shot, read = level["shot"], level["read"]
+    if model in DARK_MODELS:
+        from .models import FitContext
+
+        s = dark_fit["white_level"] - dark_fit["black_dn"]
+        # the model's own fit on a noise-free variance line gives every other parameter
+        x = np.linspace(0.01, 0.9, 32)
+        binned = BinnedVariance(x, shot * x + 1e-12, np.full(32, 1e6))
+        params, _ = DARK_MODELS[model].fit(binned, FitContext(clip_aware=False, dark=dark_fit))
+        return {**params, "gain": shot * s}
     if model == "gaussian":
         return {"sigma": math.sqrt(shot * float(np.mean(clean)) + read ** 2)}
     if model in ("heteroscedastic_gaussian", "poisson_gaussian"):
@@ -66,35 +94,48 @@ def generating_params(model: str, level: dict, clean: np.ndarray) -> dict:
     raise KeyError(model)
 
 
-def synthetic_pairs(model: str, level_name: str, mosaics, seed: int = 0) -> list:
+def synthetic_pairs(model: str, level_name: str, mosaics, seed: int = 0,
+                    dark_fit: dict | None = None) -> list:
     """Noisy / clean RAW pairs made by ``model`` at ``level_name`` (exact, unclipped)."""
     level = LEVELS[level_name]
     out = []
     for name, mosaic, pattern in mosaics:
         clean = (mosaic * level["exposure"]).astype(np.float32)
-        params = generating_params(model, level, clean)
+        params = generating_params(model, level, clean, dark_fit)
         rng = stream(seed, name_key(f"{model}/{level_name}/{name}"), name_key("identify"), OP)
-        noisy = MODELS[model].apply(clean, params, rng, pattern, False)
+        noisy = {**MODELS, **DARK_MODELS}[model].apply(clean, params, rng, pattern, False)
         out.append(raw_pair(noisy, clean, pattern=pattern, name=f"{name}@{level_name}"))
     return out
 
 
 def confusion(models=None, levels=None, *, crop: int | None = 256, seed: int = 0,
-              replicates: int = 300) -> list[dict]:
-    """One row per (generating model, level): the verdict on its synthetic pairs.
+              replicates: int = 300, dark: bool = True) -> list[dict]:
+    """One row per (generating model, level): the verdict on its synthetic pairs. With
+    ``dark``, a synthetic dark-frame bank (:func:`synthetic_dark_bank`, in a temporary
+    folder) adds the models ``eld2020_dark`` and ``dark_frame``.
 
     Row: ``generator``, ``level``, ``best``, ``top`` (best + indistinguishable), ``worse``
     (``{model: metric}``), ``ok`` (generator is best or in the top group), ``inseparable``,
     and the point values of every metric per benchmarked model (``metrics``).
     """
-    models = list(models or MODELS)
-    mosaics = sample_mosaics(crop)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mosaics = sample_mosaics(crop)
+        dark_fit = synthetic_dark_bank(tmp, size=max(max(m.shape) for _, m, _ in mosaics) + 4,
+                                       seed=seed) if dark else None
+        models = list(models or (list(MODELS) + (list(DARK_MODELS) if dark else [])))
+        return _confusion_rows(models, levels or LEVELS, mosaics, seed, replicates, dark_fit)
+
+
+def _confusion_rows(models, levels, mosaics, seed, replicates, dark_fit) -> list[dict]:
     rows = []
-    for level in levels or LEVELS:
+    for level in levels:
         for gen in models:
-            pairs = synthetic_pairs(gen, level, mosaics, seed)
+            pairs = synthetic_pairs(gen, level, mosaics, seed, dark_fit)
             res = benchmark_noise(pairs, models=models, seed=seed, speed=False,
-                                  eld_profile=ELD_PROFILE, bootstrap_replicates=replicates)
+                                  eld_profile=ELD_PROFILE, bootstrap_replicates=replicates,
+                                  dark_fit=dark_fit)
             v = res.verdict
             top = [v["best"]] + v["indistinguishable"]
             rows.append({"generator": gen, "level": level, "best": v["best"], "top": top,
@@ -111,7 +152,8 @@ def confusion_markdown(rows: list[dict]) -> str:
     **best**, = (in the top group, not distinguishable at 95 %), or the metric by which
     the model was clearly worse."""
     models = list(rows[0]["metrics"])
-    order = [m for m in MODELS if m in models] + [m for m in models if m not in MODELS]
+    known = list(MODELS) + list(DARK_MODELS)
+    order = [m for m in known if m in models] + [m for m in models if m not in known]
     lines = ["| generator | level | " + " | ".join(f"`{m}`" for m in order) + " | ok |",
              "|---|---|" + "---|" * (len(order) + 1)]
     for r in rows:
