@@ -106,3 +106,23 @@ def test_residual_curves_and_figure(tmp_path):
 
     png = cv2.imread(str(result.write(tmp_path)["png"]))
     assert png.shape[1] == 1120 and png.shape[0] > 2 * 330
+
+
+def test_tables_script_renders_the_json(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = benchmark_noise(_pg_pairs(), models=["gaussian", "poisson_gaussian"],
+                             speed=False, bootstrap_replicates=50)
+    paths = result.write(tmp_path, figure=False)
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- summary:begin -->\nold\n<!-- summary:end -->\nend\n")
+    script = Path(__file__).resolve().parents[1] / "tools" / "noisebench_tables.py"
+    proc = subprocess.run([sys.executable, str(script), "summary", str(paths["json"]),
+                           "--write", str(doc)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = doc.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert "**verdict: best poisson_gaussian" in text
+    assert "| 2 | `gaussian` | worse (kl_cond) |" in text
