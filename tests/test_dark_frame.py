@@ -123,3 +123,32 @@ def test_benchmark_with_dark_frame_models(tmp_path):
         assert abs(np.log(m["params"]["gain"] / 1.5)) < 5 * m["fit"]["stderr"]["ln_gain"]
         assert p["models"]["eld2020_dark"]["params"]["row_sigma"] == pytest.approx(1.5, rel=0.2)
     assert s > 0
+
+
+def test_cli_dark_bank_with_raw_pairs(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    frames = _synthetic_frames(n=3, h=100, w=100)
+    np.save(tmp_path / "bank.npy", np.round(frames).astype(np.uint16))
+    yy, xx = np.mgrid[0:64, 0:64]
+    clean = (0.01 + 0.3 * (xx + yy) / 126).astype(np.float32)
+    noisy = dark_frame_noise(clean, str(tmp_path / "bank.npy"), gain=1.0, white_level=1023.0,
+                             black_level=64.0, rng=np.random.default_rng(0))
+    np.save(tmp_path / "noisy.npy", noisy)
+    np.save(tmp_path / "clean.npy", clean)
+    base = [sys.executable, "-m", "degrade.cli", "noisebench", "--raw-pair",
+            str(tmp_path / "noisy.npy"), str(tmp_path / "clean.npy"), "--dark-bank",
+            str(tmp_path / "bank.npy"), "--no-speed", "--bootstrap", "30"]
+    bad = subprocess.run(base, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "--dark-white" in \
+        bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    out = tmp_path / "nb.json"
+    ok = subprocess.run(base + ["--dark-white", "1023", "--models", "gaussian", "dark_frame",
+                                "--json", str(out)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "dark-frame fit: 3 frame(s)" in ok.stdout and "verdict: best" in ok.stdout
+    data = json.loads(out.read_text())
+    assert data["verdict"]["best"] == "dark_frame"
+    assert data["settings"]["dark_fit"]["white_level"] == 1023.0

@@ -84,6 +84,9 @@ def add_arguments(parser) -> None:
     opt.add_argument("--out", metavar="DIR",
                      help="write noisebench.json, noisebench.csv and noisebench.png here")
     opt.add_argument("--no-figure", action="store_true", help="with --out: skip the PNG")
+    opt.add_argument("--json", metavar="FILE",
+                     help="also write the full result (verdict, intervals, denoiser) as JSON "
+                          "to FILE (what tools/noisebench_tables.py renders)")
 
 
 def _pairs(args):
@@ -193,6 +196,8 @@ def run(args) -> int:
         if args.out:
             for kind, path in result.write(args.out, figure=not args.no_figure).items():
                 print(f"wrote {kind}: {path}")
+        if args.json:
+            print(f"wrote json: {result.write_json(args.json)}")
     else:
         report = {}
         if dark is not None:

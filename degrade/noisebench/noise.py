@@ -96,6 +96,12 @@ class NoiseBenchResult:
 
         return format_table(self)
 
+    def write_json(self, path):
+        """Write the full result as JSON to ``path``; returns the path."""
+        from .report import write_json
+
+        return write_json(self, path)
+
     def write(self, out_dir, *, figure: bool = True) -> dict:
         """Write ``noisebench.json``, ``noisebench.csv`` and (``figure``) ``noisebench.png``
         into ``out_dir``; returns ``{kind: path}``."""

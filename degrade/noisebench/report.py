@@ -189,13 +189,23 @@ def csv_rows(result) -> list[dict]:
     return rows
 
 
+def write_json(result, path) -> Path:
+    """The full result (:meth:`NoiseBenchResult.to_dict`) as JSON at ``path``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_jsonable(result.to_dict()), indent=1))
+    except OSError as exc:
+        raise DegradeError(f"noisebench: cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def write_outputs(result, out_dir, *, figure: bool = True) -> dict:
     """Write noisebench.json / .csv / .png into ``out_dir`` (created if needed)."""
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths = {"json": out / "noisebench.json", "csv": out / "noisebench.csv"}
-        paths["json"].write_text(json.dumps(_jsonable(result.to_dict()), indent=1))
         rows = csv_rows(result)
         with paths["csv"].open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -203,6 +213,7 @@ def write_outputs(result, out_dir, *, figure: bool = True) -> dict:
             writer.writerows(_jsonable(rows))
     except OSError as exc:
         raise DegradeError(f"noisebench: cannot write to {out}: {exc.strerror or exc}") from None
+    write_json(result, paths["json"])
     if figure:
         from .figure import write_figure
 
