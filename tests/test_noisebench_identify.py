@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from degrade.noisebench.identify import confusion, confusion_markdown
+from degrade.noisebench.identify import confusion, confusion_markdown, srgb_confusion
 from degrade.noisebench.models import DARK_MODELS, MODELS
 from degrade.noisebench.noise import benchmark_noise, raw_pair
 from degrade.sources.raw import read_raw
@@ -54,3 +54,14 @@ def test_issue_case_poisson_gaussian_on_a_14_bit_dng():
             p["models"]["poisson_gaussian"]["fit"]["stderr"]
         assert abs(pg["shot"] - 2 / s) < 5 * se["shot"]
         assert abs(pg["read"] ** 2 - (5 / s) ** 2) < 5 * se["read^2"]
+
+
+def test_srgb_route_generators_are_in_the_top_group():
+    rows = srgb_confusion(crop=96, replicates=150)
+    assert [r["generator"] for r in rows] == ["gaussian", "heteroscedastic_gaussian",
+                                               "poisson_gaussian", "gaussian_srgb"]
+    assert all(r["ok"] for r in rows), [(r["generator"], r["top"]) for r in rows]
+    by = {r["generator"]: r for r in rows}
+    # AWGN added in sRGB (no demosaicking correlation) and route noise are told apart
+    assert "gaussian_srgb" in by["heteroscedastic_gaussian"]["worse"]
+    assert by["gaussian_srgb"]["top"] == ["gaussian_srgb"]

@@ -78,13 +78,21 @@ def main(argv=None) -> int:
         text = summary_markdown(json.loads(Path(args.json).read_text()))
         tag = "summary"
     else:
-        from degrade.noisebench.identify import LEVELS, confusion, confusion_markdown
+        from degrade.noisebench.identify import (LEVELS, SRGB_LEVEL, confusion,
+                                                 confusion_markdown, srgb_confusion)
+        from degrade.noisebench.models import MODELS
 
         rows = confusion(crop=args.crop, replicates=args.replicates)
         levels = "; ".join(f"{k}: exposure {v['exposure']}, shot {v['shot']:g}, read "
                            f"{v['read']:g}" for k, v in LEVELS.items())
-        text = (f"Built-in DNG mosaics, centre {args.crop}x{args.crop}; levels ({levels}); "
-                f"{args.replicates} bootstrap replicates.\n\n" + confusion_markdown(rows))
+        srgb = srgb_confusion(models=list(MODELS), crop=min(args.crop, 256),
+                              replicates=args.replicates)
+        text = (f"RAW: built-in DNG mosaics, centre {args.crop}x{args.crop}; levels ({levels}); "
+                f"{args.replicates} bootstrap replicates.\n\n" + confusion_markdown(rows)
+                + f"\n\nsRGB route (unprocess -> noise -> process -> 8 bit; `gaussian_srgb`: "
+                f"AWGN sigma {255 * SRGB_LEVEL['sigma']:g}/255 in sRGB): built-in sample images, "
+                f"{min(args.crop, 256)}px crops; linear shot {SRGB_LEVEL['shot']:g}, read "
+                f"{SRGB_LEVEL['read']:g}.\n\n" + confusion_markdown(srgb))
         tag = "identify"
     print(text)
     if args.write:

@@ -164,3 +164,37 @@ def confusion_markdown(rows: list[dict]) -> str:
         lines.append(f"| `{r['generator']}` | {r['level']} | " + " | ".join(cells)
                      + f" | {'yes' if r['ok'] else '**no**'} |")
     return "\n".join(lines)
+
+
+#: sRGB identifiability: linear-domain noise of the route models and the sRGB AWGN level.
+SRGB_LEVEL = {"shot": 4e-3, "read": 4e-3, "sigma": 4 / 255}
+
+
+def srgb_confusion(models=("gaussian", "heteroscedastic_gaussian", "poisson_gaussian"), *,
+                   crop: int = 128, seed: int = 0, replicates: int = 300) -> list[dict]:
+    """The sRGB route's version of :func:`confusion`: pairs made by each model through
+    unprocess -> noise -> process -> 8 bit (and by ``gaussian_srgb``, AWGN in sRGB) on the
+    built-in sample images; rows as in :func:`confusion` (level ``srgb``)."""
+    from .denoiser import training_cleans
+    from .noise import SRGB_BASELINE, srgb_pair, synthesize_noisy
+
+    cleans = [(np.round(c[:crop, :crop] * 255) / 255).astype(np.float32)
+              for c in training_cleans(None, "srgb")[:3]]
+    rows = []
+    for gen in list(models) + [SRGB_BASELINE]:
+        params = ({"sigma": SRGB_LEVEL["sigma"]} if gen == SRGB_BASELINE else
+                  generating_params(gen, SRGB_LEVEL, cleans[0]))
+        pairs = [srgb_pair(synthesize_noisy(c, "srgb", gen, params, stream(
+            seed, name_key(f"{gen}/srgb/{i}"), name_key("identify"), OP)), c, f"img{i}")
+            for i, c in enumerate(cleans)]
+        res = benchmark_noise(pairs, models=list(models), seed=seed, speed=False,
+                              bootstrap_replicates=replicates)
+        v = res.verdict
+        top = [v["best"]] + v["indistinguishable"]
+        rows.append({"generator": gen, "level": "srgb", "best": v["best"], "top": top,
+                     "worse": v["worse"], "ok": gen in top, "decided_by": v["decided_by"],
+                     "inseparable": v["inseparable"],
+                     "metrics": {r["model"]: {m: r[m] for m in
+                                              ("kl_cond", "nlf_error", "kl", "lag1_error")}
+                                 for r in res.summary}})
+    return rows
