@@ -1,9 +1,13 @@
 """Benchmark the noise models against real noise: fit each model (Gaussian,
-heteroscedastic Gaussian, Poisson-Gaussian, Brooks 2019, ELD 2020 with a camera profile) to
+heteroscedastic Gaussian, Poisson-Gaussian, Brooks 2019, ELD 2020 with a camera profile; with
+--dark-bank also ELD with dark-frame read/row noise and Zhang 2021 dark-frame sampling) to
 real noisy/clean pairs, synthesise noise on the clean image with the fitted parameters and
-report marginal KL (Noise Flow protocol), noise-level-function error, lag-1 spatial
-autocorrelation and speed. sRGB pairs are modelled through unprocess -> raw noise ->
-forward ISP. Dark frames give read, row/column noise and defect statistics.
+report the conditional KL (noise given intensity), marginal KL (Noise Flow protocol),
+noise-level-function error and lag-1 correlation error with 95% bootstrap intervals (over
+pairs and patches), a verdict (best model, the ones not distinguishable from it, the
+clearly worse ones and the deciding metric), and speed. sRGB pairs are modelled through
+unprocess -> raw noise -> forward ISP. --denoiser trains the same small CNN on each model's
+pairs and scores it on the real ones. Dark frames give read, row/column noise and defects.
 
 Prints a table; --out writes noisebench.json, noisebench.csv and noisebench.png.
 
@@ -17,7 +21,7 @@ examples:
 """
 from __future__ import annotations
 
-HELP = "how close each noise model comes to real noise (KL, NLF, correlation) and its speed"
+HELP = "which noise model matches real noise (metrics with intervals, verdict, denoiser test)"
 
 
 def add_arguments(parser) -> None:

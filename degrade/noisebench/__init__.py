@@ -1,8 +1,11 @@
-"""Benchmarks that measure degrade against real data.
+"""The noise-model benchmark (``degrade noisebench``): which noise model comes closest to a
+camera's real noise, with intervals and a verdict, and which one trains the better denoiser.
 
-:mod:`degrade.noisebench.noise` (``degrade noisebench``): how close each noise model comes to
-real camera noise (marginal KL, noise level function, spatial correlation) and how fast it
-is. Submodules: ``inputs`` (pairs and their checks), ``fitting`` (noise level function fit),
-``models`` (the compared models), ``metrics``, ``dark`` (dark-frame statistics), ``report``
-(table, JSON, CSV) and ``figure`` (PNG). See docs/noisebench.md.
+Submodules: ``noise`` (:func:`~degrade.noisebench.noise.benchmark_noise`, the entry point),
+``inputs`` (sRGB / RAW pairs and their checks), ``rawformats`` (SIDD .MAT, SID/ELD
+short-long exposure pairs), ``fitting`` (noise level function fit), ``models`` (the compared
+models), ``metrics``, ``stats`` (patch statistics, bootstrap, verdict), ``identify``
+(identifiability study), ``dark`` (dark-frame statistics), ``darkfit`` (read / row /
+fixed-pattern fit), ``denoiser`` (the downstream denoiser test, torch), ``report`` (table,
+JSON, CSV) and ``figure`` (PNG). See docs/noisebench.md.
 """
