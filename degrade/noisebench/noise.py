@@ -41,7 +41,7 @@ from .._rng import OP, stream
 from .fitting import binned_variance, fit_constant
 from .inputs import NoisePair, find_srgb_pairs, load_raw_pair, load_srgb_pairs, raw_pair, srgb_pair
 from .metrics import (NOISEFLOW_BIN_WIDTH, NOISEFLOW_RANGE, intensity_edges, kl_per_intensity,
-                      lag1_autocorrelation, marginal_kl, nlf_error, noise_histogram,
+                      lag1_autocorrelation, marginal_kl, noise_histogram,
                       noise_level_function, noiseflow_bin_edges)
 from .models import FitContext, check_eld_profile, check_models
 from .stats import (BOOTSTRAP, COND_BINS, COND_WIDTH, METRICS, PatchLayout, bootstrap,
@@ -210,12 +210,11 @@ def _evaluate(run: _PairRun, synth: np.ndarray, grid: _Grid, second: np.ndarray)
     ``_patches`` (per-patch sums for the bootstrap) is popped by the caller."""
     pair = run.pair
     noise = synth - pair.clean
-    nlf_real = noise_level_function(pair.clean, run.real, grid.intensity)
     nlf = noise_level_function(pair.clean, noise, grid.intensity)
     return {"kl": marginal_kl(run.real, noise),
             "kl_floor": marginal_kl(noise, second - pair.clean),
             "kl_bins": kl_per_intensity(run.real, noise, pair.clean, grid.intensity),
-            "nlf": nlf, "nlf_error": nlf_error(nlf_real, nlf),
+            "nlf": nlf,
             "lag1": lag1_autocorrelation(_channels(pair, noise)).tolist(),
             "std": float(np.std(noise[run.unclipped])),
             "hist": noise_histogram(noise, grid.kl).tolist(),
