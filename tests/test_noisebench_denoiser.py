@@ -67,3 +67,20 @@ def test_cli_denoiser_json(tmp_path):
     assert {r["model"] for r in data["denoiser"]["rows"]} == \
         {"poisson_gaussian", "gaussian_srgb", "noisy input"}
     assert data["verdict"]["best"] in ("poisson_gaussian", "gaussian_srgb")
+
+
+def test_raw_pairs_train_on_the_builtin_mosaics():
+    from degrade.noisebench.models import MODELS
+    from degrade.noisebench.noise import raw_pair
+
+    clean = training_cleans(None, "raw")[0][:64, :64]
+    pairs = [raw_pair(MODELS["poisson_gaussian"].apply(clean, {"shot": 4e-3, "read": 4e-3},
+                                                       np.random.default_rng(0), "RGGB", False),
+                      clean, name="raw0")]
+    res = benchmark_noise(pairs, models=["gaussian", "poisson_gaussian"], speed=False,
+                          bootstrap_replicates=30)
+    den = denoiser_benchmark(res, pairs, config=TINY, replicates=50)
+    rows = {r["model"]: r for r in den["rows"]}
+    assert set(rows) == {"gaussian", "poisson_gaussian", "noisy input"}
+    # trained on the right noise, the network beats the noisy input on the packed planes
+    assert rows["poisson_gaussian"]["psnr"] > rows["noisy input"]["psnr"]
