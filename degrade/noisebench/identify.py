@@ -18,7 +18,7 @@ from .._rng import OP, stream
 from .fitting import BinnedVariance
 from .models import DARK_MODELS, MODELS, _brooks_params
 from .noise import benchmark_noise, raw_pair
-from .stats import name_key
+from .stats import METRICS, name_key
 
 #: Light levels: a clean-image scale (exposure) and the normalised shot / read noise of the
 #: generating models (``var = shot x + read^2``). "dark": few photons (x / shot <= ~50 e-),
@@ -136,15 +136,18 @@ def _confusion_rows(models, levels, mosaics, seed, replicates, dark_fit) -> list
             res = benchmark_noise(pairs, models=models, seed=seed, speed=False,
                                   eld_profile=ELD_PROFILE, bootstrap_replicates=replicates,
                                   dark_fit=dark_fit)
-            v = res.verdict
-            top = [v["best"]] + v["indistinguishable"]
-            rows.append({"generator": gen, "level": level, "best": v["best"], "top": top,
-                         "worse": v["worse"], "ok": gen in top, "decided_by": v["decided_by"],
-                         "inseparable": v["inseparable"],
-                         "metrics": {r["model"]: {m: r[m] for m in
-                                                  ("kl_cond", "nlf_error", "kl", "lag1_error")}
-                                     for r in res.summary}})
+            rows.append(_row(gen, level, res))
     return rows
+
+
+def _row(gen: str, level: str, res) -> dict:
+    """One confusion row from a benchmark result on ``gen``'s pairs."""
+    v = res.verdict
+    top = [v["best"]] + v["indistinguishable"]
+    return {"generator": gen, "level": level, "best": v["best"], "top": top,
+            "worse": v["worse"], "ok": gen in top, "decided_by": v["decided_by"],
+            "inseparable": v["inseparable"],
+            "metrics": {r["model"]: {m: r[m] for m in METRICS} for r in res.summary}}
 
 
 def confusion_markdown(rows: list[dict]) -> str:
@@ -189,12 +192,5 @@ def srgb_confusion(models=("gaussian", "heteroscedastic_gaussian", "poisson_gaus
             for i, c in enumerate(cleans)]
         res = benchmark_noise(pairs, models=list(models), seed=seed, speed=False,
                               bootstrap_replicates=replicates)
-        v = res.verdict
-        top = [v["best"]] + v["indistinguishable"]
-        rows.append({"generator": gen, "level": "srgb", "best": v["best"], "top": top,
-                     "worse": v["worse"], "ok": gen in top, "decided_by": v["decided_by"],
-                     "inseparable": v["inseparable"],
-                     "metrics": {r["model"]: {m: r[m] for m in
-                                              ("kl_cond", "nlf_error", "kl", "lag1_error")}
-                                 for r in res.summary}})
+        rows.append(_row(gen, "srgb", res))
     return rows
