@@ -16,6 +16,7 @@ from .._errors import DegradeError, InputError, RecipeError
 from .domains import chain_domain
 from .parse import Parser, parse_target, parse_top
 from .recipe import Recipe, Sample
+from .yaml_limits import load_yaml
 
 __all__ = ["Recipe", "Sample", "load_recipe", "builtin_recipes", "dry_run"]
 
@@ -70,7 +71,7 @@ def load_recipe(source) -> Recipe:
     """
     text, file = _read_source(source)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, file)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None

@@ -15,6 +15,8 @@ TARGET_KEYS = ("size", "scale", "flips", "stages", "lq_from")
 FLIP_KEYS = ("hflip", "vflip", "rot90")
 STAGE_KEYS = ("op", "p", "id", "sampler", "weight")
 CONTROL_KEYS = ("stages", "block", "one_of", "shuffle")
+MAX_STAGE_NODES = 10_000   # nodes after blocks are expanded (a block may use others twice)
+MAX_NESTING = 40           # stage lists inside each other (bounds the parser's recursion)
 
 
 @dataclass
@@ -56,6 +58,9 @@ class Parser:
 
     def next_node(self) -> int:
         self.counter += 1
+        if self.counter > MAX_STAGE_NODES:
+            raise RecipeError(f"more than {MAX_STAGE_NODES} stages once blocks are expanded; "
+                              "expected a smaller recipe (do blocks use each other repeatedly?)")
         return self.counter
 
     # -- stages ------------------------------------------------------------------------------
@@ -70,6 +75,9 @@ class Parser:
         if not isinstance(raw, dict):
             raise RecipeError(f"{raw!r}: expected a stage mapping such as {{op: gaussian_blur, ...}}",
                               path=path)
+        if path.count("[") > MAX_NESTING:
+            raise RecipeError(f"stages nested more than {MAX_NESTING} deep (groups, one_of, shuffle "
+                              f"and blocks inside each other); expected at most {MAX_NESTING}", path=path)
         kinds = [k for k in ("op",) + CONTROL_KEYS if k in raw]
         if len(kinds) != 1:
             raise RecipeError(
