@@ -7,10 +7,13 @@ a time; the subprocess timeouts only keep a regression from hanging the suite.
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 
+import numpy as np
 import pytest
 
 from degrade import RecipeError, load_recipe
@@ -115,3 +118,121 @@ def test_yaml_errors_keep_their_line_and_column():
         load_recipe("stages: [{op: jpeg, quality: 50]")
     with pytest.raises(RecipeError, match="could not determine a constructor"):
         load_recipe("stages: !!python/object/apply:os.system ['true']")
+
+
+# --------------------------------------------------------------------------- image bombs
+BOMB_SIDE = 9500          # 90.25 Mpx: just over the default limit; 1 GB as float32 RGB
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _zeros_deflated(rows: int, row_bytes: int) -> bytes:
+    """zlib stream of ``rows`` rows of zero bytes (a black image; compresses ~1000:1)."""
+    compressor, row = zlib.compressobj(9), b"\0" * row_bytes
+    return b"".join([compressor.compress(row) for _ in range(rows)] + [compressor.flush()])
+
+
+def png_bomb(path, side: int = BOMB_SIDE, depth: int = 8) -> None:
+    """A valid black RGB PNG of side x side (each row: filter byte + samples)."""
+    ihdr = struct.pack(">IIBBBBB", side, side, depth, 2, 0, 0, 0)
+    data = _zeros_deflated(side, 1 + 3 * side * depth // 8)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", data)
+                     + _chunk(b"IEND", b""))
+
+
+def tiff_bomb(path, side: int = BOMB_SIDE) -> None:
+    """A valid black 8-bit RGB TIFF of side x side: one deflate-compressed strip."""
+    data = _zeros_deflated(side, 3 * side)
+    tags = [(256, 4, 1, side), (257, 4, 1, side), (258, 3, 1, 8), (259, 3, 1, 8),
+            (262, 3, 1, 2), (273, 4, 1, 0), (277, 3, 1, 3), (278, 4, 1, side),
+            (279, 4, 1, len(data))]
+    ifd_size = 2 + 12 * len(tags) + 4
+    strip = 8 + ifd_size
+    tags[5] = (273, 4, 1, strip)
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHI", tag, kind, count) + (struct.pack("<HH", value, 0) if kind == 3
+                                                 else struct.pack("<I", value))
+        for tag, kind, count, value in tags) + b"\0\0\0\0"
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + ifd + data)
+
+
+def patched_size(path, fmt: str, height: int, width: int) -> None:
+    """A small real image of format ``fmt`` whose header then claims height x width."""
+    import cv2
+    pixels = np.zeros((16, 24, 3), np.uint8)
+    lossy = [cv2.IMWRITE_WEBP_QUALITY, 80] if fmt == "webp" else []
+    ok, buf = cv2.imencode("." + fmt, pixels, lossy)
+    data = bytearray(buf.tobytes())
+    if fmt == "jpg":
+        sof = data.index(b"\xff\xc0") + 5
+        data[sof:sof + 4] = struct.pack(">HH", height, width)
+    elif fmt == "bmp":
+        data[18:26] = struct.pack("<ii", width, height)
+    elif fmt == "webp":      # cv2 writes lossy VP8: 14-bit sizes after the start code
+        at = data.index(b"\x9d\x01\x2a") + 3
+        data[at:at + 4] = struct.pack("<HH", width, height)
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bombs")
+    png_bomb(folder / "bomb.png")
+    png_bomb(folder / "bomb16.png", side=BOMB_SIDE, depth=16)
+    tiff_bomb(folder / "bomb.tif")
+    patched_size(folder / "bomb.jpg", "jpg", 60000, 60000)
+    patched_size(folder / "bomb.bmp", "bmp", 30000, 30000)
+    patched_size(folder / "bomb.webp", "webp", 16383, 16383)
+    return folder
+
+
+BOMB_NAMES = ["bomb.png", "bomb16.png", "bomb.tif", "bomb.jpg", "bomb.bmp", "bomb.webp"]
+
+
+@pytest.mark.parametrize("name", BOMB_NAMES)
+def test_image_bombs_are_refused_from_the_header_in_bounded_memory(bombs, name):
+    path = bombs / name
+    assert path.stat().st_size < 1_000_000
+    for call in (f"degrade.sources.read_image({str(path)!r})",
+                 f"from degrade.sources.folders import probe_shape\n"
+                 f"result = probe_shape(__import__('pathlib').Path({str(path)!r}), 'image')"):
+        measured = run_measured(call, timeout=120)
+        assert measured["error"] and "pixels is more than the limit of 89478485" \
+            in measured["error"], measured
+        assert measured["grew_mb"] < BOUNDED_MB, measured
+
+
+def test_a_bomb_decodes_when_the_limit_is_raised(bombs, monkeypatch):
+    # the PNG and TIFF bombs are real images: with a higher limit they are read, in full
+    from degrade.sources import read_image
+    image = read_image(bombs / "bomb.tif", max_pixels=BOMB_SIDE ** 2)
+    assert image.shape == (BOMB_SIDE, BOMB_SIDE, 3) and not image.any()
+
+
+def test_trailing_gigabytes_after_a_png_are_not_read(tmp_path):
+    import cv2
+    path = tmp_path / "trailing.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (40, 30, 3), np.uint8)
+    cv2.imwrite(str(path), pixels)
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:          # 2.5 GB of zeros after IEND (a sparse file)
+        handle.truncate(size + 2_500_000_000)
+    measured = run_measured(f"result = degrade.sources.read_image({str(path)!r}).tolist()")
+    assert measured["error"] is None and measured["grew_mb"] < BOUNDED_MB, measured
+    assert np.array_equal(np.asarray(measured["result"], np.float32),
+                          pixels[..., ::-1].astype(np.float32) / 255)
+
+
+def test_generate_skips_a_bomb_with_one_line(tmp_path, bombs):
+    import shutil
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(bombs / "bomb.png", folder / "bomb.png")
+    from degrade.sources import sample_paths
+    shutil.copy(sample_paths()[0], folder / "ok.png")
+    proc = run_cli("generate", "stages: [{op: gaussian_noise, sigma: 0.01}]", "--input",
+                   str(folder), "--num", "2", "--out", str(tmp_path / "s.zarr"), "--strict",
+                   "--scheduler", "synchronous", "--quiet", timeout=300)
+    assert_one_error_line(proc, "bomb.png", "more than the limit")
