@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
 from ._errors import DegradeError
@@ -23,6 +23,28 @@ DOMAINS = ("srgb", "linear", "camera", "raw")
 RGB_DOMAINS = ("srgb", "linear", "camera")
 ANY_DOMAIN = DOMAINS
 _REQUIRED = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values where an op can work: ``low``/``high`` (None: unbounded), each closed or
+    open. Declared with ``register_op(limits=...)``; the recipe layer checks every value a
+    distribution can draw against it, and the op's own checks use the same bounds."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value) -> bool:
+        return not ((self.low is not None and (value <= self.low if self.low_open
+                                               else value < self.low))
+                    or (self.high is not None and (value >= self.high if self.high_open
+                                                   else value > self.high)))
+
+    def describe(self, name: str = "x") -> str:
+        lo = "" if self.low is None else f"{self.low:g} {'<' if self.low_open else '<='} "
+        hi = "" if self.high is None else f" {'<' if self.high_open else '<='} {self.high:g}"
+        return f"{lo}{name}{hi}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +59,7 @@ class ParamSpec:
     default: Any = _REQUIRED
     choices: tuple | None = None
     optional: bool = False       # None is an accepted value
+    limits: Range | None = None  # numeric values outside it cannot work
 
     @property
     def required(self) -> bool:
@@ -153,8 +176,10 @@ def _summary(fn: Callable) -> str:
 
 
 def register_op(name: str, *, domain_in=RGB_DOMAINS, domain_out: str | None = None,
-                meta_in=(), meta_out=(), random: bool = False):
-    """Decorator registering ``fn`` as op ``name``; returns ``fn`` unchanged."""
+                meta_in=(), meta_out=(), random: bool = False, limits=None):
+    """Decorator registering ``fn`` as op ``name``; returns ``fn`` unchanged.
+
+    ``limits``: ``{parameter: Range}``, the values each numeric parameter can take."""
     domain_in = (domain_in,) if isinstance(domain_in, str) else tuple(domain_in)
     for d in domain_in + ((domain_out,) if domain_out else ()):
         if d not in DOMAINS:
@@ -169,6 +194,10 @@ def register_op(name: str, *, domain_in=RGB_DOMAINS, domain_out: str | None = No
         for m in tuple(meta_in) + tuple(meta_out):
             if m not in params:
                 raise ValueError(f"op {name}: metadata parameter {m!r} is not a parameter")
+        for p, limit in (limits or {}).items():
+            if p not in params:
+                raise ValueError(f"op {name}: limits for {p!r}, which is not a parameter")
+            params[p] = replace(params[p], limits=limit)
         _OPS[name] = OpSpec(name, fn, domain_in, domain_out, params, tuple(meta_in),
                             tuple(meta_out), random, _summary(fn))
         fn.__degrade_op__ = _OPS[name]

@@ -82,9 +82,10 @@ def test_missing_recipe_file_and_unknown_builtin():
 
 
 def test_dry_run_catches_values_only_the_op_can_judge():
-    r = load_recipe("stages: [{op: gaussian_blur, sigma_x: {uniform: [-2, -1]}}]")
-    with pytest.raises(RecipeError, match=r"stages\[0\]: sample 0: gaussian_blur: parameter 'sigma_x' = "
-                                          r"-1\.\d+: expected 0 < sigma_x"):
+    # (ops that declare their parameters' ranges are checked at load: test_reliability_inputs)
+    r = load_recipe("stages: [{op: gaussian_noise, sigma: {uniform: [-2, -1]}}]")
+    with pytest.raises(RecipeError, match=r"stages\[0\]: sample 0: gaussian_noise: parameter 'sigma' = "
+                                          r"-1\.\d+: expected 0 <= sigma"):
         dry_run(r)
 
 

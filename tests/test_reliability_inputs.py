@@ -236,3 +236,100 @@ def test_generate_skips_a_bomb_with_one_line(tmp_path, bombs):
                    str(folder), "--num", "2", "--out", str(tmp_path / "s.zarr"), "--strict",
                    "--scheduler", "synchronous", "--quiet", timeout=300)
     assert_one_error_line(proc, "bomb.png", "more than the limit")
+
+
+# --------------------------------------------------------------------------- numeric bounds
+@pytest.mark.parametrize("stage,fragments", [
+    ("{op: gaussian_blur, sigma_x: 1e308}", ["stages[0].sigma_x: 1e+308", "0 < sigma_x <= 150"]),
+    ("{op: gaussian_blur, sigma_x: 1e7}", ["stages[0].sigma_x", "0 < sigma_x <= 150"]),
+    ("{op: gaussian_blur, sigma_x: 1, ksize: 1000000001}", ["stages[0].ksize", "1 <= ksize <= 1001"]),
+    ("{op: resize, scale: 300}", ["stages[0].scale: 300", "0 < scale <= 16"]),
+    ("{op: bilateral_filter, d: 1000000, sigma_color: 10, sigma_space: 3}",
+     ["stages[0].d: 1000000", "d <= 51"]),
+    ("{op: gaussian_noise, sigma: {int_uniform: [0, 100000000000000000000000]}}",
+     ["stages[0].sigma", "64-bit integers"]),
+    ("{op: gaussian_noise, sigma: {uniform: [-1.0e+308, 1.0e+308]}}",
+     ["stages[0].sigma", "wider than a float can hold"]),
+    ("{op: jpeg, quality: {int_uniform: [-20, 100]}}",
+     ["stages[0].quality: {int_uniform: [-20, 100]} can give -20", "0 <= quality <= 100"]),
+    ("{op: jpeg, quality: {choice: [30, 60, 101]}}", ["stages[0].quality", "can give 101"]),
+    ("{op: usm_sharpen, sigma: {normal: [1, 0.5]}}",
+     ["stages[0].sigma: {normal: ...}", "can give -inf", "'low' and 'high'"]),
+    ("{op: edge_masked_blur, sigma: 1, dilate: 100000}", ["stages[0].dilate", "dilate <= 500"]),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
+def test_out_of_range_parameters_fail_validate_with_one_line(stage, fragments, tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(f"stages: [{stage}]\n")
+    proc = run_cli("validate", str(path), timeout=60)
+    assert_one_error_line(proc, str(path), *fragments)
+
+
+def test_whole_support_inside_the_range_is_accepted():
+    recipe = load_recipe("stages: [{op: jpeg, quality: {int_uniform: [0, 100]}},\n"
+                         "         {op: gaussian_blur, sigma_x: {normal: {mean: 1, std: 0.5, "
+                         "low: 0.1, high: 3}}},\n"
+                         "         {op: resize, scale: {mixture: [{uniform: [0.25, 1]}, "
+                         "{choice: [2, 4]}]}}]")
+    assert len(recipe.stages) == 3
+
+
+def test_target_size_and_preview_draws_are_bounded(tmp_path):
+    proc = run_cli("validate", "target: {size: 1000000000}\nstages: []")
+    assert_one_error_line(proc, "target.size", "more pixels than the image limit")
+    proc = run_cli("preview", "stages: [{op: gaussian_noise, sigma: 0.01}]", "-n", "100000",
+                   "-o", str(tmp_path / "p.png"))
+    assert_one_error_line(proc, "-n 100000", "expected 1 to 64 draws")
+    assert not (tmp_path / "p.png").exists()
+
+
+def _outside(value, rng, kind, below):
+    """A value just outside ``rng`` at one end (the bound itself when that end is open)."""
+    bound, open_ = (rng.low, rng.low_open) if below else (rng.high, rng.high_open)
+    if open_:
+        return bound
+    step = 1 if kind == "int" else max(1e-3, abs(bound) * 1e-3)
+    return bound - step if below else bound + step
+
+
+def _declared_limits():
+    from degrade._registry import all_ops
+    return [(spec.name, p.name, p.kind, p.limits) for spec in all_ops()
+            for p in spec.params.values() if p.limits is not None]
+
+
+@pytest.mark.parametrize("op,param,kind,limits", _declared_limits(),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_declared_ranges_are_what_the_op_itself_enforces(op, param, kind, limits):
+    """The recipe layer refuses what lies outside a declared range; the op called directly
+    must refuse it too (and accept a closed bound), so the two cannot drift apart."""
+    from degrade import ParameterError
+    from degrade._registry import get_op
+    from tests.op_examples import all_examples
+    from tests.test_ops_contract import synthetic_input
+
+    spec, examples = get_op(op), [e for e in all_examples() if e["op"] == op]
+    # the examples that use the parameter (psf_blur's sinc has no sigma_x), else all
+    examples = [e for e in examples if param in e["params"]] or examples
+
+    def outcome(value):
+        results = []
+        for example in examples:
+            params = {**example["params"], param: value}
+            for name in spec.meta_in:
+                params.setdefault(name, example.get("meta", {}).get(name))
+            image = synthetic_input(example["input"], example.get("meta", {}))
+            try:
+                spec.function(image, **params,
+                              rng=np.random.default_rng(0) if spec.random else None)
+                results.append(True)
+            except ParameterError:
+                results.append(False)
+        return results
+    for below in (True, False):
+        bound = limits.low if below else limits.high
+        if bound is None:
+            continue
+        assert not any(outcome(_outside(bound, limits, kind, below))), (op, param, below)
+        open_ = limits.low_open if below else limits.high_open
+        if not open_:
+            assert any(outcome(int(bound) if kind == "int" else float(bound))), (op, param, bound)

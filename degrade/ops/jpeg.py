@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from .._errors import DegradeError
-from .._registry import register_op
+from .._registry import Range, register_op
 from .._validate import as_image, check_scalar
 
 
@@ -14,7 +14,7 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-@register_op("jpeg", domain_in="srgb")
+@register_op("jpeg", domain_in="srgb", limits={"quality": Range(0, 100)})
 def jpeg(image: np.ndarray, quality: int, *, rng=None) -> np.ndarray:
     """Encode and decode as baseline JPEG at integer ``quality`` (libjpeg via cv2).
 

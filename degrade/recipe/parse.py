@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .._errors import DegradeError, RecipeError
 from .._registry import DOMAINS, get_op, get_sampler
 from .._validate import suggest
-from .distributions import Constant, cumulative_weights, parse_value
+from .distributions import Constant, check_limits, cumulative_weights, parse_value
 from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode
 
 TOP_KEYS = ("name", "description", "seed", "input", "target", "blocks", "stages")
@@ -133,7 +133,7 @@ class Parser:
                                 if pspec.choices else f"a value of type {pspec.describe()}")
                     raise RecipeError(f"{v!r} is not valid for parameter '{pspec.name}' of op "
                                       f"'{op}': expected {expected}", path=where)
-            return value
+            return check_limits(value, pspec.limits, pspec.name, f"op '{op}'", where)
         # A distribution with too many outcomes to list: numeric kinds only.
         fits = pspec.choices is None and (pspec.kind in ("float", "any")
                                           or (pspec.kind == "int" and value.kind() == "int"))
@@ -143,7 +143,7 @@ class Parser:
             raise RecipeError(f"parameter '{pspec.name}' of op '{op}' takes "
                               f"{pspec.describe() if pspec.kind != 'int' else 'an integer'}: {hint}",
                               path=where)
-        return value
+        return check_limits(value, pspec.limits, pspec.name, f"op '{op}'", where)
 
     def _sampler(self, raw, op_name, path):
         if not isinstance(raw, dict) or len(raw) != 1:
@@ -297,6 +297,11 @@ def parse_target(raw, parser: Parser, input_domain: str) -> tuple[Target, list[N
             raise RecipeError(f"size = {size!r}: expected a positive integer or [height, width]",
                               path="target.size")
         size = (pair[0], pair[1])
+        from ..sources.headers import max_image_pixels
+        if max_image_pixels() is not None and size[0] * size[1] > max_image_pixels():
+            raise RecipeError(f"size = {size!r}: more pixels than the image limit of "
+                              f"{max_image_pixels()}; no source image could hold it",
+                              path="target.size")
     scale = _int_at_least(raw.get("scale", 1), 1, "target.scale", "scale")
     if size is not None and (size[0] % scale or size[1] % scale):
         raise RecipeError(f"size {list(size)} is not divisible by scale {scale}; the LQ would not "

@@ -9,6 +9,8 @@ is loaded. A recipe is small: the shipped ones have 50-400 nodes and a depth of 
 """
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from .._errors import RecipeError
@@ -22,7 +24,18 @@ MAX_ALIASES = 1_000
 #: characters of recipe text
 MAX_CHARS = 10_000_000
 
-_Loader = yaml.SafeLoader     # (libyaml words some errors differently; recipes are small)
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader (pure Python: libyaml words some errors differently; recipes are
+    small), reading ``1e-3`` and ``1e9`` as numbers: YAML 1.1 needs a dot (``1.0e-3``), and
+    a sigma written ``1e-3`` would otherwise be the text '1e-3'."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def _yaml_error(error: yaml.YAMLError, file: str | None) -> RecipeError:
