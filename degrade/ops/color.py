@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._errors import ParameterError
-from .._registry import register_op, register_sampler
+from .._registry import Range, register_op, register_sampler
 from .._validate import as_image, check_scalar
 from .exposure import check_vector, per_channel_affine
 
@@ -141,6 +141,9 @@ def apply_ccm(image: np.ndarray, ccm: list[list[float]], clip: bool = False, *,
     return _apply_matrix(as_image(image, op="apply_ccm"), m, bool(clip))
 
 
+WB_GAIN_LIMITS = {name: Range(0, low_open=True) for name in ("red_gain", "blue_gain", "rgb_gain")}
+
+
 def _gains(red_gain, blue_gain, rgb_gain, op: str) -> np.ndarray:
     r = check_scalar("red_gain", red_gain, op=op, low=0, low_open=True)
     b = check_scalar("blue_gain", blue_gain, op=op, low=0, low_open=True)
@@ -149,7 +152,7 @@ def _gains(red_gain, blue_gain, rgb_gain, op: str) -> np.ndarray:
 
 
 @register_op("remove_wb_gains", domain_in="camera", domain_out="camera",
-             meta_out=("red_gain", "blue_gain", "rgb_gain"))
+             meta_out=("red_gain", "blue_gain", "rgb_gain"), limits=WB_GAIN_LIMITS)
 def remove_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
                     rgb_gain: float = 1.0, protect_highlights: bool = True,
                     clip: bool = True, *, rng=None) -> np.ndarray:
@@ -199,7 +202,7 @@ def remove_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
 
 
 @register_op("apply_wb_gains", domain_in=("camera", "raw"),
-             meta_in=("red_gain", "blue_gain", "rgb_gain", "pattern"))
+             meta_in=("red_gain", "blue_gain", "rgb_gain", "pattern"), limits=WB_GAIN_LIMITS)
 def apply_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
                    rgb_gain: float = 1.0, pattern: str | None = None, clip: bool = False, *,
                    rng=None) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Literal
 import numpy as np
 
 from .._errors import ParameterError
-from .._registry import ANY_DOMAIN, register_op
+from .._registry import ANY_DOMAIN, Range, register_op
 from .._validate import as_image, check_choice, check_scalar
 
 SIGMA_UNITS = {"unit": 1.0, "8bit": 255.0}
@@ -20,7 +20,7 @@ def require_rng(rng, op: str) -> np.random.Generator:
     return rng
 
 
-@register_op("gaussian_noise", domain_in=ANY_DOMAIN, random=True)
+@register_op("gaussian_noise", domain_in=ANY_DOMAIN, random=True, limits={"sigma": Range(0)})
 def gaussian_noise(image: np.ndarray, sigma: float, gray: bool = False, clip: bool = True,
                    sigma_units: Literal["unit", "8bit"] = "unit", *, rng=None) -> np.ndarray:
     """Add white Gaussian noise ``N(0, sigma^2)``, in colour or gray (one map for all channels).
