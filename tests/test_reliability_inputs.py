@@ -7,11 +7,13 @@ a time; the subprocess timeouts only keep a regression from hanging the suite.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import subprocess
 import sys
 import textwrap
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -336,3 +338,61 @@ def test_declared_ranges_are_what_the_op_itself_enforces(op, param, kind, limits
             value = int(bound) if kind == "int" else float(bound)
             own = f"{op}: parameter '{param}' = {value!r}:"
             assert not any(e and e.startswith(own) for e in errors(value)), (op, param, value)
+
+
+# --------------------------------------------------------------------------- names and lists
+def _image_named(folder, raw_name: bytes):
+    """A real image file whose name on disk is ``raw_name`` (bytes: maybe not UTF-8)."""
+    import shutil
+    from degrade.sources import sample_paths
+    target = os.path.join(os.fsencode(folder), raw_name)
+    shutil.copyfile(sample_paths()[0], target)
+    return Path(os.fsdecode(target))
+
+
+def test_non_utf8_file_names_are_listed_read_and_named_safely(tmp_path):
+    from degrade.sources import list_images, read_image
+    from degrade.sources.headers import header_shape
+    from degrade.sources.names import display_name, is_undecodable, name_bytes
+    path = _image_named(tmp_path, b"caf\xe9.png")
+    listed = list_images(tmp_path)
+    assert listed == [path] and is_undecodable(path.name)
+    assert read_image(listed[0]).shape[:2] == header_shape(listed[0])
+    assert name_bytes(path.name) == b"caf\xe9.png"
+    assert display_name(path.name) == "caf\\xe9.png"
+    json.dumps(display_name(path)).encode("utf-8")          # a record can hold it
+    assert display_name("café.png") == "café.png" and not is_undecodable("café.png")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be",
+                                      "utf-32", "latin-1", "cp1252"])
+def test_list_files_in_common_encodings(tmp_path, encoding):
+    from degrade.sources.names import read_list_file
+    names = ["plain.png", "café.png", "sub/naïve €.png"] if encoding not in ("latin-1",) \
+        else ["plain.png", "café.png", "sub/naïve.png"]
+    (tmp_path / "sub").mkdir()
+    for name in names:                   # files with UTF-8 names, as Linux tools make them
+        _image_named(tmp_path, name.encode("utf-8"))
+    (tmp_path / "list.txt").write_bytes(
+        ("# images\r\n" + "\r\n".join(names) + "\r\n\r\n").encode(encoding))
+    found = read_list_file(tmp_path / "list.txt")
+    assert found == [tmp_path / n for n in names], encoding
+    assert all(p.is_file() for p in found)
+
+
+def test_a_latin1_list_names_latin1_files(tmp_path):
+    from degrade.sources.names import read_list_file
+    path = _image_named(tmp_path, b"caf\xe9.png")            # the name's bytes are Latin-1
+    (tmp_path / "list.txt").write_bytes(b"caf\xe9.png\n")
+    assert read_list_file(tmp_path / "list.txt") == [path]
+
+
+def test_a_list_file_with_a_broken_bom_is_one_error(tmp_path):
+    from degrade import InputError
+    from degrade.sources.names import read_list_file
+    (tmp_path / "list.txt").write_bytes(b"\xef\xbb\xbfok.png\n\xff\xfe.png\n")
+    with pytest.raises(InputError, match=r"list\.txt: starts with a utf-8 byte-order mark but the "
+                                         r"byte at offset 10 does not decode"):
+        read_list_file(tmp_path / "list.txt")
+    with pytest.raises(InputError, match="cannot read the list file"):
+        read_list_file(tmp_path / "missing.txt")
