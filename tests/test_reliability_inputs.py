@@ -396,3 +396,23 @@ def test_a_list_file_with_a_broken_bom_is_one_error(tmp_path):
         read_list_file(tmp_path / "list.txt")
     with pytest.raises(InputError, match="cannot read the list file"):
         read_list_file(tmp_path / "missing.txt")
+
+
+def test_a_tiff_directory_after_gigabytes_is_read_without_them(tmp_path):
+    """Writers often put a TIFF's directory after its pixel data: the probe seeks to it."""
+    path = tmp_path / "far.tif"
+    pixels = bytes(range(256)) * 4 + bytes(128)               # 16 x 24 x 3 = 1152 bytes
+    far = 2_500_000_000
+    tags = [(256, 4, 1, 24), (257, 4, 1, 16), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 2),
+            (273, 4, 1, 8), (277, 3, 1, 3), (278, 4, 1, 16), (279, 4, 1, len(pixels))]
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHI", t, k, c) + (struct.pack("<HH", v, 0) if k == 3 else struct.pack("<I", v))
+        for t, k, c, v in tags) + b"\0\0\0\0"
+    with open(path, "wb") as handle:                          # sparse: the gap takes no disk
+        handle.write(b"II*\x00" + struct.pack("<I", far) + pixels)
+        handle.seek(far)
+        handle.write(ifd)
+    measured = run_measured(
+        "from degrade.sources.folders import probe_shape\n"
+        f"result = probe_shape(__import__('pathlib').Path({str(path)!r}), 'image')")
+    assert measured["result"] == [16, 24] and measured["grew_mb"] < BOUNDED_MB, measured

@@ -21,6 +21,7 @@ Orientation tag of TIFF files; BMP has none.
 """
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -132,64 +133,61 @@ def parse_header(handle) -> ImageHeader | None:
 _TIFF_TYPES = {1: ("B", 1), 3: ("H", 2), 4: ("I", 4), 16: ("Q", 8)}   # BYTE SHORT LONG LONG8
 
 
-def _tiff_ifd(data: bytes, tags: set[int]) -> dict[int, tuple]:
-    """Values of ``tags`` in the first image directory of a TIFF structure (a TIFF file's
-    head, or an EXIF block). Classic (``*`` = 42) and BigTIFF (43); values that do not fit
-    in the entry are read only when they lie inside ``data``."""
-    order = {b"II": "<", b"MM": ">"}.get(data[:2])
-    if order is None:
+def _tiff_ifd(handle, tags: set[int]) -> dict[int, tuple]:
+    """Values of ``tags`` in the first image directory of a TIFF structure that starts at
+    the handle's offset 0 (a TIFF file, or an EXIF block in a BytesIO). Classic (``*`` = 42)
+    and BigTIFF (43). Only the directory and the values asked for are read, wherever they
+    lie (writers often put the directory after gigabytes of pixel data)."""
+    head = handle.read(16)
+    order = {b"II": "<", b"MM": ">"}.get(head[:2])
+    if order is None or len(head) < 8:
         return {}
-    version = struct.unpack_from(order + "H", data, 2)[0]
+    version = struct.unpack_from(order + "H", head, 2)[0]
     if version == 42:
-        offset, count_fmt, entry_size, inline = struct.unpack_from(order + "I", data, 4)[0], "H", 12, 4
-    elif version == 43:
-        offset, count_fmt, entry_size, inline = struct.unpack_from(order + "Q", data, 8)[0], "Q", 20, 8
+        offset, count_fmt, entry_size, inline, word = \
+            struct.unpack_from(order + "I", head, 4)[0], "H", 12, 4, "I"
+    elif version == 43 and len(head) == 16:
+        offset, count_fmt, entry_size, inline, word = \
+            struct.unpack_from(order + "Q", head, 8)[0], "Q", 20, 8, "Q"
     else:
         return {}
-    count = struct.unpack_from(order + count_fmt, data, offset)[0]
-    first = offset + struct.calcsize(count_fmt)
+    handle.seek(offset)
+    count_bytes = handle.read(struct.calcsize(count_fmt))
+    if len(count_bytes) < struct.calcsize(count_fmt):
+        return {}
+    count = min(struct.unpack(order + count_fmt, count_bytes)[0], 4096)
+    entries = handle.read(count * entry_size)
     found = {}
-    for k in range(min(count, 4096)):
-        entry = first + k * entry_size
-        if entry + entry_size > len(data):
-            break
-        tag, kind = struct.unpack_from(order + "HH", data, entry)
+    for k in range(len(entries) // entry_size):
+        entry = k * entry_size
+        tag, kind = struct.unpack_from(order + "HH", entries, entry)
         if tag not in tags or kind not in _TIFF_TYPES:
             continue
-        n = struct.unpack_from(order + ("I" if version == 42 else "Q"), data, entry + 4)[0]
+        n = min(struct.unpack_from(order + word, entries, entry + 4)[0], 16)
         code, size = _TIFF_TYPES[kind]
-        n = min(n, 16)
-        where = entry + 4 + inline
+        value = entries[entry + 4 + inline:entry + 4 + 2 * inline]
         if n * size > inline:
-            where = struct.unpack_from(order + ("I" if version == 42 else "Q"), data, where)[0]
-            if where + n * size > len(data):
+            handle.seek(struct.unpack(order + word, value)[0])
+            value = handle.read(n * size)
+            if len(value) < n * size:
                 continue
-        found[tag] = struct.unpack_from(order + code * n, data, where)
+        found[tag] = struct.unpack_from(order + code * n, value)
     return found
 
 
 def _exif_orientation(exif: bytes) -> int:
     """EXIF Orientation (tag 274) of a TIFF-structured EXIF block; 1 when absent or bad."""
     try:
-        value = _tiff_ifd(exif, {274}).get(274, (1,))[0]
+        value = _tiff_ifd(io.BytesIO(exif), {274}).get(274, (1,))[0]
     except struct.error:
         return 1
     return value if 1 <= value <= 8 else 1
 
 
-_TIFF_HEAD = 1 << 20    # bytes of a TIFF read for its first directory
-
-
 def _parse_tiff(handle) -> ImageHeader | None:
-    data = handle.read(_TIFF_HEAD)
-    values = _tiff_ifd(data, {256, 257, 258, 274, 277})
+    values = _tiff_ifd(handle, {256, 257, 258, 274, 277})
     if 256 not in values or 257 not in values:
-        if len(data) == _TIFF_HEAD:                  # a directory far into a big file
-            handle.seek(0)
-            data = handle.read()
-            values = _tiff_ifd(data, {256, 257, 258, 274, 277})
-        if 256 not in values or 257 not in values:
-            return None
+        return None
     bits = max(values.get(258, (8,)))
     channels = values.get(277, (1,))[0]
     orientation = values.get(274, (1,))[0]

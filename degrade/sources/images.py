@@ -41,7 +41,9 @@ _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 #: bytes read beyond twice what the pixels need uncompressed (EXIF thumbnails, ICC profiles):
-#: a file is never read further, so gigabytes appended to an image are not read
+#: a file is never read further, so gigabytes appended to an image are not read. TIFF is
+#: read whole: its directories and strips may lie anywhere (other pages, then the first
+#: page's directory at the end)
 _METADATA_SLACK = 16 << 20
 
 
@@ -60,8 +62,9 @@ def _decode(path: Path, max_pixels: int | None = None) -> np.ndarray:
             header = parse_header(handle)
             if header is not None:
                 check_image_pixels(path, header.height, header.width, max_pixels)
-                size = min(size, header.data_end or size, _METADATA_SLACK
-                           + 2 * header.height * header.width * header.bytes_per_pixel)
+                if header.format != "tiff":
+                    size = min(size, header.data_end or size, _METADATA_SLACK
+                               + 2 * header.height * header.width * header.bytes_per_pixel)
             elif size:
                 _check_pixels_with_pillow(path, max_pixels)
             handle.seek(0)
