@@ -175,13 +175,14 @@ def _tiff_ifd(handle, tags: set[int]) -> dict[int, tuple]:
     return found
 
 
-def _exif_orientation(exif: bytes) -> int:
-    """EXIF Orientation (tag 274) of a TIFF-structured EXIF block; 1 when absent or bad."""
+def _exif_orientation(exif: bytes) -> int | None:
+    """EXIF Orientation (tag 274) of a TIFF-structured EXIF block; None when absent or bad
+    (callers take 1, "as stored")."""
     try:
-        value = _tiff_ifd(io.BytesIO(exif), {274}).get(274, (1,))[0]
+        value = _tiff_ifd(io.BytesIO(exif), {274}).get(274, (0,))[0]
     except struct.error:
-        return 1
-    return value if 1 <= value <= 8 else 1
+        return None
+    return value if 1 <= value <= 8 else None
 
 
 def _parse_tiff(handle) -> ImageHeader | None:
@@ -218,7 +219,7 @@ def _parse_png(handle) -> ImageHeader | None:
         if len(chunk) < 8 or kind in (b"IDAT", b"IEND"):
             break
         if kind == b"eXIf" and length < (1 << 20):
-            orientation = _exif_orientation(handle.read(length))
+            orientation = _exif_orientation(handle.read(length)) or 1
         position += 12 + length
         handle.seek(position)
     return ImageHeader("png", height, width, orientation, channels * max(1, depth // 8) + 1)
@@ -262,9 +263,16 @@ def _parse_jpeg(handle) -> ImageHeader | None:
             return ImageHeader("jpeg", height, width, orientation,
                                max(3, frame[5]) * bytes_per_sample)
         if marker[0] == 0xE1 and orientation == 1:
-            data = handle.read(length)
+            # the first directory sits near the start of the block: read 4 kB (a camera's
+            # APP1 is up to 64 kB, mostly the thumbnail), the rest only when the tag is not there
+            data = handle.read(min(length, 4096))
             if data.startswith(b"Exif\x00\x00"):
-                orientation = _exif_orientation(data[6:])
+                found = _exif_orientation(data[6:])
+                if found is None and length > len(data):
+                    data += handle.read(length - len(data))
+                    found = _exif_orientation(data[6:])
+                orientation = found or 1
+            handle.seek(length - len(data), 1)
             continue
         handle.seek(length, 1)
     return None
@@ -302,7 +310,8 @@ def _parse_webp(handle) -> ImageHeader | None:
             size = (((bits >> 14) & 0x3FFF) + 1, (bits & 0x3FFF) + 1)
         elif kind == b"EXIF" and length < (1 << 20):
             exif = handle.read(length)
-            orientation = _exif_orientation(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+            orientation = _exif_orientation(
+                exif[6:] if exif.startswith(b"Exif\x00\x00") else exif) or 1
         position += 8 + length + (length & 1)
         handle.seek(position)
     return None if size is None else ImageHeader("webp", size[0], size[1], orientation, 4, end)
