@@ -416,3 +416,14 @@ def test_a_tiff_directory_after_gigabytes_is_read_without_them(tmp_path):
         "from degrade.sources.folders import probe_shape\n"
         f"result = probe_shape(__import__('pathlib').Path({str(path)!r}), 'image')")
     assert measured["result"] == [16, 24] and measured["grew_mb"] < BOUNDED_MB, measured
+
+
+def test_ops_refuse_outputs_and_kernels_they_cannot_make(rgb):
+    from degrade import ParameterError
+    from degrade.ops import bilateral_filter, resize
+    with pytest.raises(ParameterError, match=r"resize: an output of 100000x100000 is more than "
+                                             r"the image pixel limit"):
+        resize(rgb, size=(100000, 100000))
+    with pytest.raises(ParameterError, match=r"d = 0 takes the diameter from sigma_space = 1e\+06"):
+        bilateral_filter(rgb, 0, 10.0, 1e6)
+    assert bilateral_filter(rgb, 0, 10.0, 5.0).shape == rgb.shape      # OpenCV's own d: 15

@@ -3,8 +3,9 @@
 Planning probes every source file (:func:`degrade.sources.folders.probe_shape`) and
 :func:`degrade.sources.images.read_image` checks a file before decoding it. Both read the
 header here: a few hundred bytes (PNG, JPEG, BMP, WebP; a TIFF's first directory), 9-14 us
-a file against pillow's 36-46. The format is recognised by its signature, not by the
-file's name, as the decoder (OpenCV) does. Anything unusual gives None and the caller
+a PNG or plain JPEG against pillow's 36-46 (a camera JPEG's EXIF block adds a 4 kB read).
+The format is recognised by its signature, not by the file's name, as the decoder (OpenCV)
+does. Anything unusual gives None and the caller
 decides (pillow's lazy ``open`` or the decoder).
 
 **Pixel limit.** A small file can describe an enormous image (a 389 kB PNG of 20000 x 20000
