@@ -114,7 +114,7 @@ DCT_T, DCT_SCALE = _dct_tensor()
 
 def port_diffjpeg(img, quality):
     """basicsr DiffJPEG(differentiable=False), step by step in numpy."""
-    from degrade.ops.diffjpeg import CHROMA_TABLE, LUMA_TABLE
+    from degrade.ops.diffjpeg_codec import CHROMA_TABLE, LUMA_TABLE
     f = (5000 / quality if quality < 50 else 200 - 2 * quality) / 100
     h, w = img.shape[:2]
     x = np.pad(np.clip(img, 0, 1), ((0, (16 - h % 16) % 16), (0, (16 - w % 16) % 16), (0, 0))) * 255
@@ -168,7 +168,7 @@ def port_realesrgan(img, record, rng):
 
 def port_imresize(img, scale):
     """BSRGAN's imresize_np: MATLAB bicubic, per output row / column in Python."""
-    from degrade.ops.resize import matlab_taps
+    from degrade.ops.resampling import matlab_taps
     out = img
     for axis in (0, 1):
         n_in = out.shape[axis]
@@ -186,7 +186,7 @@ def port_bsrgan(img, record, rng):
     from scipy import ndimage
 
     from degrade.ops.psf import build_psf
-    from degrade.ops.resize import shift_kernel
+    from degrade.ops.resampling import shift_kernel
     target = img.shape[:2]
     out = img
     for st in record["target_steps"] + record["steps"]:

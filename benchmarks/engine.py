@@ -119,7 +119,7 @@ def store_work(recipe, sources, tmp: Path, num: int, repeats: int) -> dict:
     kernel share (page cache), from ``os.times``. Their sum is what the store cannot avoid."""
     import shutil
     from degrade.run.store import quantise, write_shard
-    from degrade.run.tasks import record_json
+    from degrade.run.job import record_json
     plan, _, decoded = planned(recipe, sources, 64)
     samples = [recipe.run(decoded[f][0], seed=0, index=i, meta=dict(decoded[f][1]))
                for i, f in enumerate(plan.sample_file)]

@@ -3,17 +3,20 @@ manufacture training pairs for image-restoration models.
 
 The public API is small and imports its heavy parts lazily (``import degrade`` stays fast):
 
-- :func:`load_recipe` — load and validate a recipe (path, built-in name or YAML text);
+- :func:`load_recipe` — load and validate a recipe (a file or a built-in name; YAML text:
+  :meth:`degrade.recipe.Recipe.from_yaml`);
 - :mod:`degrade.ops` — every operator as a plain function ``op(image, **params, rng=None)``;
 - :func:`generate` — make a training store (zarr v3) with dask, resumable;
-- :func:`list_ops` — the registry (names, domains, parameter specs).
+- :func:`list_ops` — the registry (names, domains, parameter specs);
+- :func:`register_op`, :func:`register_sampler` — add your own ops and samplers
+  (docs/extending.md; other packages: the ``degrade.ops`` entry-point group).
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"   # the one version source (pyproject.toml reads it)
 
 __all__ = ["__version__", "load_recipe", "list_ops", "generate", "DegradeError", "ParameterError",
-           "RecipeError", "InputError"]
+           "RecipeError", "InputError", "register_op", "register_sampler"]
 
 from ._errors import DegradeError, InputError, ParameterError, RecipeError
 
@@ -37,6 +40,9 @@ def list_ops():
 
 
 def __getattr__(name):
+    if name in ("register_op", "register_sampler"):     # imported on use: numpy is not light
+        from . import _registry
+        return getattr(_registry, name)
     if name == "ops":
         import importlib
         return importlib.import_module(".ops", __name__)

@@ -7,14 +7,22 @@ An op registers itself where it is defined::
 
 The parameter specs (name, kind, default, choices) are read from the signature and its
 annotations, so the recipe layer can check types and names without running anything.
+
+Other installed packages contribute ops and samplers through the entry-point groups
+``degrade.ops`` and ``degrade.samplers`` (see docs/extending.md): each entry point names a
+module whose import registers them (or a function, called once, that does). They load on
+first need: when a recipe names an op or sampler that is not built in, and for ``degrade ops``.
+Every spec records the package (and version) that provides it; a store records those of
+the plugins its recipe uses (:func:`store_provenance`).
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 import typing
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 from ._errors import DegradeError
 from ._validate import suggest
@@ -140,6 +148,15 @@ def params_from_signature(fn: Callable, *, skip_first: bool) -> dict[str, ParamS
     return specs
 
 
+
+PLUGIN_GROUPS = ("degrade.ops", "degrade.samplers")
+BUILTIN_PACKAGE = "degrade"
+
+
+class RegistrationError(DegradeError, ValueError):
+    """An op or sampler cannot be registered (bad signature or domain, name taken)."""
+
+
 @dataclass(frozen=True)
 class OpSpec:
     """What the recipe layer knows about an op."""
@@ -152,9 +169,35 @@ class OpSpec:
     meta_out: tuple[str, ...] = ()  # params whose values are stored into the metadata
     random: bool = False            # whether the op draws from its ``rng``
     summary: str = ""
+    package: str = BUILTIN_PACKAGE  # the distribution that provides the op
+    version: str = ""               # its version ("" for degrade itself and local code)
+    #: ``resolve(constants) -> dict`` called when a recipe stage is loaded (see :meth:`bind`)
+    resolve: Callable[[dict], dict] | None = None
 
     def output_domain(self, domain_in: str) -> str:
         return self.domain_out or domain_in
+
+    def bind(self, constants: dict) -> tuple["OpSpec", dict]:
+        """The spec of one recipe stage whose constant parameters are ``constants``.
+
+        For ops registered with ``resolve``: it may return ``domain_in`` / ``domain_out`` (the
+        stage's domains, e.g. a network's declared ones) and ``params`` (constant parameters
+        to add to the stage, and so to every record, e.g. a model file's sha256). Returns the
+        stage's spec and those parameters; raises DegradeError for values it refuses.
+        """
+        if self.resolve is None:
+            return self, {}
+        out = self.resolve(dict(constants)) or {}
+        domain_in = out.get("domain_in", self.domain_in)
+        domain_in = (domain_in,) if isinstance(domain_in, str) else tuple(domain_in)
+        domain_out = out.get("domain_out", self.domain_out)
+        for d in domain_in + ((domain_out,) if domain_out else ()):
+            if d not in DOMAINS:
+                raise DegradeError(f"op {self.name}: unknown domain {d!r}; expected one of "
+                                   f"{', '.join(DOMAINS)}")
+        import dataclasses
+        return dataclasses.replace(self, domain_in=domain_in, domain_out=domain_out), \
+            dict(out.get("params", {}))
 
 
 @dataclass(frozen=True)
@@ -165,51 +208,169 @@ class SamplerSpec:
     ops: tuple[str, ...]
     params: dict[str, ParamSpec] = field(default_factory=dict)
     summary: str = ""
+    package: str = BUILTIN_PACKAGE
+    version: str = ""
 
 
 _OPS: dict[str, OpSpec] = {}
 _SAMPLERS: dict[str, SamplerSpec] = {}
+#: (distribution, version) of the plugin being loaded, for the specs it registers
+_LOADING: list[tuple[str, str]] = []
+_PLUGINS = {"loaded": False}
 
 
 def _summary(fn: Callable) -> str:
     return (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ").strip()
 
 
-def register_op(name: str, *, domain_in=RGB_DOMAINS, domain_out: str | None = None,
-                meta_in=(), meta_out=(), random: bool = False, limits=None):
-    """Decorator registering ``fn`` as op ``name``; returns ``fn`` unchanged.
+def _provider(fn: Callable) -> tuple[str, str]:
+    """(package, version) that provides ``fn``: the plugin being loaded, degrade itself, the
+    installed distribution owning the function's top-level module, or the module name for
+    code that is not installed (a script, a notebook)."""
+    if _LOADING:
+        return _LOADING[-1]
+    top = (getattr(fn, "__module__", None) or "__main__").split(".")[0]
+    if top == BUILTIN_PACKAGE:
+        return BUILTIN_PACKAGE, ""
+    from importlib import metadata
+    try:
+        dist = _packages_distributions().get(top, [])
+        if dist:
+            return dist[0], metadata.version(dist[0])
+    except Exception:            # a broken distribution in the environment: name the module
+        pass
+    return f"module {fn.__module__}", ""
 
-    ``limits``: ``{parameter: Range}``, the values each numeric parameter can take."""
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict:
+    """importlib.metadata's top-level module -> distributions map (one scan per process)."""
+    from importlib import metadata
+    return metadata.packages_distributions()
+
+
+def _where(spec) -> str:
+    origin = f"{spec.package} {spec.version}".strip()
+    return f"{origin} ({spec.function.__module__}.{spec.function.__qualname__})"
+
+
+def _same_function(a: Callable, b: Callable) -> bool:
+    """The same definition (a module imported again, e.g. by a worker or a reload)."""
+    return (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+def _claim(table: dict, kind: str, spec) -> None:
+    """Enter ``spec`` under its name unless another function has it (the same definition
+    again, e.g. a module imported twice, is not a clash)."""
+    old = table.get(spec.name)
+    if old is not None and not _same_function(old.function, spec.function):
+        raise RegistrationError(f"{kind} name {spec.name!r} is claimed twice: by {_where(old)} "
+                                f"and by {_where(spec)}")
+    table[spec.name] = spec
+
+
+def _check_name(name, kind: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise RegistrationError(f"{kind} name {name!r}: expected an identifier such as "
+                                "'my_blur' (letters, digits, underscores)")
+
+
+def _signature_params(fn, what: str, first: str) -> dict[str, ParamSpec]:
+    if not callable(fn):
+        raise RegistrationError(f"{what}: expected a function, got {type(fn).__name__}")
+    if (getattr(fn, "__module__", None) or "").split(".")[0] != BUILTIN_PACKAGE:
+        _load_all()          # the built-ins first, so that a clash names the newcomer
+    positional = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not positional:
+        raise RegistrationError(f"{what}: the first parameter must be the {first}")
+    try:
+        return params_from_signature(fn, skip_first=True)
+    except Exception as e:       # an annotation that does not resolve
+        raise RegistrationError(f"{what}: cannot read the parameter annotations "
+                                f"({type(e).__name__}: {e})") from None
+
+
+def register_op(name: str, *, domain_in: str | Iterable[str] = RGB_DOMAINS,
+                domain_out: str | None = None, meta_in: Iterable[str] = (),
+                meta_out: Iterable[str] = (), random: bool = False,
+                resolve: Callable[[dict], dict] | None = None,
+                limits: dict[str, Range] | None = None) -> Callable[[Callable], Callable]:
+    """Decorator registering ``fn(image, **params, rng=None)`` as op ``name``; returns
+    ``fn`` unchanged.
+
+    Parameters
+    ----------
+    name : str
+        The name recipes use (``{op: NAME}``); refused if another function has it.
+    domain_in : str or iterable of str
+        Domains the op accepts: ``srgb``, ``linear``, ``camera``, ``raw`` (a 2-D mosaic).
+    domain_out : str or None
+        The domain it returns; None keeps the input's.
+    meta_in, meta_out : iterable of str
+        Parameters filled from the sample's metadata when a recipe leaves them out (e.g.
+        ``pattern``), and parameters whose values are stored into it.
+    random : bool
+        The op draws from its ``rng`` (a ``numpy.random.Generator`` keyed by seed, sample
+        and stage); every op accepts the keyword ``rng``, random or not.
+    resolve : callable, optional
+        ``resolve(constants) -> dict`` run when a recipe stage is loaded, for ops whose
+        domains depend on their parameters (see :meth:`OpSpec.bind`).
+    limits : dict of str to Range, optional
+        The values numeric parameters can take; a recipe whose value, or any value its
+        distribution can draw, lies outside is refused when it is loaded.
+
+    The parameters' types come from the annotations (``float``, ``int``, ``bool``, ``str``,
+    ``Literal[...]``, ``list[float]``, ``X | None``), so recipes are checked before anything
+    runs. Raises :class:`RegistrationError` for a bad signature or domain, or a taken name.
+    """
+    _check_name(name, "op")
     domain_in = (domain_in,) if isinstance(domain_in, str) else tuple(domain_in)
     for d in domain_in + ((domain_out,) if domain_out else ()):
         if d not in DOMAINS:
-            raise ValueError(f"op {name}: unknown domain {d!r}")
+            raise RegistrationError(f"op {name}: unknown domain {d!r}; expected one of "
+                                    f"{', '.join(DOMAINS)}")
 
     def decorate(fn):
-        if name in _OPS and _OPS[name].function.__qualname__ != fn.__qualname__:
-            raise ValueError(f"op name {name!r} registered twice")
-        params = params_from_signature(fn, skip_first=True)
+        params = _signature_params(fn, f"op {name}", "image")
         if "rng" not in inspect.signature(fn).parameters:
-            raise ValueError(f"op {name}: must accept a keyword 'rng'")
+            raise RegistrationError(f"op {name}: must accept a keyword 'rng' "
+                                    "(def op(image, ..., *, rng=None))")
         for m in tuple(meta_in) + tuple(meta_out):
             if m not in params:
-                raise ValueError(f"op {name}: metadata parameter {m!r} is not a parameter")
+                raise RegistrationError(f"op {name}: metadata parameter {m!r} is not a parameter")
         for p, limit in (limits or {}).items():
             if p not in params:
-                raise ValueError(f"op {name}: limits for {p!r}, which is not a parameter")
+                raise RegistrationError(f"op {name}: limits for {p!r}, which is not a parameter")
             params[p] = replace(params[p], limits=limit)
-        _OPS[name] = OpSpec(name, fn, domain_in, domain_out, params, tuple(meta_in),
-                            tuple(meta_out), random, _summary(fn))
-        fn.__degrade_op__ = _OPS[name]
+        package, version = _provider(fn)
+        spec = OpSpec(name, fn, domain_in, domain_out, params, tuple(meta_in), tuple(meta_out),
+                      random, _summary(fn), package, version, resolve)
+        _claim(_OPS, "op", spec)
+        fn.__degrade_op__ = spec
         return fn
     return decorate
 
 
-def register_sampler(name: str, *, ops):
-    """Decorator registering a joint sampler ``fn(rng, **config) -> dict`` for ``ops``."""
+def register_sampler(name: str, *, ops: str | Iterable[str]) -> Callable[[Callable], Callable]:
+    """Decorator registering a joint parameter sampler ``fn(rng, **config) -> dict`` for the
+    op(s) ``ops``; returns ``fn`` unchanged.
+
+    A recipe stage uses it as ``{op: OP, sampler: {NAME: {config}}}``: ``fn`` receives the
+    stage's random stream and the config and returns parameters of the op (drawn jointly,
+    e.g. a colour matrix and matching gains). The config's types come from the annotations.
+    Raises :class:`RegistrationError` for a bad signature or a taken name.
+    """
+    _check_name(name, "sampler")
+    ops = (ops,) if isinstance(ops, str) else tuple(ops)
+    if not ops or not all(isinstance(o, str) for o in ops):
+        raise RegistrationError(f"sampler {name}: ops = {ops!r}: expected op name(s)")
+
     def decorate(fn):
-        _SAMPLERS[name] = SamplerSpec(name, fn, tuple(ops),
-                                      params_from_signature(fn, skip_first=True), _summary(fn))
+        params = _signature_params(fn, f"sampler {name}", "random generator (rng)")
+        spec = SamplerSpec(name, fn, ops, params, _summary(fn), *_provider(fn))
+        _claim(_SAMPLERS, "sampler", spec)
+        fn.__degrade_sampler__ = spec
         return fn
     return decorate
 
@@ -218,9 +379,41 @@ def _load_all() -> None:
     import degrade.ops  # noqa: F401  (registers every op and sampler)
 
 
+def load_plugins() -> None:
+    """Import every plugin of the ``degrade.ops`` / ``degrade.samplers`` entry-point groups
+    (once per process). A plugin that fails raises DegradeError naming it and the exception."""
+    if _PLUGINS["loaded"]:
+        return
+    _load_all()
+    from importlib.metadata import entry_points
+    for group in PLUGIN_GROUPS:
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            package = dist.metadata["Name"] if dist is not None else ep.value.split(".")[0]
+            version = dist.version if dist is not None else ""
+            _LOADING.append((package, version))
+            try:
+                loaded = ep.load()
+                registered = hasattr(loaded, "__degrade_op__") or \
+                    hasattr(loaded, "__degrade_sampler__")
+                if callable(loaded) and not isinstance(loaded, types.ModuleType) \
+                        and not registered:
+                    loaded()        # a registration function (else: a module, or an op)
+            except Exception as e:
+                detail = (str(e).splitlines() or [""])[0]
+                raise DegradeError(f"plugin {ep.name!r} ({ep.value}, package {package} "
+                                   f"{version}) failed to load: {type(e).__name__}: {detail}"
+                                   ) from None
+            finally:
+                _LOADING.pop()
+    _PLUGINS["loaded"] = True
+
+
 def get_op(name: str) -> OpSpec:
     """The spec of op ``name``; unknown names raise with a did-you-mean suggestion."""
     _load_all()
+    if isinstance(name, str) and name not in _OPS:
+        load_plugins()
     try:
         return _OPS[name]
     except (KeyError, TypeError):
@@ -230,6 +423,8 @@ def get_op(name: str) -> OpSpec:
 
 def get_sampler(name: str) -> SamplerSpec:
     _load_all()
+    if isinstance(name, str) and name not in _SAMPLERS:
+        load_plugins()
     try:
         return _SAMPLERS[name]
     except (KeyError, TypeError):
@@ -243,10 +438,29 @@ def registered_functions() -> dict[str, Callable]:
 
 
 def all_ops() -> list[OpSpec]:
-    _load_all()
+    """Every op, built in and from plugins, sorted by name."""
+    load_plugins()
     return [_OPS[k] for k in sorted(_OPS)]
 
 
 def all_samplers() -> list[SamplerSpec]:
-    _load_all()
+    load_plugins()
     return [_SAMPLERS[k] for k in sorted(_SAMPLERS)]
+
+
+def store_provenance(recipe) -> dict:
+    """``{"plugins": {package: version}}`` for the ops and samplers of ``recipe`` that do not
+    come with degrade (``{}`` when it uses built-ins only): stored with a store and compared
+    when a run resumes, so a store made with a plugin is refused by a run without it or with
+    another version of it."""
+    stages = getattr(recipe, "stages", None)
+    if stages is None:                     # a recipe-like object (tests): nothing to record
+        return {}
+    from .recipe.nodes import OpNode, walk
+    used = {}
+    for node in walk(list(getattr(recipe, "target_stages", [])) + list(stages)):
+        if isinstance(node, OpNode):
+            for spec in (node.op, node.sampler):
+                if spec is not None and spec.package != BUILTIN_PACKAGE:
+                    used[spec.package] = spec.version
+    return {"plugins": dict(sorted(used.items()))} if used else {}

@@ -6,7 +6,9 @@ stage and a purpose), never by execution order, worker or partition:
 
 * ``stream(seed, index, node, PLAN)`` draws the parameters of recipe node ``node``;
 * ``stream(seed, index, node, OP)`` is the Generator handed to the op of that node
-  (the noise it adds, ...).
+  (the noise it adds, ...);
+* ``epoch_stream(seed, epoch, index)`` draws training-time augmentation, and
+  ``epoch_seed(seed, epoch)`` is the recipe seed of an on-the-fly epoch (degrade.torch).
 
 Hence any sample can be made alone, in any order, on any worker, and gives the same bits.
 Nothing in degrade uses the global ``np.random`` state or the ``random`` module.
@@ -18,6 +20,8 @@ import sys
 import numpy as np
 from numpy.random.bit_generator import ISpawnableSeedSequence
 
+from ._validate import check_integer
+
 PLAN = 0      #: purpose: drawing a node's parameters / control decisions
 OP = 1        #: purpose: the Generator an op receives
 TARGET = 2    #: purpose: target-side draws (crop position, flips)
@@ -26,9 +30,7 @@ SOURCE = 4    #: purpose: the dataset engine's patch draw on the source image (n
 
 
 def _check(value: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{what} must be a non-negative integer, got {value!r}")
-    return int(value)
+    return check_integer(what, value, 0)
 
 
 def sample_sequence(seed: int, index: int) -> np.random.SeedSequence:
@@ -107,3 +109,14 @@ def epoch_stream(seed: int, epoch: int, index: int) -> np.random.Generator:
     """Generator for training-time augmentation, deterministic per (seed, epoch, index)."""
     return _generator((_check(seed, "seed"), _check(epoch, "epoch"), _check(index, "index")),
                       (TRAIN,))
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Recipe seed of on-the-fly epoch ``epoch``: ``seed`` itself for epoch 0 (the store of
+    ``degrade generate --seed seed``), else the 64-bit word of
+    ``SeedSequence([seed, epoch], spawn_key=(TRAIN, 1))``."""
+    seed, epoch = _check(seed, "seed"), _check(epoch, "epoch")
+    if epoch == 0:
+        return seed
+    seq = np.random.SeedSequence([seed, epoch], spawn_key=(TRAIN, 1))
+    return int(seq.generate_state(1, np.uint64)[0])

@@ -6,9 +6,9 @@ on first use. For ``hq``/``lq`` it reads the layout ``degrade generate`` writes 
 ``sharding_indexed``, one sample per inner chunk, ``bytes`` codec, optional blosc or zstd;
 see :func:`degrade.run.store.encode_shard`) straight from the shard files: the shard's
 index (``(offset, nbytes)`` per sample, then its crc32c) is read and checked once per shard,
-then a sample is one ``pread``. zarr's ``z[i]`` costs ~0.6 ms of fixed asyncio overhead per
-call (ecosystem_notes.md section 3), several times a 256x256 sample's read. Any other
-layout (another codec chain, a non-default chunk key) is read with zarr ``z[i]``, one
+then a sample is one ``pread`` (a seek and a read where the platform has none: Windows).
+zarr's ``z[i]`` costs a fixed asyncio overhead per call several times a 256x256 sample's
+read (docs/torch.md). Any other layout (another codec chain, a non-default chunk key) is read with zarr ``z[i]``, one
 sample per call (never fancy indexing: it decodes whole shards).
 """
 from __future__ import annotations
@@ -21,10 +21,42 @@ from pathlib import Path
 
 import numpy as np
 
-from .run.store import ARRAYS, FLAT_KEYS, MISSING_CHUNK, StoreError, shard_file
+from .run.layout import (ARRAYS, FLAT_KEYS, MISSING_CHUNK, StoreError, decode_index,
+                         index_nbytes, shard_file)
 
 _OPEN_FILES = 32        #: shard files kept open per array and process
 _SHARD_INDEXES = 4096   #: decoded shard indexes kept per process (16 bytes per sample each)
+#: open shard files as bytes (Windows opens in text mode without O_BINARY)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+def read_at(fd: int, nbytes: int, offset: int) -> bytes:
+    """``nbytes`` (fewer at the end of the file) from ``offset`` of ``fd``: ``os.pread``
+    where the platform has it, else a seek and reads (Windows has no ``pread``; the caller
+    holds the reader's lock, so no other read moves the file position meanwhile)."""
+    pread = getattr(os, "pread", None)
+    if pread is not None:
+        return pread(fd, nbytes, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    parts, left = [], nbytes
+    while left > 0:
+        part = os.read(fd, left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def read_into(fd: int, out: np.ndarray, offset: int) -> int:
+    """Fill ``out`` (C-contiguous) from ``offset`` of ``fd``; returns the bytes read
+    (``os.preadv`` straight into the array where the platform has it)."""
+    preadv = getattr(os, "preadv", None)
+    if preadv is not None:
+        return preadv(fd, [out], offset)
+    data = read_at(fd, out.nbytes, offset)
+    out.reshape(-1).view(np.uint8)[:len(data)] = np.frombuffer(data, np.uint8)
+    return len(data)
 
 
 def read_store_meta(path) -> dict:
@@ -150,7 +182,7 @@ class StoreReader:
         if fd is None:
             path = shard_file(self.path, name, shard, layout["ndim"])
             try:
-                fd = os.open(path, os.O_RDONLY)
+                fd = os.open(path, _OPEN_FLAGS)
             except FileNotFoundError:
                 raise StoreError(f"{path}: shard file missing (the store is incomplete)") from None
             self._files[key] = fd
@@ -162,16 +194,13 @@ class StoreReader:
         key = (name, shard)
         index = self._indexes.get(key)
         if index is None:
-            import google_crc32c
-
-            size = 16 * layout["shard_len"]
+            size = index_nbytes(layout["shard_len"])
             end = os.fstat(fd).st_size
-            raw = os.pread(fd, size + 4, end - size - 4) if end >= size + 4 else b""
-            if len(raw) != size + 4 or (np.frombuffer(raw[size:], "<u4")[0]
-                                        != google_crc32c.value(raw[:size])):
+            index = decode_index(read_at(fd, size, end - size) if end >= size else b"",
+                                 layout["shard_len"])
+            if index is None:
                 raise StoreError(f"{shard_file(self.path, name, shard, layout['ndim'])}: shard "
                                  "index is truncated or corrupt (crc32c mismatch)")
-            index = np.frombuffer(raw[:size], "<u8").reshape(-1, 2)
             self._indexes[key] = index
             while len(self._indexes) > _SHARD_INDEXES:
                 self._indexes.popitem(last=False)
@@ -192,9 +221,9 @@ class StoreReader:
                 return np.full(shape, layout["fill"], dtype.newbyteorder("="))
             if decoder is None:
                 out = np.empty(shape, dtype)
-                got = os.preadv(fd, [out], int(offset))
+                got = read_into(fd, out, int(offset))
             else:
-                data = os.pread(fd, int(nbytes), int(offset))
+                data = read_at(fd, int(nbytes), int(offset))
         if decoder is not None:
             out = np.frombuffer(decoder.decode(data), dtype).reshape(shape).copy()
             got = out.nbytes

@@ -1,6 +1,12 @@
-"""Validation helpers shared by all public functions; one message style.
+"""Every argument and image check of degrade, in one message style.
 
-Messages read ``<where>: parameter 'sigma' = -1.0: expected a number > 0``.
+Messages read ``<where>: parameter 'sigma' = -1.0: expected a number > 0`` for an op or a
+recipe parameter, and ``<name> = <value>: expected ...`` for a function argument
+(``workers = 0: expected an integer >= 1``): the name, the value given and what was expected.
+
+Images entering an op are float arrays in [0, 1] (the data contract, docs/recipes.md):
+integer images are refused with a line that says how to convert them, never taken as
+unscaled floats (a uint8 image read as [0, 1] floats is 255x too bright).
 """
 from __future__ import annotations
 
@@ -62,7 +68,13 @@ def as_image(image, *, name: str = "image", op: str | None = None,
                              + " or ".join(map(str, channels)))
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ParameterError(f"{_where(op)}{name} is empty (shape {image.shape})")
-    if image.dtype.kind not in "fiub":
+    if image.dtype.kind in "iu":
+        raise ParameterError(
+            f"{_where(op)}{name} has dtype {image.dtype}: expected float32 in [0, 1]; convert "
+            f"with {name if name.isidentifier() else 'image'}.astype(np.float32) / "
+            f"{np.iinfo(image.dtype).max} "
+            "(or read files with degrade.sources.read_image)")
+    if image.dtype.kind != "f":
         raise ParameterError(f"{_where(op)}{name} has dtype {image.dtype}: expected float32 in [0, 1]")
     out = np.ascontiguousarray(image, dtype=np.float32)
     if check_finite:
@@ -119,3 +131,53 @@ def check_size(name: str, value, *, op: str | None = None) -> tuple[int, int]:
     if h < 1 or w < 1:
         raise ParameterError(f"{_where(op)}parameter '{name}' = {value!r}: expected sizes >= 1")
     return h, w
+
+
+def check_integer(name: str, value, low: int | None = None, *, where: str | None = None) -> int:
+    """A function argument that must be an integer (not a bool, not a float) ``>= low``.
+
+    The message names the argument as given: ``shard_size = 0: expected an integer >= 1``.
+    """
+    if (isinstance(value, bool) or not isinstance(value, Integral)
+            or (low is not None and value < low)):
+        bound = "" if low is None else f" >= {low}"
+        raise ParameterError(f"{_where(where)}{name} = {value!r}: expected an integer{bound}")
+    return int(value)
+
+
+def check_flag(name: str, value, *, where: str | None = None) -> bool:
+    """A function argument that must be True or False (numpy bools too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{_where(where)}{name} = {value!r}: expected True or False")
+    return bool(value)
+
+
+def check_index(index, length: int) -> int:
+    """A sequence index (Python's own errors: ``TypeError``/``IndexError``, as a list raises)."""
+    if isinstance(index, bool) or not isinstance(index, Integral):
+        raise TypeError(f"index must be an integer, got {type(index).__name__}")
+    index = int(index)
+    if not 0 <= index < length:
+        raise IndexError(f"index {index} out of range for {length} samples")
+    return index
+
+
+def require_rng(rng, op: str) -> np.random.Generator:
+    """Ops that draw need an explicit Generator: degrade never uses global random state."""
+    if not isinstance(rng, np.random.Generator):
+        raise ParameterError(f"{op}: needs rng=numpy.random.Generator (got {type(rng).__name__}); "
+                             "e.g. rng=np.random.default_rng(0)")
+    return rng
+
+
+def check_vector(name: str, value, lengths: tuple[int, ...], *, op: str,
+                 low: float | None = None, low_open: bool = False) -> np.ndarray:
+    """A scalar (broadcast to ``lengths[0]``) or a list of one of ``lengths`` finite numbers."""
+    if np.isscalar(value) and not isinstance(value, str):
+        value = [check_scalar(name, value, op=op, low=low, low_open=low_open)] * lengths[0]
+    arr = np.asarray(value, dtype=object)
+    if arr.ndim != 1 or len(arr) not in lengths:
+        raise ParameterError(f"{op}: parameter '{name}' = {value!r}: expected a number or a "
+                             f"list of {' or '.join(map(str, lengths))} numbers")
+    return np.array([check_scalar(name, v, op=op, low=low, low_open=low_open) for v in arr],
+                    dtype=np.float64)

@@ -1,9 +1,13 @@
-"""A picture of what a recipe does: the HQ target next to several LQ draws, each labelled
-with its key parameters. Used by ``degrade preview``."""
+"""Pictures of samples: how ``degrade preview`` (the HQ target next to several LQ draws, each
+labelled with its key parameters) and ``degrade inspect --grid`` (pairs of a store) show an
+image. Both go through :func:`to_display` and :func:`enlarge`, so a mosaic, a camera-RGB or a
+linear image looks the same in either."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from ._quantise import quantise
 
 BANNER_LINE = 13      # pixels per text line under a tile
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -24,7 +28,13 @@ def to_display(img: np.ndarray, domain: str, meta: dict) -> np.ndarray:
         img = img * np.array([meta["red_gain"], 1.0, meta["blue_gain"]], np.float32)
     if domain != "srgb":
         img = np.clip(img, 0, 1) ** (1 / 2.2)
-    return np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
+    return quantise(img, "uint8", "half_even")
+
+
+def enlarge(img_u8: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A display image resized to ``size`` (height, width) by nearest neighbour (pixels stay
+    visible as blocks: an LQ next to its HQ, a small target made readable)."""
+    return cv2.resize(img_u8, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def _fmt(value) -> str:
@@ -54,7 +64,7 @@ def label_lines(record: dict, width: int) -> list[str]:
 
 
 def _tile(img_u8: np.ndarray, size: tuple[int, int], title: str, lines: list[str], n_lines: int):
-    tile = cv2.resize(img_u8, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    tile = enlarge(img_u8, size)
     banner = np.full(((n_lines + 1) * BANNER_LINE + 4, size[1], 3), 255, np.uint8)
     for i, text in enumerate([title] + lines):
         cv2.putText(banner, text, (3, BANNER_LINE * (i + 1)), FONT, FONT_SCALE,

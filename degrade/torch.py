@@ -12,7 +12,7 @@ Optional paired random crops aligned to the scale factor and paired flips/rotati
 drawn from :func:`degrade._rng.epoch_stream` ``(seed, epoch, index)``; call
 :meth:`set_epoch` before each epoch (it reaches persistent workers too). See docs/torch.md.
 
-Worker rules (ecosystem_notes.md section 6): nothing is opened in the process that builds
+Worker rules (docs/torch.md, "Workers"): nothing is opened in the process that builds
 the dataset; each process opens the store read-only on its first ``__getitem__`` (after a
 fork it reopens), reads one sample at a time (never fancy indexing), converts in numpy
 (no small torch ops per sample, so the main-process thread pitfall does not arise) and
@@ -37,8 +37,9 @@ except ImportError as _exc:  # pragma: no cover - exercised only without torch
 from . import _rng
 from ._errors import ParameterError
 from ._torch_io import StoreReader, read_store_meta
-from .run.store import dequantise, quantise
-from .run.tasks import _FileCache, _RunState
+from ._validate import check_flag, check_index, check_integer
+from .run.job import FileCache, JobSpec, RunState, make_sample, plan_job, record_json, stored_dtype
+from .run.store import DTYPE_SCALE, dequantise, quantise
 
 __all__ = ["OnTheFlyDataset", "PairDataset", "PairLoader", "PairedAugment", "epoch_seed",
            "to_float"]
@@ -54,11 +55,9 @@ def to_float(batch: torch.Tensor, scale: float) -> torch.Tensor:
 
 def epoch_seed(seed: int, epoch: int) -> int:
     """Recipe seed of an on-the-fly epoch: ``seed`` itself for epoch 0 (= the store of
-    ``degrade generate --seed seed``), else a 64-bit seed derived from ``(seed, epoch)``."""
-    if epoch == 0:
-        return int(seed)
-    seq = np.random.SeedSequence([int(seed), int(epoch)], spawn_key=(_rng.TRAIN, 1))
-    return int(seq.generate_state(1, np.uint64)[0])
+    ``degrade generate --seed seed``), else a 64-bit seed derived from ``(seed, epoch)``
+    (:func:`degrade._rng.epoch_seed`)."""
+    return _rng.epoch_seed(seed, epoch)
 
 
 # --------------------------------------------------------------------------- augmentation
@@ -85,13 +84,11 @@ class PairedAugment:
 
     def __init__(self, crop: int | None = None, hflip: bool = False, vflip: bool = False,
                  rot90: bool = False):
-        if crop is not None and (isinstance(crop, bool) or not isinstance(crop, (int, np.integer))
-                                 or crop < 1):
-            raise ParameterError(f"crop = {crop!r}: expected a positive integer (the HQ crop side)")
-        for name, value in (("hflip", hflip), ("vflip", vflip), ("rot90", rot90)):
-            if not isinstance(value, (bool, np.bool_)):
-                raise ParameterError(f"{name} = {value!r}: expected True or False")
-        self.crop, self.hflip, self.vflip, self.rot90 = crop, bool(hflip), bool(vflip), bool(rot90)
+        if crop is not None:
+            crop = check_integer("crop", crop, 1)
+        self.crop = crop
+        self.hflip, self.vflip, self.rot90 = (check_flag(name, value) for name, value in
+                                              (("hflip", hflip), ("vflip", vflip), ("rot90", rot90)))
 
     @property
     def active(self) -> bool:
@@ -150,7 +147,7 @@ class PairedAugment:
 # --------------------------------------------------------------------------- shared parts
 def _chw_tensor(array: np.ndarray, as_float: bool) -> torch.Tensor:
     """HWC (or HW mosaic) numpy -> CHW (1HW) tensor; conversion done in numpy and OpenCV (no
-    torch ops: the main-process thread pitfall, ecosystem_notes.md section 6)."""
+    torch ops: the main-process thread pitfall, docs/torch.md)."""
     if array.ndim == 2:
         chw = np.ascontiguousarray(array[None])
     elif _splittable(array):
@@ -204,9 +201,7 @@ class _EpochMixin:
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch of the next pass (crops, flips, on-the-fly degradations)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ParameterError(f"set_epoch: epoch = {epoch!r}: expected an integer >= 0")
-        self._epoch.value = int(epoch)
+        self._epoch.value = check_integer("epoch", epoch, 0, where="set_epoch")
 
     def _epoch_state(self, state: dict) -> dict:
         # the shared value travels to workers being started (spawn/forkserver); a plain pickle
@@ -233,15 +228,6 @@ class _EpochMixin:
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
-
-
-def _check_index(index, length: int) -> int:
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"index must be an integer, got {type(index).__name__}")
-    index = int(index)
-    if not 0 <= index < length:
-        raise IndexError(f"index {index} out of range for {length} samples")
-    return index
 
 
 def _check_record(record):
@@ -310,7 +296,7 @@ class PairDataset(_EpochMixin, Dataset):
         self.augment = PairedAugment(crop, hflip, vflip, rot90)
         if self.augment.active:
             self.augment.check(self.meta["hq"]["shape"][1:], self.meta["lq"]["shape"][1:])
-        self.seed = _rng._check(seed, "seed")
+        self.seed = check_integer("seed", seed, 0)
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
         self.backend = backend
         self._reader = None
@@ -343,7 +329,7 @@ class PairDataset(_EpochMixin, Dataset):
         return reader
 
     def __getitem__(self, index) -> dict:
-        index = _check_index(index, len(self))
+        index = check_index(index, len(self))
         reader = self._open()
         hq, lq = reader.read("hq", index), reader.read("lq", index)
         return self._finish(index, hq, lq, lambda: reader.record(index))
@@ -454,17 +440,13 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                  to_float: bool = True, record=False, transform=None, cache_files: int = 4):
         import cv2
 
-        from .run.execute import _check_int, plan_job
-        from .run.store import DTYPE_SCALE
-
         if dtype not in ("auto", "float32") + tuple(DTYPE_SCALE):
             raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16, float16 or "
                                  "float32")
-        recipe, plan, self.ctx = plan_job(recipe, sources, num=num, seed=seed,
-                                          patch_size=patch_size, stride=stride, weights=weights,
-                                          counts=counts, strict=strict)
+        recipe, plan, self.ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
+                                                          weights, counts, strict))
         self.seed = self.ctx.seed
-        self.cache_files = _check_int("cache_files", cache_files, 1)
+        self.cache_files = check_integer("cache_files", cache_files, 1)
         self.sample_file, self.sample_cell = plan.sample_file, plan.sample_cell
         self.skipped = plan.skipped
         self.recipe, self.dtype = recipe, dtype
@@ -496,22 +478,17 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
         cache and error handling)."""
         if self._cache is None or self._cache_pid != os.getpid():
             _in_worker_setup(needs_cv2=True)
-            self._cache = _FileCache(self.ctx, _RunState(self.cache_files))
+            self._cache = FileCache(self.ctx, RunState(self.cache_files))
             self._cache_pid = os.getpid()
         return self._cache
 
     def _stored(self, array: np.ndarray, which: str) -> np.ndarray:
         if self.dtype == "float32":
             return np.ascontiguousarray(array, dtype=np.float32)
-        if self.dtype == "auto":
-            from .run.execute import _auto_dtype
-            return quantise(array, _auto_dtype(self.recipe, array, which))
-        return quantise(array, self.dtype)
+        return quantise(array, stored_dtype(self.recipe, array, which, self.dtype))
 
     def __getitem__(self, index) -> dict:
-        from .run.tasks import make_sample, record_json
-
-        index = _check_index(index, len(self))
+        index = check_index(index, len(self))
         epoch = self.epoch
         ctx = self.ctx
         if epoch:

@@ -9,20 +9,11 @@ from degrade._errors import ParameterError
 from degrade._registry import get_op
 from degrade.ops import demosaic, mosaic, pack_raw, unpack_raw
 from degrade.ops.bayer import DEMOSAIC_METHODS
-
-CHANNEL = {"R": 0, "G": 1, "B": 2}
+from naive import numpy_mosaic
 
 
 def rgb(shape=(10, 14, 3), seed=0):
     return np.random.default_rng(seed).random(shape, dtype=np.float32)
-
-
-def numpy_mosaic(x, pattern):
-    out = np.empty(x.shape[:2], x.dtype)
-    for k, letter in enumerate(pattern):
-        a, b = divmod(k, 2)
-        out[a::2, b::2] = x[a::2, b::2, CHANNEL[letter]]
-    return out
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

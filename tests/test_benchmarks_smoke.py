@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow      # a third of the suite's time: pytest -m "not slow" skips it
+
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 

@@ -10,6 +10,7 @@ from degrade.ops import (apply_ccm, apply_wb_gains, gamma_compress, gamma_expand
                          inverse_smoothstep, remove_ccm, remove_wb_gains, smoothstep)
 from degrade.ops.color import (BROOKS2019_XYZ2CAMS, RGB2XYZ, brooks2019_ccm,
                                brooks2019_wb_gains, camera_to_rgb_matrix, rgb_to_camera_matrix)
+from naive import numpy_safe_gains
 
 CCM = BROOKS2019_XYZ2CAMS[2].tolist()
 
@@ -21,14 +22,6 @@ def image(seed=0, shape=(16, 12, 3), high=1.0):
 def numpy_rgb2cam(xyz2cam):
     m = np.asarray(xyz2cam) @ RGB2XYZ
     return m / m.sum(axis=1, keepdims=True)
-
-
-def numpy_safe_gains(x, gains):
-    """Brooks' safe_invert_gains, written out in numpy (float64)."""
-    x = x.astype(np.float64)
-    gray = x.mean(axis=-1, keepdims=True)
-    mask = (np.maximum(gray - 0.9, 0) / 0.1) ** 2
-    return x * np.maximum(mask + (1 - mask) * gains, gains)
 
 
 def test_remove_and_apply_ccm_match_numpy():

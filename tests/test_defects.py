@@ -7,65 +7,9 @@ import numpy as np
 import pytest
 
 from degrade import ParameterError
-from degrade._cfa import cell_channels, channel_map
+from degrade._cfa import channel_map
 from degrade.ops import bayer_defects
-
-DIAG = [(-1, -1), (-1, 1), (1, -1), (1, 1)]
-AXIAL = [(-2, 0), (2, 0), (0, -2), (0, 2)]
-
-
-def _hits(n, p, rng):
-    """Indices of a Bernoulli(p) process on range(n), walked with geometric gaps."""
-    log_q = math.log1p(-p) if p < 1 else -math.inf
-    step = (lambda: 1) if p >= 1 else (lambda: 1 + int(math.floor(math.log1p(-rng.random()) / log_q)))
-    pos = step() - 1
-    while pos < n:
-        yield pos
-        pos += step()
-
-
-def reference_defects(x, rates, hot_min, hot_max, cluster, col_rate, row_rate, mode, lo, hi,
-                      channels, pattern, rng):
-    out = x.astype(np.float32).copy()
-    h, w = out.shape
-    cell = cell_channels(pattern)
-    ok = lambda i, j: "RGB"[cell[i % 2, j % 2]] in channels   # noqa: E731
-    total = sum(rates)
-
-    def put(i, j, kind, amp):
-        out[i, j] = min(float(out[i, j]) + amp, 1.0) if kind == 0 else (0.0 if kind == 1 else 1.0)
-
-    if total > 0:
-        for pos in _hits(h * w, total, rng):
-            i, j = divmod(pos, w)
-            if not ok(i, j):
-                continue
-            t = rng.random() * total
-            kind = 0 if t < rates[0] else (1 if t < rates[0] + rates[1] else 2)
-            amp = math.exp(math.log(hot_min) + (math.log(hot_max) - math.log(hot_min))
-                           * rng.random()) if kind == 0 else 0.0
-            put(i, j, kind, amp)
-            if rng.random() < cluster:
-                di, dj = (DIAG if cell[i % 2, j % 2] == 1 else AXIAL)[int(rng.random() * 4)]
-                if 0 <= i + di < h and 0 <= j + dj < w:
-                    put(i + di, j + dj, kind, amp)
-    for columns, rate in ((True, col_rate), (False, row_rate)):
-        if rate <= 0:
-            continue
-        n_lines, length = (w, h) if columns else (h, w)
-        for line in _hits(n_lines, rate, rng):
-            level = lo + (hi - lo) * rng.random()
-            for t in range(length):
-                i, j = (t, line) if columns else (line, t)
-                if not ok(i, j):
-                    continue
-                if mode == "stuck":
-                    out[i, j] = level
-                elif mode == "offset":
-                    out[i, j] = min(max(float(out[i, j]) + level, 0.0), 1.0)
-                else:
-                    out[i, j] = lo + (hi - lo) * rng.random()
-    return out
+from naive import AXIAL, DIAG, reference_defects
 
 
 @pytest.mark.parametrize("mode, channels, pattern", [("stuck", "RGB", "RGGB"),

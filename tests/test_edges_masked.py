@@ -1,7 +1,6 @@
 """Canny edge-masked blur (NJUST-KMG) and the bilateral filter (NulltoZero)."""
 from __future__ import annotations
 
-import math
 
 import cv2
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 from degrade import ops
 from degrade._errors import ParameterError
 from degrade.ops.edges import canny_mask
+from naive import bilateral_reference
 
 
 @pytest.fixture
@@ -68,26 +68,6 @@ def test_edge_masked_blur_errors(shapes, kwargs, message):
     with pytest.raises(ParameterError) as err:
         ops.edge_masked_blur(shapes, **kwargs)
     assert message in str(err.value)
-
-
-def bilateral_reference(img, d, sigma_color, sigma_space):
-    """Tomasi-Manduchi with OpenCV's conventions: disc of radius d//2, L1 colour distance,
-    reflect-101 border, float64."""
-    r = d // 2
-    pad = np.pad(img.astype(np.float64), ((r, r), (r, r), (0, 0)), mode="reflect")
-    num = np.zeros(img.shape)
-    den = np.zeros(img.shape[:2] + (1,))
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dy * dy + dx * dx > r * r:
-                continue
-            nb = pad[r + dy:r + dy + img.shape[0], r + dx:r + dx + img.shape[1]]
-            dist = np.abs(nb - img).sum(-1, keepdims=True)
-            w = math.exp(-(dy * dy + dx * dx) / (2 * sigma_space ** 2)) * \
-                np.exp(-dist ** 2 / (2 * sigma_color ** 2))
-            num += w * nb
-            den += w
-    return num / den
 
 
 def test_bilateral_equals_reference(shapes):

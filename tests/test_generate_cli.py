@@ -9,6 +9,7 @@ import zarr
 
 import degrade
 from degrade.cli import main
+from degrade.run.job import JobSpec, plan_job
 from test_run import RECIPE, write_png
 
 
@@ -130,18 +131,18 @@ def test_skipped_files_are_warned_on_stderr_and_listed_by_inspect(job, capsys):
 
 
 def test_auto_takes_processes_for_a_long_run_with_the_same_bits(job, tmp_path, monkeypatch):
-    from degrade.run import execute
+    from degrade.run import schedule
     recipe, images, out = job
     kwargs = dict(num=8, shard_size=2, workers=2, progress=False)
     threads = degrade.generate(str(recipe), str(images), tmp_path / "t.zarr", scheduler="threads",
                                **kwargs)
     assert threads["scheduler"] == "threads"
-    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 0.0)      # every run counts as long
-    monkeypatch.setattr(execute, "AUTO_PROCESSES_SAMPLE_MS", 0.0)    # and no sample as light
+    monkeypatch.setattr(schedule, "AUTO_PROCESSES_SECONDS", 0.0)      # every run counts as long
+    monkeypatch.setattr(schedule, "AUTO_PROCESSES_SAMPLE_MS", 0.0)    # and no sample as light
     heavy = degrade.generate(str(recipe), str(images), tmp_path / "h.zarr", scheduler="auto",
                              **kwargs)
     assert heavy["scheduler"] == "threads"                            # threads scale: no spawn
-    monkeypatch.setattr(execute, "AUTO_PROCESSES_SAMPLE_MS", 1e9)     # every sample is light
+    monkeypatch.setattr(schedule, "AUTO_PROCESSES_SAMPLE_MS", 1e9)     # every sample is light
     auto = degrade.generate(str(recipe), str(images), out, scheduler="auto", **kwargs)
     assert auto["scheduler"] == "processes"
     one = degrade.generate(str(recipe), str(images), tmp_path / "one.zarr", scheduler="auto",
@@ -154,20 +155,22 @@ def test_auto_takes_processes_for_a_long_run_with_the_same_bits(job, tmp_path, m
 
 @pytest.mark.parametrize("shard_size", [4, 1])
 def test_auto_times_samples_of_the_run_to_decide(job, monkeypatch, shard_size):
-    from degrade.run import execute
+    from degrade.run import execute, schedule
     recipe, images, out = job
     made = []
     real = execute.make_sample
-    monkeypatch.setattr(execute, "make_sample", lambda ctx, index, *a: (made.append(index), real(ctx, index, *a))[1])
-    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 1e9)      # short even at 1 s a sample
+    counted = lambda ctx, index, *a: (made.append(index), real(ctx, index, *a))[1]  # noqa: E731
+    monkeypatch.setattr(execute, "make_sample", counted)       # the shape probe
+    monkeypatch.setattr(schedule, "make_sample", counted)      # the auto scheduler's probe
+    monkeypatch.setattr(schedule, "AUTO_PROCESSES_SECONDS", 1e9)      # short even at 1 s a sample
     summary = degrade.generate(str(recipe), str(images), out, num=9, shard_size=shard_size,
                                workers=2, scheduler="auto", progress=False)
     assert summary["scheduler"] == "threads"
     assert made == [0, 0]                # the shape probe, then one timed sample said "short"
     made.clear()
-    monkeypatch.setattr(execute, "AUTO_PROCESSES_SECONDS", 1e-9)     # long even at 1 ns
-    monkeypatch.setattr(execute, "AUTO_PROBE_SECONDS", 1e9)          # no time budget: 8 samples
-    monkeypatch.setattr(execute, "AUTO_PROCESSES_SAMPLE_MS", 0.0)    # (and stay on threads)
+    monkeypatch.setattr(schedule, "AUTO_PROCESSES_SECONDS", 1e-9)     # long even at 1 ns
+    monkeypatch.setattr(schedule, "AUTO_PROBE_SECONDS", 1e9)          # no time budget: 8 samples
+    monkeypatch.setattr(schedule, "AUTO_PROCESSES_SAMPLE_MS", 0.0)    # (and stay on threads)
     summary = degrade.generate(str(recipe), str(images), out.with_name("b.zarr"), num=9,
                                shard_size=shard_size, workers=2, scheduler="auto", progress=False)
     assert made == [0] + list(range(8)) and summary["scheduler"] == "threads"
@@ -180,21 +183,21 @@ def test_auto_times_samples_of_the_run_to_decide(job, monkeypatch, shard_size):
 def test_auto_tells_light_from_heavy_samples_by_the_fastest(job, monkeypatch, durations_ms,
                                                           expected):
     import types
-    from degrade.run import execute
+    from degrade.run import schedule
     recipe, images, _ = job
-    _, plan, ctx = execute.plan_job(str(recipe), str(images), num=40000)
+    _, plan, ctx = plan_job(str(recipe), JobSpec(str(images), num=40000))
     ctx.shard_size = 64
     clock, durations = [0.0], iter(durations_ms)
 
     def fake_sample(*args):
         clock[0] += next(durations) / 1e3
-    monkeypatch.setattr(execute, "make_sample", fake_sample)
-    monkeypatch.setattr(execute, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
-    monkeypatch.setattr(execute, "AUTO_PROBE_SECONDS", 1e9)
-    name, why = execute._auto_scheduler(ctx, plan, list(range(625)), workers=2)
+    monkeypatch.setattr(schedule, "make_sample", fake_sample)
+    monkeypatch.setattr(schedule, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(schedule, "AUTO_PROBE_SECONDS", 1e9)
+    name, why = schedule.auto_scheduler(ctx, plan, list(range(625)), workers=2)
     assert name == expected
-    long_enough = (execute.AUTO_PROCESSES_SECONDS if execute.fork_server_available()
-                   else execute.AUTO_PROCESSES_SECONDS_SPAWNED)
+    long_enough = (schedule.AUTO_PROCESSES_SECONDS if schedule.fork_server_available()
+                   else schedule.AUTO_PROCESSES_SECONDS_SPAWNED)
     assert "40000 samples at ~" in why and f">= {long_enough:g} s" in why
 
 
@@ -203,18 +206,18 @@ def test_auto_wants_longer_runs_when_workers_are_spawned(job, monkeypatch, fork_
     """~10 s of light samples: worth processes forked from the warm server (start-up ~0.4 s),
     not spawned ones (1-3 s of start-up)."""
     import types
-    from degrade.run import execute
+    from degrade.run import schedule
     recipe, images, _ = job
-    _, plan, ctx = execute.plan_job(str(recipe), str(images), num=10000)
+    _, plan, ctx = plan_job(str(recipe), JobSpec(str(images), num=10000))
     ctx.shard_size = 64
     clock = [0.0]
 
     def fake_sample(*args):
         clock[0] += 1e-3                          # 1 ms a sample: 10 s on one worker
-    monkeypatch.setattr(execute, "make_sample", fake_sample)
-    monkeypatch.setattr(execute, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
-    monkeypatch.setattr(execute, "fork_server_available", lambda: fork_server)
-    name, why = execute._auto_scheduler(ctx, plan, list(range(157)), workers=2)
+    monkeypatch.setattr(schedule, "make_sample", fake_sample)
+    monkeypatch.setattr(schedule, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(schedule, "fork_server_available", lambda: fork_server)
+    name, why = schedule.auto_scheduler(ctx, plan, list(range(157)), workers=2)
     assert name == expected, why
 
 
@@ -257,9 +260,10 @@ def test_auto_counts_the_decoding_of_the_files_to_read(job, monkeypatch, files, 
                                                        expected):
     import types
     import numpy as np
-    from degrade.run import execute, tasks
+    from degrade.run import schedule
+    from degrade.run import job as run_job
     recipe, images, _ = job
-    _, _, ctx = execute.plan_job(str(recipe), str(images), num=6)
+    _, _, ctx = plan_job(str(recipe), JobSpec(str(images), num=6))
     num = 40000
     plan = types.SimpleNamespace(num=num, sample_file=np.arange(num) * files // num,
                                  sample_cell=np.zeros(num, np.int64))
@@ -272,9 +276,9 @@ def test_auto_counts_the_decoding_of_the_files_to_read(job, monkeypatch, files, 
 
     def fake_sample(*args):
         clock[0] += 0.001                                      # 1 ms: a light sample
-    monkeypatch.setattr(tasks, "read_file", fake_read)
-    monkeypatch.setattr(execute, "make_sample", fake_sample)
-    monkeypatch.setattr(execute, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
-    name, why = execute._auto_scheduler(ctx, plan, list(range(num // 64 + 1)), workers=2)
+    monkeypatch.setattr(run_job, "read_file", fake_read)
+    monkeypatch.setattr(schedule, "make_sample", fake_sample)
+    monkeypatch.setattr(schedule, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    name, why = schedule.auto_scheduler(ctx, plan, list(range(num // 64 + 1)), workers=2)
     assert name == expected, why
     assert f"{files} files at ~20.0 ms to decode" in why

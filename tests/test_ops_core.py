@@ -11,6 +11,7 @@ from scipy import ndimage
 from degrade import ParameterError
 from degrade.ops import crop, flip_rot, gaussian_blur, gaussian_noise, jpeg, resize
 from degrade.ops.psf import gaussian_psf
+from naive import reference_gaussian_psf
 
 
 # -- crop / flip_rot ----------------------------------------------------------------------------
@@ -46,21 +47,6 @@ def test_flip_rot_matches_numpy(rgb, hflip, vflip, k):
 def test_flip_rot_rejects_bad_rotation(rgb):
     with pytest.raises(ParameterError, match=r"flip_rot: parameter 'rot90' = 4: expected 0 <= rot90 <= 3"):
         flip_rot(rgb, rot90=4)
-
-
-# -- PSF and Gaussian blur ----------------------------------------------------------------------
-def reference_gaussian_psf(sx, sy, theta, k):
-    """The Real-ESRGAN formula written out pixel by pixel."""
-    c, s = math.cos(theta), math.sin(theta)
-    a = c * c / sx**2 + s * s / sy**2          # Σ⁻¹ of R diag(sx², sy²) Rᵀ
-    b = c * s * (1 / sx**2 - 1 / sy**2)
-    d = s * s / sx**2 + c * c / sy**2
-    out = np.empty((k, k))
-    for i in range(k):
-        for j in range(k):
-            x, y = j - (k - 1) / 2, i - (k - 1) / 2
-            out[i, j] = math.exp(-0.5 * (a * x * x + 2 * b * x * y + d * y * y))
-    return out / out.sum()
 
 
 @pytest.mark.parametrize("sx,sy,theta,k", [(1.0, 1.0, 0.0, 7), (2.5, 0.8, 0.6, 21), (0.3, 3.0, -2.0, 15)])

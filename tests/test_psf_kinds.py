@@ -6,40 +6,11 @@ import math
 import cv2
 import numpy as np
 import pytest
-from scipy.special import j1
 
 from degrade import ops
 from degrade._errors import ParameterError
 from degrade.ops.psf import PSF_KINDS, build_psf, separable_factors
-
-
-def reference_kernel(kind, k, sx=None, sy=None, theta=0.0, beta=None, omega=None):
-    """Per-pixel loops over the formulas of reference/rgb_pipelines.md R1."""
-    out = np.zeros((k, k))
-    c = (k - 1) / 2
-    if kind.endswith("iso") and not kind.endswith("aniso"):
-        sy, theta = sx, 0.0
-    ct, st = math.cos(theta), math.sin(theta)
-    # Σ⁻¹ = R diag(1/σx², 1/σy²) Rᵀ
-    a = ct * ct / sx ** 2 + st * st / sy ** 2 if sx else 0
-    b = ct * st / sx ** 2 - ct * st / sy ** 2 if sx else 0
-    d = st * st / sx ** 2 + ct * ct / sy ** 2 if sx else 0
-    for i in range(k):
-        for j in range(k):
-            x, y = j - c, i - c
-            if kind == "sinc":
-                r = math.hypot(x, y)
-                out[i, j] = omega ** 2 / (4 * math.pi) if r == 0 else \
-                    omega * j1(omega * r) / (2 * math.pi * r)
-                continue
-            q = a * x * x + 2 * b * x * y + d * y * y
-            if kind in ("iso", "aniso"):
-                out[i, j] = math.exp(-0.5 * q)
-            elif kind.startswith("generalized"):
-                out[i, j] = math.exp(-0.5 * q ** beta)
-            else:
-                out[i, j] = 1 / (q ** beta + 1)
-    return out / out.sum()
+from naive import correlate_reference, reference_kernel
 
 
 CASES = [
@@ -97,17 +68,6 @@ def test_separable_factors_rebuild_the_kernel(args):
                                   ("generalized_iso", 9, 1.2, None, 0.0, 2.0)])
 def test_non_separable_kernels_have_no_factors(args):
     assert separable_factors(*args) is None
-
-
-def correlate_reference(img, kernel):
-    """Plain numpy correlation with a reflect-101 border (np.pad 'reflect')."""
-    r = kernel.shape[0] // 2
-    pad = np.pad(img.astype(np.float64), ((r, r), (r, r), (0, 0)), mode="reflect")
-    out = np.zeros(img.shape)
-    for i in range(kernel.shape[0]):
-        for j in range(kernel.shape[1]):
-            out += kernel[i, j] * pad[i:i + img.shape[0], j:j + img.shape[1]]
-    return out
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}")

@@ -11,6 +11,7 @@ import pytest
 from degrade import ops
 from degrade._errors import ParameterError
 from degrade._registry import get_sampler
+from naive import apply_axis_weights, matlab_reference
 
 
 def cubic075(x):
@@ -47,11 +48,6 @@ def torch_axis_weights(n_in, n_out, mode, inv):
                 w[i] = w.get(i, 0) + cubic075(src - (i0 + t))
         rows.append(w)
     return rows
-
-
-def apply_axis_weights(img, rows_h, rows_w):
-    tmp = np.stack([sum(wt * img[i].astype(np.float64) for i, wt in r.items()) for r in rows_h])
-    return np.stack([sum(wt * tmp[:, j] for j, wt in r.items()) for r in rows_w], axis=1)
 
 
 @pytest.fixture
@@ -106,32 +102,6 @@ def test_against_torch_when_installed(img):
             assert np.abs(got - want).max() < 1e-5, (mode, s)
         want = F.interpolate(t, size=(9, 44), mode=mode)[0].permute(1, 2, 0).numpy()
         assert np.abs(ops.resize(img, size=(9, 44), mode=mode, convention="torch") - want).max() < 1e-5
-
-
-def matlab_reference(img, scale):
-    """imresize bicubic (B4) with loops: a = -0.5, antialias width 4/scale, symmetric pad."""
-    def cubic(x):
-        x = abs(x)
-        return (1.5 * x ** 3 - 2.5 * x ** 2 + 1) if x <= 1 else \
-            (-0.5 * x ** 3 + 2.5 * x ** 2 - 4 * x + 2) if x <= 2 else 0.0
-
-    def axis(n_in):
-        n_out = math.ceil(n_in * scale)
-        width = 4 / scale if scale < 1 else 4
-        rows = []
-        for x in range(1, n_out + 1):
-            u = x / scale + 0.5 * (1 - 1 / scale)
-            left = math.floor(u - width / 2)
-            w = {}
-            for j in range(left, left + math.ceil(width) + 2):
-                wt = scale * cubic(scale * (u - j)) if scale < 1 else cubic(u - j)
-                i = j - 1
-                i = -i - 1 if i < 0 else (2 * n_in - i - 1 if i >= n_in else i)
-                w[i] = w.get(i, 0) + wt
-            total = sum(w.values())
-            rows.append({i: v / total for i, v in w.items()})
-        return rows
-    return apply_axis_weights(img, axis(img.shape[0]), axis(img.shape[1]))
 
 
 @pytest.mark.parametrize("scale", [0.5, 0.3, 2.0])

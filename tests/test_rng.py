@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from degrade import _rng
+from degrade._errors import ParameterError
 
 
 def test_streams_are_reproducible_and_distinct():
@@ -25,10 +26,12 @@ def test_sample_root_is_seedsequence_seed_index():
 
 
 def test_bad_seeds_are_rejected():
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ParameterError, match="seed = -1: expected an integer >= 0"):
         _rng.stream(-1, 0, 0, 0)
-    with pytest.raises(ValueError, match="index must be a non-negative integer"):
+    with pytest.raises(ParameterError, match="index = 1.5: expected an integer >= 0"):
         _rng.stream(0, 1.5, 0, 0)
+    with pytest.raises(ParameterError, match="epoch = True: expected an integer >= 0"):
+        _rng.epoch_seed(0, True)
 
 
 def _random_int(rng):

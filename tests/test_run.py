@@ -394,9 +394,13 @@ def test_raw_folder_to_uint16_mosaics_with_pattern(shared_data, tmp_path):
     patch = cut_patch(mosaic, records[1]["source"]["patch"][:2], 64)
     sample = recipe.replay(patch, records[1], meta=meta)
     assert np.array_equal(quantise(sample.lq, "uint16"), g["lq"][1])
-    sheet = cv2.imread(str(contact_sheet(out, tmp_path / "raw.png", pairs=2)))
-    assert sheet.shape == (2 * 32 + 4, 2 * 32 + 4, 3)
-    assert np.array_equal(sheet[..., 0], sheet[..., 1])          # mosaics drawn in gray
+    sheet = cv2.imread(str(contact_sheet(out, tmp_path / "raw.png", pairs=4)))
+    assert sheet.shape == (4 * 32 + 3 * 4, 2 * 32 + 4, 3)
+    # mosaics shown as `degrade preview` shows them: demosaiced, white-balanced, in colour
+    from degrade.preview import to_display
+    shown = to_display(dequantise(g["hq"][0]), recipe.target_domain, records[0]["meta"])
+    assert np.array_equal(sheet[:32, :32, ::-1], shown)
+    assert not np.array_equal(sheet[..., 0], sheet[..., 1])
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, images, recipe):

@@ -43,18 +43,40 @@ def test_workers_start_warm_and_single_threaded():
     assert {name: os.environ.get(name) for name in SINGLE_THREADED} == parent_env
 
 
+def test_the_server_is_set_up_through_public_api_only():
+    """No private multiprocessing attributes, no environment edits in the calling process:
+    the preloaded module sets the server's own environment (read as source, not run here)."""
+    import ast
+    import degrade.run.pool as pool
+    source = Path(pool.__file__).read_text()
+    tree = ast.parse(source)
+    private = [node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+               and node.attr.startswith("_") and not node.attr.startswith("__")]
+    assert private == [] and "os.environ" not in source
+    server = Path(pool.__file__).parents[1] / "_fork_server.py"
+    assert pool.PRELOAD == ("degrade._fork_server",) and server.is_file()
+    assert "degrade._fork_server" not in sys.modules      # never imported by the engine
+
+
+def test_macos_gets_spawned_workers(monkeypatch):
+    """Forking a process that loaded OpenCV and numba is unsafe on macOS: no fork server."""
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not fork_server_available()
+    assert process_pool(2) is None
+
+
 def test_the_pool_is_used_by_the_processes_scheduler(tmp_path, monkeypatch):
     """generate(scheduler="processes") runs its shards in processes of the forked pool."""
     import degrade
-    from degrade.run import execute
+    from degrade.run import dispatch
     made = []
-    real_pool = execute.process_pool
+    real_pool = dispatch.process_pool
 
     def counting_pool(workers):
         pool = real_pool(workers)
         made.append(pool)
         return pool
-    monkeypatch.setattr(execute, "process_pool", counting_pool)
+    monkeypatch.setattr(dispatch, "process_pool", counting_pool)
     summary = degrade.generate(degrade.load_recipe(str(Path(__file__).parents[1] / "recipes" / "simple_x2.yaml")), None,
                                tmp_path / "p.zarr", num=8, workers=2, scheduler="processes",
                                progress=False)

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from degrade._errors import InputError
-from degrade.run import generate, tasks
+from degrade.run import generate, job
 from degrade.run.store import quantise
 from degrade.sources.folders import Patches
 from tests.test_run import RECIPE, load, write_png
 
 
 def make_context(files, shard_size=4, shapes=None, dtypes=None):
-    ctx = tasks.Context(tasks.RecipeRef(None), 0, "image", list(files), list(files),
+    ctx = job.Context(job.RecipeRef(None), 0, "image", list(files), list(files),
                         np.zeros(len(files), np.int64), Patches(), shard_size=shard_size)
     ctx.shapes.update(shapes or {})
     ctx.dtypes.update(dtypes or {})
@@ -28,12 +28,12 @@ def make_context(files, shard_size=4, shapes=None, dtypes=None):
 @pytest.fixture()
 def counted_reads(monkeypatch):
     calls = []
-    real = tasks.read_file
+    real = job.read_file
 
     def read_file(path, kind):
         calls.append(path)
         return real(path, kind)
-    monkeypatch.setattr(tasks, "read_file", read_file)
+    monkeypatch.setattr(job, "read_file", read_file)
     return calls
 
 
@@ -62,7 +62,7 @@ def test_threads_wanting_one_file_wait_for_a_single_decode(tmp_path, monkeypatch
         calls.append(path)
         time.sleep(0.2)
         return np.full((4, 4, 3), 0.5, np.float32), {}
-    monkeypatch.setattr(tasks, "read_file", slow_read)
+    monkeypatch.setattr(job, "read_file", slow_read)
     ctx = make_context(["a.png"])
     state = ctx.run_state()
     got = [None] * 4
@@ -99,7 +99,7 @@ def test_the_decoded_file_cache_is_bounded(tmp_path, counted_reads):
     state.decoded(ctx, 0)                        # evicted: decoded again
     assert counted_reads == paths + [paths[0]]
     counted_reads.clear()
-    own = tasks._RunState(files_kept=5)          # an on-the-fly DataLoader worker's size
+    own = job.RunState(files_kept=5)          # an on-the-fly DataLoader worker's size
     for k in [0, 1, 2, 3, 4, 0, 5, 0]:
         own.decoded(ctx, k)
     assert list(own.files) == [2, 3, 4, 5, 0] and counted_reads == paths
@@ -181,12 +181,12 @@ def test_the_run_state_goes_with_the_run_without_the_garbage_collector(tmp_path,
     import gc
     import weakref
     states = []
-    real_init = tasks._RunState.__init__
+    real_init = job.RunState.__init__
 
     def init(self):
         real_init(self)
         states.append(weakref.ref(self))
-    monkeypatch.setattr(tasks._RunState, "__init__", init)
+    monkeypatch.setattr(job.RunState, "__init__", init)
     for k in range(2):
         write_png(tmp_path / "src" / f"img{k}.png", 48, 48, k)
     gc.disable()
@@ -208,12 +208,12 @@ def test_copies_of_a_run_context_unpickled_in_one_process_share_its_state():
     other = make_context(["a"])
     other.token = "run-2"
     assert pickle.loads(pickle.dumps(other)).run_state() is not first.run_state()
-    tasks.forget_run("run-1")                               # an older run: nothing to drop
-    assert tasks._PROCESS_RUN["token"] == "run-2"
-    tasks.forget_run("run-2")
-    assert tasks._PROCESS_RUN == {"token": None, "state": None}
+    job.forget_run("run-1")                               # an older run: nothing to drop
+    assert job._PROCESS_RUN["token"] == "run-2"
+    job.forget_run("run-2")
+    assert job._PROCESS_RUN == {"token": None, "state": None}
     untokened = pickle.loads(pickle.dumps(make_context(["a"])))
-    assert untokened.state is None and tasks._PROCESS_RUN["token"] is None
+    assert untokened.state is None and job._PROCESS_RUN["token"] is None
 
 
 def test_copies_for_worker_processes_leave_the_listing_in_a_file_read_once(tmp_path):
@@ -222,7 +222,7 @@ def test_copies_for_worker_processes_leave_the_listing_in_a_file_read_once(tmp_p
     ctx.token = "run-listing"
     inline = len(pickle.dumps(ctx))
     ctx.listing = str(tmp_path / "listing.pickle")
-    tasks.write_listing(ctx, ctx.listing)
+    job.write_listing(ctx, ctx.listing)
     payload = pickle.dumps(ctx)
     assert len(payload) < inline / 20 and b"img_01999" not in payload
     first = pickle.loads(payload)
@@ -231,18 +231,18 @@ def test_copies_for_worker_processes_leave_the_listing_in_a_file_read_once(tmp_p
     (tmp_path / "listing.pickle").unlink()           # read once per process and run
     second = pickle.loads(payload)
     assert second.files is first.files
-    tasks.forget_run("run-listing")
+    job.forget_run("run-listing")
 
 
 def test_a_processes_run_sends_its_listing_in_a_file_and_removes_it(tmp_path, monkeypatch,
                                                                    images_small):
-    from degrade.run import execute
+    from degrade.run import dispatch
     written = []
 
     def write_listing(ctx, path):
         written.append(path)
-        tasks.write_listing(ctx, path)
-    monkeypatch.setattr(execute, "write_listing", write_listing)
+        job.write_listing(ctx, path)
+    monkeypatch.setattr(dispatch, "write_listing", write_listing)
     summary = generate(RECIPE, str(images_small), tmp_path / "p.zarr", num=8, workers=2,
                        scheduler="processes", progress=False)
     assert summary["samples_written"] == 8
@@ -252,7 +252,7 @@ def test_a_processes_run_sends_its_listing_in_a_file_and_removes_it(tmp_path, mo
 
 
 def test_done_shards_are_read_back_in_blocks_of_consecutive_shards():
-    from degrade.run.execute import _sample_blocks
+    from degrade.run.resume import sample_blocks as _sample_blocks
     assert list(_sample_blocks([0, 1, 2, 5, 6, 9], 4, 38)) == [(0, 12), (20, 28), (36, 38)]
     assert list(_sample_blocks(list(range(130)), 64, 130 * 64, most=64)) == [
         (0, 4096), (4096, 8192), (8192, 8320)]

@@ -9,6 +9,7 @@ import zarr
 
 from degrade.run.store import (create_store, dequantise, done_shards, encode_shard, quantise,
                                records_chunk, shard_file, write_shard)
+from naive import quantise_reference
 
 
 def _store(path, dtype, compression, num=7, shard=3, shape=(5, 4, 3)):
@@ -66,12 +67,6 @@ def test_done_needs_all_three_files(tmp_path):
     assert done_shards(path, 3, {"hq": 4, "lq": 3, "records": 1}) == set()
 
 
-def _quantise_reference(x: np.ndarray, scale: int, dtype) -> np.ndarray:
-    """Plain numpy: floor(clip(x, 0, 1) * scale + 0.5), float32 arithmetic, NaN -> 0."""
-    clipped = np.clip(np.nan_to_num(x, nan=0.0), 0.0, 1.0).astype(np.float32)
-    return np.floor(clipped * np.float32(scale) + np.float32(0.5)).astype(dtype)
-
-
 @pytest.mark.parametrize("dtype, scale", [("uint8", 255), ("uint16", 65535)])
 def test_quantise_kernel_matches_numpy_bit_for_bit(dtype, scale):
     rng = np.random.default_rng(3)
@@ -79,7 +74,7 @@ def test_quantise_kernel_matches_numpy_bit_for_bit(dtype, scale):
     ties = (np.arange(scale + 1, dtype=np.float32) + np.float32(0.5)) / np.float32(scale)
     specials = np.array([np.nan, -np.inf, np.inf, 0.0, 1.0, -0.0, 1e-8, 1 - 1e-7], np.float32)
     for values in (x, ties, specials):
-        assert np.array_equal(quantise(values, dtype), _quantise_reference(values, scale, dtype))
+        assert np.array_equal(quantise(values, dtype), quantise_reference(values, scale, dtype))
 
 
 def test_quantise_rounds_half_up_and_clips():
@@ -100,13 +95,13 @@ def test_replay_of_an_unwritten_sample_is_refused(tmp_path):
 
 
 def test_record_metadata_keeps_only_what_json_can_hold():
-    from degrade.run.tasks import _json_meta, record_json
+    from degrade.run.job import json_meta, record_json
     meta = {"levels": np.array([64.0, 1023.0]), "gain": np.float32(1.5), "size": (4, 6),
             "name": "x", 7: True}
-    kept = _json_meta(meta)
+    kept = json_meta(meta)
     assert kept == {"levels": [64.0, 1023.0], "gain": 1.5, "size": [4, 6], "name": "x", "7": True}
     # one bad value (not JSON, or NaN) drops that key only
-    bad = _json_meta({**meta, "handle": object(), "nan": float("nan")})
+    bad = json_meta({**meta, "handle": object(), "nan": float("nan")})
     assert bad == kept
     assert json.loads(record_json({"b": 1, "meta": kept})) == {"b": 1, "meta": kept}
     assert record_json({"b": 1, "a": [0.5]}) == '{"a":[0.5],"b":1}'

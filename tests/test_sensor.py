@@ -9,88 +9,15 @@ from scipy import stats
 
 from degrade import ParameterError
 from degrade._cfa import rgbg_sites
-from degrade._nb.sensor import _poisson_pd_tail
-from degrade.noise_models import shot_read_from_gain, tukey_lambda_quantile
+from degrade.noise_models import shot_read_from_gain
 from degrade.ops import heteroscedastic_gaussian_noise, noise_eld2020, poisson_gaussian_noise
+from naive import TAILS_SEEN, reference_eld, reference_poisson_gaussian
 
 LEVELS = (0.02, 0.1, 0.4, 0.9)
 
 
 def _image(shape=(10, 12, 3), seed=0):
     return np.random.default_rng(seed).random(shape).astype(np.float32)
-
-
-# -- references: the same Generator calls, in the same order, in plain Python -----------------
-#: (mu, g) of every element the references sent through the PD tail (tests check it is hit)
-TAILS_SEEN = []
-
-
-def reference_poisson_row(mus, rng):
-    """Inversion below 10, else Ahrens-Dieter PD: normal candidate, one uniform, immediate
-    acceptance or cubic squeeze, in element order; then the rare rest, in element order,
-    through the (Python-run) tail of the kernel."""
-    counts, tails = [], []
-    for j, mu in enumerate(mus):
-        if mu <= 0:
-            counts.append(0.0)
-        elif mu < 10:
-            u, p, k = rng.random(), math.exp(-mu), 0.0
-            cdf = p
-            while u > cdf and p > 0:
-                k += 1.0
-                p *= mu / k
-                cdf += p
-            counts.append(k)
-        else:
-            g = mu + math.sqrt(mu) * rng.standard_normal()
-            u = rng.random()
-            k = math.floor(g)
-            counts.append(float(k))
-            if not (g >= 0 and (k >= math.floor(mu - 1.1484) or 6 * mu * mu * u >= (mu - k) ** 3)):
-                tails.append((j, g, u))
-    for j, g, u in tails:
-        mu = mus[j]
-        TAILS_SEEN.append((mu, g))
-        counts[j] = float(_poisson_pd_tail.py_func(mu, math.sqrt(mu), g, u, rng))
-    return counts
-
-
-def reference_poisson_gaussian(x, shot, read, rng):
-    """Row by row (a row = the W*C elements of one image row): Poisson counts, then reads."""
-    rows = x.reshape(x.shape[0], -1).astype(np.float64)
-    out = np.empty(rows.shape, np.float64)
-    for i, row in enumerate(rows):
-        if shot > 0:
-            row = shot * np.array(reference_poisson_row([max(v, 0.0) / shot for v in row], rng))
-        for j, v in enumerate(row):
-            out[i, j] = v + (read * rng.standard_normal() if read > 0 else 0.0)
-    return out.reshape(x.shape).astype(np.float32)
-
-
-def reference_eld(x, gain, read_sigma, lam, row_sigma, bias, white, black, ratio, quant,
-                  pattern, rng):
-    """Mosaic only: row noise (H, 2) first, then per pixel poisson, read, quantisation."""
-    dpu = (white - black) / ratio
-    row = row_sigma * rng.standard_normal((x.shape[0], 2))
-    sites = rgbg_sites(pattern)
-    out = np.empty(x.shape, np.float64)
-    counts = {}
-    for i, j in np.ndindex(x.shape):
-        if j == 0:
-            dn = x[i].astype(np.float64) * dpu
-            counts = reference_poisson_row([max(y, 0.0) / gain for y in dn], rng)
-        z = gain * counts[j]
-        if lam is None:
-            z += read_sigma * rng.standard_normal()
-        else:
-            z += read_sigma * float(tukey_lambda_quantile(rng.random(), lam))
-        z += bias[sites[i % 2, j % 2]] + row[i, j % 2]
-        if quant == "uniform":
-            z += rng.random() - 0.5
-        elif quant == "round":
-            z = np.rint(z)
-        out[i, j] = z / dpu
-    return out.astype(np.float32)
 
 
 @pytest.mark.parametrize("shot, read", [(0.01, 0.02), (0.0, 0.05), (0.003, 0.0)])

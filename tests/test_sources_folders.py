@@ -191,7 +191,7 @@ def test_num_must_be_positive(tmp_path):
 
 
 def test_threaded_probing_gives_the_plan_of_one_thread(tmp_path, monkeypatch):
-    from degrade.sources import folders
+    from degrade.sources import listing
     root = tmp_path / "many"
     for k in range(24):
         _write(root / f"img{k:02d}.png", 32 + k, 40, k)
@@ -199,7 +199,7 @@ def test_threaded_probing_gives_the_plan_of_one_thread(tmp_path, monkeypatch):
     _write(root / "img11.png", 8, 8, 11)                      # too small for the crop
     plans, warned = [], []
     for threads in (1, 4):
-        monkeypatch.setattr(folders, "PROBE_THREADS", threads)
+        monkeypatch.setattr(listing, "PROBE_THREADS", threads)
         messages = []
         plans.append(plan_samples(as_sources(str(root)), num=30, min_size=(32, 32),
                                   warn=messages.append))
@@ -209,7 +209,7 @@ def test_threaded_probing_gives_the_plan_of_one_thread(tmp_path, monkeypatch):
     assert np.array_equal(one.shapes, many.shapes) and one.listing_hash == many.listing_hash
     assert np.array_equal(one.sample_file, many.sample_file)
     assert one.skipped == many.skipped and warned[0] == warned[1] and len(warned[0]) == 2
-    monkeypatch.setattr(folders, "PROBE_THREADS", 4)
+    monkeypatch.setattr(listing, "PROBE_THREADS", 4)
     with pytest.raises(InputError, match="img07.png: not a readable image"):
         plan_samples(as_sources(str(root)), num=30, min_size=(32, 32), strict=True)
 
@@ -236,3 +236,17 @@ def test_the_plan_names_each_file_relative_to_its_source_root(folder):
     assert plan.rel_paths == ["a.png", "b16.png", "c.jpg", "sub/d.tif"]
     assert plan.rel_paths == [relative_path(Path(f), Path(plan.roots[s]))
                               for f, s in zip(plan.files, plan.file_source)]
+
+
+def test_raw_listing_skips_hidden_files_as_image_listing_does(tmp_path):
+    """macOS writes ``._name.dng`` resource forks beside copied files: not RAW files."""
+    import shutil
+    from degrade.sources.folders import list_source_files
+    dng = raw_sample_paths()[0]
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / "sub").mkdir()
+    for name in ("b.DNG", "._b.dng", ".cache/c.dng", "sub/a.dng", "notes.txt"):
+        shutil.copy(dng, tmp_path / name)
+    root, files = list_source_files(Source(str(tmp_path)), "raw")
+    assert root == tmp_path
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["b.DNG", "sub/a.dng"]

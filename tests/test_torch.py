@@ -269,7 +269,7 @@ def test_error_messages(store, tmp_path):
         PairDataset(store, crop=15)
     with pytest.raises(ParameterError, match="crop = 64: larger than the HQ samples 32x32"):
         PairDataset(store, crop=64)
-    with pytest.raises(ParameterError, match="crop = 0: expected a positive integer"):
+    with pytest.raises(ParameterError, match="crop = 0: expected an integer >= 1"):
         PairDataset(store, crop=0)
     with pytest.raises(ParameterError, match="hflip = 'yes': expected True or False"):
         PairDataset(store, hflip="yes")
@@ -355,3 +355,18 @@ def test_without_torch_the_import_error_says_how_to_install_it(fresh_python):
             "try:\n    import degrade.torch\nexcept ImportError as e:\n    print(e)")
     assert (fresh_python(code).strip()
             == "degrade.torch needs PyTorch: pip install 'degrade[torch]'")
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_the_direct_reader_works_without_pread(tmp_path, monkeypatch, compression):
+    """Windows has no os.pread/os.preadv: the reader seeks and reads instead, same bytes."""
+    import os
+    hq, lq = synthetic_store(tmp_path / "s.zarr", num=5, shard=2, compression=compression)
+    monkeypatch.delattr(os, "pread")
+    monkeypatch.delattr(os, "preadv")
+    ds = PairDataset(tmp_path / "s.zarr", to_float=False)
+    assert ds._open().layouts["hq"] is not None                 # the direct path, not zarr
+    for i in (4, 0, 3, 1, 2):
+        sample = ds[i]
+        assert np.array_equal(sample["hq"].numpy(), chw(hq[i]))
+        assert np.array_equal(sample["lq"].numpy(), chw(lq[i]))

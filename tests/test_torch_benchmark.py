@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.slow      # pytest -m "not slow" skips it
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "torch_loader.py"
 

@@ -82,12 +82,6 @@ def make_rose(data: Path) -> np.ndarray:
     return area_resize(rgb, 480, 320)
 
 
-def make_dog(data: Path) -> np.ndarray:
-    """Nokia N900 dog on grass (MIT): native resolution, black border rows/columns cut."""
-    rgb = render_dng(data / "raw" / "dng" / "nokia_n900_halide_bayer_small_344x256_grbg.dng")
-    return rgb[8:328, 4:252]                       # 320 x 248; rows >= 338 are black
-
-
 def make_colorchecker(data: Path) -> np.ndarray:
     """Infinite-ISP ColorChecker (Apache-2.0): chart region, area-downscaled by 2."""
     rgb = render_dng(data / "raw" / "dng" / "infiniteisp_colorchecker_1920x1080_bggr_12bit.dng")
@@ -183,7 +177,6 @@ def make_chart(size: int = 512) -> np.ndarray:
 
 SAMPLES = {
     "rose": make_rose,
-    "dog": make_dog,
     "colorchecker": make_colorchecker,
     "indoor": make_indoor,
 }

@@ -112,8 +112,8 @@ def _mosaic_kernel(img, cell, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _quantize_kernel(img, black_map, white, max_code, out):
-    """Normalised value -> integer code ``round(x (white - b) + b)`` clipped to
+def _adc_kernel(img, black_map, white, max_code, out):
+    """The sensor ADC of the ``quantize`` op: normalised value -> integer code ``round(x (white - b) + b)`` clipped to
     [0, max_code] -> back to normalised ``(code - b) / (white - b)``, per element of ``img``
     (H, W, C) with its black level ``b = black_map[i % 2, j % 2, k]``."""
     h, w, c = img.shape

@@ -1,4 +1,5 @@
-"""Store quantisation kernel of the dataset engine (float32 [0, 1] -> uint8 / uint16)."""
+"""The store encoding kernel (float32 [0, 1] -> uint8 / uint16, round half up); the rule and
+its one caller are in degrade/_quantise.py."""
 from __future__ import annotations
 
 import numba
@@ -6,7 +7,7 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def _quantise_kernel(src, scale, out):
+def _store_encode_kernel(src, scale, out):
     """out[i] = floor(clip(src[i] * scale + 0.5, 0, scale)), one pass over flat arrays.
 
     ``src`` is float32, ``scale`` a float32 (255 or 65535), ``out`` uint8 or uint16 of the same

@@ -23,12 +23,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import json
 
-    from .._errors import ParameterError
+    from .._validate import check_integer
     from ..run import contact_sheet, inspect_store
     from ..run.inspect import format_summary
 
-    if args.pairs < 1:
-        raise ParameterError(f"--pairs = {args.pairs}: expected an integer >= 1")
+    check_integer("--pairs", args.pairs, 1)
     info = inspect_store(args.store)
     print(json.dumps(info, indent=2) if args.json else format_summary(info, show_recipe=not args.no_recipe))
     if args.grid:

@@ -1,4 +1,5 @@
-"""List every registered op with its parameters and domains.
+"""List every registered op with its parameters, domains and providing package (degrade,
+or the plugin package that registered it through the ``degrade.ops`` entry points).
 
 Examples:
   degrade ops
@@ -13,7 +14,8 @@ HELP = "list the operators, their parameters and domains"
 
 def add_arguments(parser):
     parser.add_argument("--json", action="store_true",
-                        help="print a JSON list: name, domain_in, domain_out, params, summary")
+                        help="print a JSON list: name, domain_in, domain_out, package, params, "
+                             "summary")
 
 
 def op_table() -> list[dict]:
@@ -30,7 +32,11 @@ def op_table() -> list[dict]:
             if p.name in spec.meta_in:
                 params[p.name]["from_metadata"] = True
         entries.append({"name": spec.name, "domain_in": list(spec.domain_in),
-                        "domain_out": spec.domain_out or "same", "random": spec.random,
+                        # ops with a resolve hook (torch_model) take theirs from the stage
+                        "domain_out": spec.domain_out or ("domain_out parameter" if spec.resolve
+                                                          else "same"),
+                        "random": spec.random,
+                        "package": f"{spec.package} {spec.version}".strip(),
                         "params": params, "summary": spec.summary})
     return entries
 
@@ -42,7 +48,7 @@ def run(args) -> int:
         return 0
     for entry in table:
         domains = f"{'|'.join(entry['domain_in'])} -> {entry['domain_out']}"
-        print(f"{entry['name']:<24} {domains}")
+        print(f"{entry['name']:<24} {domains:<40} [{entry['package']}]")
         print(f"    {entry['summary']}")
         for name, p in entry["params"].items():
             default = "required" if p["required"] else f"default {p['default']!r}"

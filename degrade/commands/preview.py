@@ -28,12 +28,13 @@ def run(args) -> int:
     import cv2
 
     from .._errors import InputError
+    from .._validate import check_integer
     from ..preview import preview_grid
     from ..recipe import load_recipe
     from ..sources import default_image, raw_sample_paths, read_image, read_raw
 
-    if not 1 <= args.n <= MAX_DRAWS:
-        raise InputError(f"-n {args.n}: expected 1 to {MAX_DRAWS} draws")
+    if check_integer("-n", args.n, 1) > MAX_DRAWS:
+        raise InputError(f"-n = {args.n}: expected at most {MAX_DRAWS} draws")
     recipe = load_recipe(args.recipe)
     if recipe.input_domain == "raw":   # a mosaic with its metadata (pattern, source_path...)
         raw = read_raw(args.image or raw_sample_paths()[0])

@@ -1,6 +1,10 @@
 """Check recipes without touching any data: YAML, op and parameter names, types, ranges,
 probabilities, the domain chain, and a dry run of a few samples on a synthetic image.
 
+Ops from plugins are imported when a recipe names them (a plugin that fails to import is
+the error); a ``torch_model`` stage's network is loaded and run by the dry run, so a missing
+or unreadable model, or one whose output disagrees with its declaration, is reported here.
+
 Exit status 0 when every recipe is valid, 2 with one 'error:' line otherwise.
 
 Examples:

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._cfa import as_mosaic, cell_channels, check_pattern, pack_planes, unpack_planes
 from .._errors import ParameterError
+from .._quantise import quantise
 from .._registry import register_op
 from .._validate import as_image
 
@@ -144,7 +145,7 @@ def _demosaic_cv2(img: np.ndarray, pattern: str, method: str) -> np.ndarray:
     import cv2
 
     codes = _CV2_CODES[pattern] + ("2RGB_EA" if method == "cv2_ea" else "2RGB")
-    dn = np.rint(np.clip(img, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    dn = quantise(img, "uint16", "half_even")
     rgb = cv2.cvtColor(dn, getattr(cv2, "COLOR_" + codes))
     return rgb.astype(np.float32) / np.float32(65535.0)
 

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._color import RGB2XYZ
 from .._errors import ParameterError
 from .._registry import Range, register_op, register_sampler
-from .._validate import as_image, check_scalar
-from .exposure import check_vector, per_channel_affine
-
-#: sRGB (D65) linear RGB -> XYZ, as in Brooks 2019 ``unprocess.random_ccm``.
-RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                    [0.2126729, 0.7151522, 0.0721750],
-                    [0.0193339, 0.1191920, 0.9503041]])
+from .._validate import as_image, check_scalar, check_vector
+from .exposure import per_channel_affine
 
 #: The four XYZ -> camera matrices Brooks 2019 mixes (google-research unprocessing).
 BROOKS2019_XYZ2CAMS = np.array([
@@ -144,7 +140,8 @@ def apply_ccm(image: np.ndarray, ccm: list[list[float]], clip: bool = False, *,
 WB_GAIN_LIMITS = {name: Range(0, low_open=True) for name in ("red_gain", "blue_gain", "rgb_gain")}
 
 
-def _gains(red_gain, blue_gain, rgb_gain, op: str) -> np.ndarray:
+def gain_vector(red_gain, blue_gain, rgb_gain, op: str) -> np.ndarray:
+    """The per-channel gains ``[red_gain, 1, blue_gain] * rgb_gain``, each checked > 0."""
     r = check_scalar("red_gain", red_gain, op=op, low=0, low_open=True)
     b = check_scalar("blue_gain", blue_gain, op=op, low=0, low_open=True)
     g = check_scalar("rgb_gain", rgb_gain, op=op, low=0, low_open=True)
@@ -190,7 +187,7 @@ def remove_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
     """
     from .._nb.isp import _safe_gains_kernel
 
-    inverse = 1.0 / _gains(red_gain, blue_gain, rgb_gain, "remove_wb_gains")
+    inverse = 1.0 / gain_vector(red_gain, blue_gain, rgb_gain, "remove_wb_gains")
     img = as_image(image, op="remove_wb_gains")
     if not protect_highlights:
         lo, hi = (0.0, 1.0) if clip else (-np.inf, np.inf)
@@ -227,7 +224,7 @@ def apply_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
     >>> apply_wb_gains(np.full((2, 2), 0.25, np.float32), 2.0, 1.5, pattern='RGGB').tolist()
     [[0.5, 0.25], [0.25, 0.375]]
     """
-    g = _gains(red_gain, blue_gain, rgb_gain, "apply_wb_gains")
+    g = gain_vector(red_gain, blue_gain, rgb_gain, "apply_wb_gains")
     img = as_image(image, op="apply_wb_gains", channels=(3, 4), allow_2d=True)
     lo, hi = (0.0, 1.0) if clip else (-np.inf, np.inf)
     return per_channel_affine(img, g, np.zeros(3), pattern=pattern, op="apply_wb_gains",

@@ -15,8 +15,7 @@ import numpy as np
 from .._cfa import as_mosaic, cell_channels, check_pattern
 from .._errors import ParameterError
 from .._registry import Range, register_op
-from .._validate import check_choice, check_scalar
-from .noise import require_rng
+from .._validate import check_choice, check_scalar, require_rng
 
 CHANNEL_SETS = ("RGB", "RG", "RB", "GB", "R", "G", "B")
 LINE_MODES = {"stuck": 0, "offset": 1, "random": 2}     # codes of degrade._nb.defects

@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 
 from .._errors import ParameterError
+from .._quantise import quantise
 from .._registry import RGB_DOMAINS, Range, register_op
 from .._validate import as_image, check_choice, check_scalar
 from .blur import BORDER, gaussian_blur
-from .jpeg import to_uint8
 from .noise import SIGMA_UNITS
 from .psf import KSIZE, MAX_KSIZE, MAX_SIGMA, SIGMA, check_sigma
 
@@ -26,7 +26,7 @@ def canny_mask(img: np.ndarray, low_threshold: float, high_threshold: float, dil
     ``cv2.Canny(low, high)`` (3x3 Sobel, L1 gradient); dilated by a ``(2d+1)``-wide ellipse
     when ``dilate = d > 0``; softened by a Gaussian of σ = ``feather`` when > 0.
     """
-    gray = cv2.cvtColor(to_uint8(img), cv2.COLOR_RGB2GRAY)
+    gray = cv2.cvtColor(quantise(img, "uint8", "half_even"), cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(gray, float(low_threshold), float(high_threshold))
     if dilate > 0:
         element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))

@@ -15,7 +15,7 @@ import numpy as np
 from .._cfa import cell_channels, check_pattern
 from .._errors import ParameterError
 from .._registry import ANY_DOMAIN, Range, register_op, register_sampler
-from .._validate import as_image, check_scalar
+from .._validate import as_image, check_scalar, check_vector
 
 BIT_DEPTHS = (8, 10, 12, 14, 16)
 
@@ -23,19 +23,6 @@ BIT_DEPTHS = (8, 10, 12, 14, 16)
 def check_image_any(image, op: str) -> np.ndarray:
     """RGB (H, W, 3), mosaic (H, W) or packed RAW (H/2, W/2, 4) as float32."""
     return as_image(image, op=op, channels=(3, 4), allow_2d=True)
-
-
-def check_vector(name: str, value, lengths: tuple[int, ...], *, op: str,
-                 low: float | None = None, low_open: bool = False) -> np.ndarray:
-    """A scalar (broadcast to ``lengths[0]``) or a list of one of ``lengths`` finite numbers."""
-    if np.isscalar(value) and not isinstance(value, str):
-        value = [check_scalar(name, value, op=op, low=low, low_open=low_open)] * lengths[0]
-    arr = np.asarray(value, dtype=object)
-    if arr.ndim != 1 or len(arr) not in lengths:
-        raise ParameterError(f"{op}: parameter '{name}' = {value!r}: expected a number or a "
-                             f"list of {' or '.join(map(str, lengths))} numbers")
-    return np.array([check_scalar(name, v, op=op, low=low, low_open=low_open) for v in arr],
-                    dtype=np.float64)
 
 
 def per_channel_affine(img: np.ndarray, scale, offset, *, pattern, op: str,
@@ -284,7 +271,7 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
     >>> round(float(quantize(np.full((1, 1), 0.5004, np.float32), 10)[0, 0]) * 1023, 3)
     512.0
     """
-    from .._nb.isp import _quantize_kernel
+    from .._nb.isp import _adc_kernel
 
     bits = int(check_scalar("bit_depth", bit_depth, op="quantize", integer=True))
     if bits not in BIT_DEPTHS:
@@ -297,7 +284,7 @@ def quantize(image: np.ndarray, bit_depth: Literal[8, 10, 12, 14, 16] = 12,
     img = check_image_any(image, "quantize")
     view = img[:, :, None] if img.ndim == 2 else img
     out = np.empty_like(view)
-    _quantize_kernel(view, site_values(b, view, pattern, "quantize"), w, max_code, out)
+    _adc_kernel(view, site_values(b, view, pattern, "quantize"), w, max_code, out)
     return out.reshape(img.shape)
 
 

@@ -5,19 +5,10 @@ from typing import Literal
 
 import numpy as np
 
-from .._errors import ParameterError
 from .._registry import ANY_DOMAIN, Range, register_op
-from .._validate import as_image, check_choice, check_scalar
+from .._validate import as_image, check_choice, check_scalar, require_rng
 
 SIGMA_UNITS = {"unit": 1.0, "8bit": 255.0}
-
-
-def require_rng(rng, op: str) -> np.random.Generator:
-    """Ops that draw need an explicit Generator: degrade never uses global random state."""
-    if not isinstance(rng, np.random.Generator):
-        raise ParameterError(f"{op}: needs rng=numpy.random.Generator (got {type(rng).__name__}); "
-                             "e.g. rng=np.random.default_rng(0)")
-    return rng
 
 
 @register_op("gaussian_noise", domain_in=ANY_DOMAIN, random=True, limits={"sigma": Range(0)})

@@ -15,18 +15,19 @@ from typing import Literal
 import numpy as np
 
 from .._errors import ParameterError
+from .._quantise import quantise
 from .._registry import RGB_DOMAINS, Range, register_op, register_sampler
-from .._validate import as_image, check_choice, check_scalar
-from .noise import SIGMA_UNITS, require_rng
+from .._validate import as_image, check_choice, check_scalar, require_rng
+from .noise import SIGMA_UNITS
 
 #: luma weights: torchvision ``rgb_to_grayscale`` (Real-ESRGAN's torch chain) and BT.601
 #: (``cv2.cvtColor``, BSRGAN).
 LUMA = {"torchvision": (0.2989, 0.587, 0.114), "bt601": (0.299, 0.587, 0.114)}
 
 
-def quantize_8bit(x: np.ndarray) -> np.ndarray:
+def quantise_8bit(x: np.ndarray) -> np.ndarray:
     """``clip(round(x·255), 0, 255) / 255`` in float32 (round half to even, like torch)."""
-    return np.clip(np.rint(x * np.float32(255.0)), 0.0, 255.0) / np.float32(255.0)
+    return quantise(x, "uint8", "half_even") / np.float32(255.0)
 
 
 def levels_for(q: np.ndarray) -> float:
@@ -120,14 +121,14 @@ def poisson_noise(image: np.ndarray, scale: float = 1.0, gray: bool = False,
     weights = LUMA[check_choice("luma", luma, tuple(LUMA), op=op)]
     check_choice("base", base, ("input", "quantized"), op=op)
     rng = require_rng(rng, op)
-    b = quantize_8bit(img) if base == "quantized" else img
+    b = quantise_8bit(img) if base == "quantized" else img
     if gray:
         if img.shape[2] != 3:
             raise ParameterError(f"{op}: gray=True needs 3 channels, got {img.shape[2]}")
         lum = b[..., 0] * weights[0] + b[..., 1] * weights[1] + b[..., 2] * weights[2]
-        q = quantize_8bit(lum.astype(np.float32))[..., None]
+        q = quantise_8bit(lum.astype(np.float32))[..., None]
     else:
-        q = quantize_8bit(img)
+        q = quantise_8bit(img)
     if levels is None:
         L = levels_for(q)
         lo, cdf, guide = poisson_tables(L)

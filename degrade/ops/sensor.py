@@ -15,8 +15,7 @@ from .. import noise_models  # noqa: F401  (registers the noise-parameter sample
 from .._cfa import check_pattern, rgbg_sites
 from .._errors import ParameterError
 from .._registry import Range, register_op
-from .._validate import as_image, check_choice, check_scalar
-from .noise import require_rng
+from .._validate import as_image, check_choice, check_scalar, require_rng
 
 LINEAR_DOMAINS = ("linear", "camera", "raw")
 QUANTIZATION = {"none": 0, "uniform": 1, "round": 2}   # codes of degrade._nb.sensor

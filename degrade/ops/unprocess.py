@@ -16,7 +16,7 @@ from .._cfa import as_mosaic, cell_channels, check_pattern
 from .._registry import register_op, register_sampler
 from .._validate import as_image
 from .bayer import demosaic
-from .color import (_gains, apply_ccm, apply_wb_gains, brooks2019_ccm, brooks2019_wb_gains,
+from .color import (apply_ccm, apply_wb_gains, brooks2019_ccm, brooks2019_wb_gains, gain_vector,
                     rgb_to_camera_matrix)
 from .tone import gamma_compress, smoothstep
 
@@ -98,7 +98,7 @@ def unprocess_brooks2019(image: np.ndarray, ccm: list[list[float]], rgb_gain: fl
     op = "unprocess_brooks2019"
     cell = cell_channels(check_pattern(pattern, op=op))
     rgb2cam = rgb_to_camera_matrix(ccm, op=op)
-    inverse = 1.0 / _gains(red_gain, blue_gain, rgb_gain, op)
+    inverse = 1.0 / gain_vector(red_gain, blue_gain, rgb_gain, op)
     img = as_image(image, op=op)
     out = np.empty(img.shape[:2], np.float32)
     buf = np.empty(img.shape[1] * 3, np.float32)

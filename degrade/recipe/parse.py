@@ -119,6 +119,13 @@ class Parser:
                    if ps.required and name not in params and name not in spec.meta_in]
         if missing and sampler is None:
             raise RecipeError(f"op '{spec.name}' needs parameter(s) {', '.join(missing)}", path=path)
+        if spec.resolve is not None:    # domains/parameters that follow the stage (torch_model)
+            try:
+                spec, extra = spec.bind({k: v.value for k, v in params.items()
+                                         if isinstance(v, Constant)})
+            except DegradeError as e:
+                raise RecipeError(str(e), path=path) from None
+            params.update((k, Constant(v, f"{path}.{k}")) for k, v in extra.items())
         return OpNode(node, path, p, spec, params, label, sampler, config)
 
     def _typed_value(self, raw, pspec, op, where):

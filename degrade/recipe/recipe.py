@@ -45,7 +45,8 @@ def to_json_value(value):
 
 
 class Recipe:
-    """A validated recipe. Build with :func:`degrade.load_recipe`.
+    """A validated recipe. Build with :func:`degrade.load_recipe` (a file or a built-in name)
+    or :meth:`Recipe.from_yaml` (YAML text).
 
     Attributes: ``name``, ``text`` (YAML), ``hash`` (sha256 of the text), ``seed``,
     ``input_domain``, ``output_domain``, ``target_domain``, ``target_size`` ((h, w) or None),
@@ -74,6 +75,12 @@ class Recipe:
 
     def __repr__(self):
         return f"Recipe({self.name!r}, input={self.input_domain}, output={self.output_domain})"
+
+    @classmethod
+    def from_yaml(cls, text: str, file: str | None = None) -> "Recipe":
+        """Parse and validate recipe YAML text (``file`` names it in messages and records)."""
+        from .loading import recipe_from_yaml
+        return recipe_from_yaml(text, file)
 
     # -- sampling -------------------------------------------------------------------------------
     def sample(self, seed: int | None = None, index: int = 0) -> dict:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import ARRAYS, dequantise, done_shards, open_store
+from .layout import ARRAYS, StoreError
+from .store import dequantise, done_shards, open_store
 
 MAX_SUMMARY_RECORDS = 2000
 
@@ -131,19 +132,16 @@ def format_summary(info: dict, *, show_recipe: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    return image
-
-
 def contact_sheet(path, out, *, pairs: int = 8, seed: int = 0) -> Path:
     """Write a PNG of ``pairs`` random (HQ | LQ) pairs, LQ enlarged (nearest) to the HQ size.
 
-    Mosaics are shown as gray. Returns the written path.
+    Each image is shown as ``degrade preview`` shows it (:func:`degrade.preview.to_display`:
+    mosaics demosaiced for display, camera RGB white-balanced from the record, linear data
+    gamma-encoded). Returns the written path.
     """
+    from ..preview import enlarge, to_display
+    from ..recipe import load_recipe
     from ..sources.images import write_image
-    from .store import StoreError
 
     group = open_store(path)
     num = int(group["hq"].shape[0])
@@ -152,19 +150,19 @@ def contact_sheet(path, out, *, pairs: int = 8, seed: int = 0) -> Path:
     available = [i for k in done for i in range(k * shard, min(num, (k + 1) * shard))]
     if not available:
         raise StoreError(f"{path}: no finished samples to draw")
+    recipe = load_recipe(group.attrs["recipe_text"])
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(available, size=min(pairs, len(available)), replace=False))
     rows = []
     for i in chosen:
-        hq = _as_rgb(dequantise(group["hq"][int(i)]))
-        lq = _as_rgb(dequantise(group["lq"][int(i)]))
-        ry, rx = -(-hq.shape[0] // lq.shape[0]), -(-hq.shape[1] // lq.shape[1])
-        lq_big = np.repeat(np.repeat(lq, ry, axis=0), rx, axis=1)[: hq.shape[0], : hq.shape[1]]
-        gap = np.ones((hq.shape[0], 4, 3), np.float32)
-        rows.append(np.concatenate([hq, gap, lq_big], axis=1))
-        rows.append(np.ones((4, rows[-1].shape[1], 3), np.float32))
-    sheet = np.ascontiguousarray(np.concatenate(rows[:-1], axis=0), dtype=np.float32)
-    return write_image(out, np.clip(sheet, 0, 1))
+        meta = json.loads(str(group["records"][int(i)])).get("meta", {})
+        hq = to_display(dequantise(group["hq"][int(i)]), recipe.target_domain, meta)
+        lq = to_display(dequantise(group["lq"][int(i)]), recipe.output_domain, meta)
+        gap = np.full((hq.shape[0], 4, 3), 255, np.uint8)
+        rows.append(np.concatenate([hq, gap, enlarge(lq, hq.shape[:2])], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    sheet = np.concatenate(rows[:-1], axis=0)
+    return write_image(out, sheet.astype(np.float32) / np.float32(255))
 
 
 def replay_sample(path, index: int):
@@ -182,8 +180,8 @@ def replay_sample(path, index: int):
         The source file is gone or unreadable.
     """
     from ..recipe import load_recipe
-    from ..sources.folders import cut_patch, read_file, with_source_origin
-    from .store import StoreError
+    from ..sources.decode import read_file
+    from ..sources.patches import cut_patch, with_source_origin
 
     group = open_store(path)
     attrs = dict(group.attrs)

@@ -1,16 +1,11 @@
-"""The zarr v3 training store: layout, attributes, whole-shard writes and resume detection.
+"""The zarr v3 training store: creation, attributes, whole-shard writes and resume detection.
 
-Layout of a store (a directory, zarr v3 group)::
-
-    hq       (N, H, W, C) or (N, H, W)   one chunk per sample, shards of S samples (hq/c.K.0.0.0)
-    lq       (N, h, w, C) or (N, h, w)   same sharding
-    records  (N,) string                 one JSON document per sample; one chunk per shard
-    zarr.json                            the group attributes (see :func:`new_attributes`)
-
-A shard of all three arrays is written by exactly one task, in one call per array, so no two
-writers ever touch one file (zarr loses samples when they do). ``LocalStore`` writes a file
-to a temporary name and renames it, so a shard file that exists is complete: a shard is done
-when its ``hq``, ``lq`` and ``records`` files all exist, which is how a re-run resumes.
+The layout (names, chunk keys, shard files, the shard index) is defined in :mod:`.layout`,
+which the readers share. A shard of all three arrays is written by exactly one task, in one
+call per array, so no two writers ever touch one file (zarr loses samples when they do). A
+file is written to a temporary name and renamed, so a shard file that exists is complete: a
+shard is done when its ``hq``, ``lq`` and ``records`` files all exist, which is how a re-run
+resumes.
 """
 from __future__ import annotations
 
@@ -23,68 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DegradeError
-
-STORE_FORMAT = 1
-ARRAYS = ("hq", "lq", "records")
-#: v3 "default" chunk keys with "." separators: every shard file sits directly in its
-#: array's folder (``hq/c.12.0.0.0``) instead of nested folders (``hq/c/12/0/0/0``), which
-#: saves ~3 mkdir calls per file (0.25 ms each here); readers see no difference.
-FLAT_KEYS = {"name": "default", "separator": "."}
-MISSING_CHUNK = np.uint64(2**64 - 1)   #: index entry of an absent inner chunk
-#: stored value = round(clip(x, 0, 1) * scale) for the integer dtypes; float16 stores x as is.
-DTYPE_SCALE = {"uint8": 255, "uint16": 65535, "float16": 1}
-#: keys of the attributes that must match for a re-run to resume into an existing store
-FINGERPRINT_KEYS = ("store_format", "recipe_hash", "seed", "num", "shard_size", "dtype",
-                    "listing_hash", "patches", "compression")
-
-
-class StoreError(DegradeError):
-    """An output store cannot be created, resumed or read."""
-
+from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
+from .._quantise import quantise as _quantise
+from .layout import ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file
 
 def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
-    """float32 [0, 1] -> the stored dtype: ``floor(clip(x, 0, 1) * scale + 0.5)`` or float16.
-
-    ``out``: a C-contiguous array of ``image``'s shape and ``dtype`` to write into (a slot of
-    a shard buffer) instead of a new array.
-    """
-    src = np.asarray(image) if dtype == "float16" else np.ascontiguousarray(image, np.float32)
-    if out is None:
-        out = np.empty(src.shape, dtype=dtype)
-    elif out.shape != src.shape or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
-        raise ValueError(f"quantise: out is {out.dtype}{out.shape}, expected a C-contiguous "
-                         f"{dtype}{src.shape}")
-    if dtype == "float16":
-        out[...] = src
-        return out
-    _quantise_kernel()(src.reshape(-1), _SCALES[dtype], out.reshape(-1))
-    return out
+    """The store encoding: float32 [0, 1] -> the stored dtype,
+    ``floor(clip(x, 0, 1) * scale + 0.5)`` (round half up) or float16 as is
+    (:func:`degrade._quantise.quantise`, rule ``"half_up"``). ``out``: a C-contiguous
+    array of ``image``'s shape and ``dtype`` to write into (a slot of a shard buffer)."""
+    return _quantise(image, dtype, "half_up", out)
 
 
-_SCALES = {name: np.float32(scale) for name, scale in DTYPE_SCALE.items()}
-
-
-def _quantise_kernel():
-    """The numba kernel, imported on first use (readers of a store need no numba)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from .._nb.quantise import _quantise_kernel as kernel
-        _KERNEL = kernel
-    return _KERNEL
-
-
-_KERNEL = None
-
-
-def dequantise(stored: np.ndarray) -> np.ndarray:
-    """The stored array back to float32 in [0, 1]."""
-    if stored.dtype == np.float16:
-        return stored.astype(np.float32)
-    return stored.astype(np.float32) / np.float32(DTYPE_SCALE[str(stored.dtype)])
-
-
-def _compressors(name: str):
+def compressors(name: str):
+    """The zarr codec of a ``compression`` name; StoreError for an unknown one."""
     from zarr.codecs import BloscCodec, ZstdCodec
     if name == "none":
         return None
@@ -102,14 +49,14 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
     from zarr.codecs import ZstdCodec
 
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
-    compressors = _compressors(compression)
+    codecs = compressors(compression)
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
     for name, shape in (("hq", hq_shape), ("lq", lq_shape)):
         shape = tuple(int(n) for n in shape)
         dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
-                           shards=(shard,) + shape, compressors=compressors, config=config,
+                           shards=(shard,) + shape, compressors=codecs, config=config,
                            dimension_names=dims, fill_value=0, chunk_key_encoding=FLAT_KEYS)
     # records: one plain chunk per shard (a sharded string array costs ~13 ms per 64-sample
     # write against ~1 ms; reading one record decodes its shard's JSON, well under 1 ms)
@@ -166,11 +113,6 @@ def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
     return lines
 
 
-def shard_file(path, array: str, shard: int, ndim: int) -> Path:
-    """The file of shard ``shard`` of ``array``: ``ARRAY/c.K.0.0...`` (``FLAT_KEYS``)."""
-    return Path(path, array, ".".join(["c", str(shard)] + ["0"] * (ndim - 1)))
-
-
 def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
     """Shards whose hq, lq and records files all exist (each written atomically)."""
     return {k for k in range(n_shards)
@@ -178,7 +120,7 @@ def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
 
 
 def _sample_codec(name: str):
-    """The numcodecs object behind zarr's codec of the same configuration (see _compressors)."""
+    """The numcodecs object behind zarr's codec of the same configuration (see compressors)."""
     import numcodecs
     if name == "lz4":
         return numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.NOSHUFFLE)
@@ -191,14 +133,10 @@ def shard_parts(samples: np.ndarray, shard_len: int, compression: str) -> list:
     """The buffers that make one shard file of ``hq``/``lq`` (zarr v3 ``sharding_indexed``).
 
     Inner chunks are single samples, encoded with the ``bytes`` codec (little endian) and the
-    optional compressor; the index, at the end, holds ``(offset, nbytes)`` as little-endian
-    uint64 per chunk in sample order (``2**64 - 1`` for chunks past the array's end) followed
-    by its crc32c. This is what zarr writes for the array metadata made by
+    optional compressor, then the index (:func:`.layout.encode_index`). This is what zarr writes for the array metadata made by
     :func:`create_store` (a test compares the bytes), built in one pass: zarr's own writer
     spends ~0.15 ms of asyncio bookkeeping per inner chunk, as much as a small sample costs.
     """
-    import google_crc32c
-
     data = np.ascontiguousarray(samples, dtype=samples.dtype.newbyteorder("<"))
     count = data.shape[0]
     codec = _sample_codec(compression)
@@ -208,12 +146,7 @@ def shard_parts(samples: np.ndarray, shard_len: int, compression: str) -> list:
     else:
         parts = [bytes(codec.encode(data[i].reshape(-1).view(np.uint8))) for i in range(count)]
         lengths = np.array([len(p) for p in parts], np.uint64)
-    index = np.full((shard_len, 2), MISSING_CHUNK, dtype="<u8")
-    index[:count, 1] = lengths
-    index[:count, 0] = np.cumsum(lengths) - lengths
-    index_bytes = index.tobytes()
-    checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
-    return parts + [index_bytes, checksum]
+    return parts + [encode_index(lengths, shard_len)]
 
 
 def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes:

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from .._cfa import PATTERNS
+from .._color import RGB2XYZ
 from .._errors import InputError, ParameterError
 
 COLOR_MATRIX_SOURCES = ("rgb_xyz_matrix", "color_matrix", "default")
@@ -127,7 +128,6 @@ def _white_balance(raw) -> tuple[tuple[float, float, float], str]:
 
 
 def _xyz_to_cam(raw) -> tuple[np.ndarray, str]:
-    from ..ops.color import RGB2XYZ
 
     cam_xyz = np.asarray(raw.rgb_xyz_matrix, np.float64)[:3, :3]
     if np.abs(cam_xyz).sum() > 0:

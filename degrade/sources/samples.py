@@ -1,6 +1,6 @@
 """The built-in sample images shipped in ``degrade/samples/`` (see its README.md).
 
-Four photos rendered from real camera sensor data (``colorchecker``, ``dog``, ``indoor``,
+Three photos rendered from real camera sensor data (``colorchecker``, ``indoor``,
 ``rose``) and a synthetic test chart (``chart``): small 8-bit sRGB PNGs, with their
 licenses in ``degrade/samples/LICENSES``. They make every example, test and benchmark
 runnable without downloading data. Two small Bayer DNGs in ``degrade/samples/raw``
@@ -30,7 +30,7 @@ def sample_paths() -> list[Path]:
     Examples
     --------
     >>> [p.stem for p in sample_paths()]
-    ['chart', 'colorchecker', 'dog', 'indoor', 'rose']
+    ['chart', 'colorchecker', 'indoor', 'rose']
     """
     return sorted(SAMPLES_DIR.glob("*.png"), key=lambda p: p.name)
 

@@ -5,13 +5,9 @@ import cv2
 import numpy as np
 
 from .._errors import DegradeError
+from .._quantise import quantise
 from .._registry import Range, register_op
 from .._validate import as_image, check_scalar
-
-
-def to_uint8(img: np.ndarray) -> np.ndarray:
-    """Round [0, 1] floats to 8-bit: ``uint8(round(clip(x, 0, 1) * 255))``."""
-    return np.rint(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 @register_op("jpeg", domain_in="srgb", limits={"quality": Range(0, 100)})
@@ -41,7 +37,7 @@ def jpeg(image: np.ndarray, quality: int, *, rng=None) -> np.ndarray:
     """
     img = as_image(image, op="jpeg")
     q = check_scalar("quality", quality, op="jpeg", integer=True, low=0, high=100)
-    bgr = cv2.cvtColor(to_uint8(img), cv2.COLOR_RGB2BGR)
+    bgr = cv2.cvtColor(quantise(img, "uint8", "half_even"), cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
     if not ok:
         raise DegradeError("jpeg: OpenCV failed to encode the image")

@@ -1,6 +1,6 @@
 """DiffJPEG-equivalent JPEG simulation with a float quality (Real-ESRGAN's JPEG).
 
-libjpeg through OpenCV (integer quality, 8-bit output) is :func:`degrade.ops.jpeg.jpeg`.
+libjpeg through OpenCV (integer quality, 8-bit output) is :func:`degrade.ops.jpeg`.
 """
 from __future__ import annotations
 

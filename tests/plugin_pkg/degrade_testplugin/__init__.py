@@ -1,0 +1,1 @@
+"""Test plugin for degrade (see tests/test_plugins.py)."""
