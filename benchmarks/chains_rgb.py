@@ -287,6 +287,7 @@ CHAINS = {
 def sized_recipe(name, size):
     text = (RECIPES / f"{name}.yaml").read_text()
     text = re.sub(r"(?m)^  size: \d+", f"  size: {size}", text, count=1)
+    text = re.sub(r"(?m)^  region: .*\n", "", text)       # degrade exactly the size x size image
     return degrade.load_recipe(text)
 
 

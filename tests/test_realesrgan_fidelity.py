@@ -5,14 +5,12 @@
    sqrt(n p (1-p))) and every range exactly.
 2. Steps: for fixed parameters each op equals basicsr 1.4.2 (kernels, filter2D, USMSharp,
    DiffJPEG, F.interpolate), when basicsr and torch are importable; skipped otherwise.
-   basicsr is an optional oracle, loaded file by file (its package __init__ needs
-   torchvision, which is not a dependency).
+   basicsr is an optional oracle, imported through tests/basicsr_oracle.py (its package
+   __init__ needs torchvision, which is not a dependency).
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import types
 from pathlib import Path
 
@@ -23,6 +21,8 @@ import degrade
 from degrade import ops
 from degrade.ops.psf import build_psf
 from degrade.ops.psf_samplers import REALESRGAN_KINDS, REALESRGAN_PROBS
+
+from basicsr_oracle import basicsr_modules
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "realesrgan_x4plus.yaml"
 N = 3000
@@ -129,40 +129,8 @@ def test_final_order_and_sinc(plans):
 # ------------------------------------------------------------------ basicsr as an oracle
 def load_basicsr():
     """basicsr's degradations / img_process_util / diffjpeg modules, or None."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return None
-    spec = importlib.util.find_spec("basicsr")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(spec.submodule_search_locations[0])
-    stub = types.ModuleType("torchvision.transforms.functional_tensor")
-    stub.rgb_to_grayscale = lambda img, num_output_channels=1: (
-        0.2989 * img[:, 0:1] + 0.587 * img[:, 1:2] + 0.114 * img[:, 2:3])
-    names = ["torchvision", "torchvision.transforms", "torchvision.transforms.functional_tensor"]
-    saved = {n: sys.modules.get(n) for n in names}
-    fake = {n: types.ModuleType(n) for n in names[:2]}
-    sys.modules.update({**fake, names[2]: stub})
-    err = np.geterr()                      # basicsr sets np.seterr(divide/invalid='ignore')
-    mods = {}
-    try:
-        for key, rel in (("deg", "data/degradations.py"), ("util", "utils/img_process_util.py"),
-                         ("jpeg", "utils/diffjpeg.py")):
-            s = importlib.util.spec_from_file_location(f"_basicsr_oracle_{key}", root / rel)
-            m = importlib.util.module_from_spec(s)
-            s.loader.exec_module(m)
-            mods[key] = m
-    except Exception:                      # any import problem: no oracle
-        return None
-    finally:
-        np.seterr(**err)
-        for n, m in saved.items():
-            if m is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = m
-    return types.SimpleNamespace(**mods)
+    mods = basicsr_modules("data.degradations", "utils.img_process_util", "utils.diffjpeg")
+    return None if mods is None else types.SimpleNamespace(deg=mods[0], util=mods[1], jpeg=mods[2])
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,32 @@ CASES = [
     ("stages: [{op: jpeg, quality: 50]",
      r"line 1, column \d+: invalid YAML"),
     ("seed: -3\nstages: []", r"seed: seed = -3: expected a non-negative integer"),
+    # habits from BasicSR / Albumentations get pointed to degrade's spelling
+    ("stages: [{op: gaussian_noise, sigma: 0.1, prob: 0.5}]",
+     r"stages\[0\]\.prob: op 'gaussian_noise' has no parameter 'prob' \(did you mean 'p'\?\)"),
+    ("stages: [{one_of: [{op: jpeg, quality: 5}], prob: 0.5}]",
+     r"stages\[0\]\.prob: unknown key 'prob' in one_of \(did you mean 'p'\?\)"),
+    ("blocks: {n: [{op: gaussian_noise, id: g, sigma: 0.1}]}\nstages: [{block: n, with: {g.prob: 0.3}}]",
+     r"stages\[0\]\(block n\)\[0\]\.prob: op 'gaussian_noise' has no parameter 'prob' "
+     r"\(did you mean 'p'\?\)"),
+    ("stages: [{op: gaussian_noise, sigma: [1, 15], sigma_units: 8bit}]",
+     r"stages\[0\]\.sigma: \[1, 15\] is not valid for parameter 'sigma' of op 'gaussian_noise': "
+     r"expected a value of type float; a random value in a range is written \{uniform: \[1, 15\]\}"),
+    ("stages: [{op: jpeg, quality: [30, 95]}]",
+     r"stages\[0\]\.quality: .*a random value in a range is written \{int_uniform: \[30, 95\]\}"),
+    # some_of
+    ("stages: [{some_of: [{op: jpeg, quality: 5}]}]",
+     r"stages\[0\]: some_of needs 'n', how many of its 1 stages run"),
+    ("stages: [{some_of: [{op: jpeg, quality: 5}], n: 2}]",
+     r"stages\[0\]\.n: n = 2: expected an integer in 0\.\.1"),
+    ("stages: [{some_of: [{op: jpeg, quality: 5}], n: {uniform: [0, 1]}}]",
+     r"stages\[0\]\.n: n = \{'uniform': \[0, 1\]\}: expected an integer in 0\.\.1"),
+    ("stages: [{some_of: [{op: jpeg, quality: 5}, {weight: 0, op: jpeg, quality: 6}], n: 2}]",
+     r"stages\[0\]\.n: n can be 2 but only 1 stages have a positive weight"),
+    ("stages: [{some_of: [{op: jpeg, quality: 5}], n: 1, order: shuffled}]",
+     r"stages\[0\]\.order: order = 'shuffled': expected one of listed, random"),
+    ("input: camera\nstages: [{some_of: [{op: mosaic}], n: 1}]",
+     r"stages\[0\]\.some_of\[0\]: a some_of stage must keep the domain"),
 ]
 
 

@@ -199,3 +199,91 @@ def test_replay_rejects_what_is_not_a_record(rgb):
                    {**record, "seed": "x"}):
         with pytest.raises(DegradeError, match="not a degrade record"):
             r.replay(rgb, broken)
+
+
+SOME_OF = """
+stages:
+  - some_of:
+      - {op: gaussian_noise, sigma: 0.01}
+      - {op: gaussian_blur, sigma_x: 1.0, weight: 2}
+      - {op: gaussian_noise, sigma: 0.02}
+    n: %s
+    order: %s
+"""
+
+
+def _ops(record):
+    return tuple((s["op"], s["params"].get("sigma")) for s in record["steps"])
+
+
+def test_some_of_draws_k_of_n_by_weight_without_replacement():
+    r = load_recipe(SOME_OF % ("{int_uniform: [1, 2]}", "listed"))
+    plans = [_ops(r.sample(0, i)) for i in range(N)]
+    sizes = Counter(len(p) for p in plans)
+    assert set(sizes) == {1, 2} and abs(sizes[1] / N - 0.5) < binomial_tol(0.5)
+    assert all(len(set(p)) == len(p) for p in plans)                 # no stage twice
+    # k = 1: the blur (weight 2 of 4) half of the time
+    singles = [p for p in plans if len(p) == 1]
+    blur = sum(p[0][0] == "gaussian_blur" for p in singles)
+    assert abs(blur / len(singles) - 0.5) < binomial_tol(0.5, len(singles))
+    # k = 2, sequential weighted draws: P(blur not chosen) = 2 * (1/4 * 1/3) = 1/6
+    pairs = [p for p in plans if len(p) == 2]
+    no_blur = sum(all(op != "gaussian_blur" for op, _ in p) for p in pairs)
+    assert abs(no_blur / len(pairs) - 1 / 6) < binomial_tol(1 / 6, len(pairs))
+    # listed order: the chosen stages keep the recipe's order
+    rank = {("gaussian_noise", 0.01): 0, ("gaussian_blur", None): 1, ("gaussian_noise", 0.02): 2}
+    assert all([rank[s] for s in p] == sorted(rank[s] for s in p) for p in pairs)
+
+
+def test_some_of_random_order_and_fixed_n():
+    r = load_recipe(SOME_OF % ("3", "random"))
+    orders = Counter(_ops(r.sample(0, i)) for i in range(600))
+    assert len(orders) == 6 and all(len(o) == 3 for o in orders)     # every permutation
+
+
+def test_some_of_replays_from_the_record(rgb):
+    r = load_recipe(SOME_OF % ("{choice: [0, 2]}", "random"))
+    for index in range(6):
+        pair = r.run(rgb, seed=3, index=index)
+        again = r.replay(rgb, json.loads(json.dumps(pair.record)))
+        assert np.array_equal(again.lq, pair.lq)
+        assert r.sample(3, index) == r.sample(3, index)
+
+
+def _doc_tool():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "tools" / "gen_recipe_docs.py"
+    spec = importlib.util.spec_from_file_location("gen_recipe_docs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_list_every_sampler_argument_as_the_registry_has_it():
+    from degrade._registry import all_samplers
+    tool = _doc_tool()
+    page = tool.DOC.read_text(encoding="utf-8")
+    assert tool.updated(page) == page, "docs/recipes.md is stale: python tools/gen_recipe_docs.py"
+    section = page.split(tool.BEGIN)[1].split(tool.END)[0]
+    for spec in all_samplers():
+        assert f"#### `{spec.name}`" in section
+        documented = {n for names, _, text in tool.parameter_docs(spec.function) if text
+                      for n in names}
+        assert set(spec.params) <= documented, (spec.name, set(spec.params) - documented)
+        for name in spec.params:
+            assert f"`{name}`" in section.split(f"#### `{spec.name}`")[1].split("####")[0]
+
+
+def test_a_changed_scale_points_to_every_relative_resize():
+    """Porting realesrgan_x4plus to x2 by editing target.scale: the error names the other
+    target-relative resizes too (Real-ESRGAN's second resize is s / scale)."""
+    from pathlib import Path
+    from degrade import RecipeError
+    from degrade.sources import load_sample
+    text = (Path(__file__).resolve().parents[1] / "recipes" / "realesrgan_x4plus.yaml").read_text()
+    recipe = load_recipe(text.replace("  scale: 4\n", "  scale: 2\n", 1))
+    with pytest.raises(RecipeError, match=r"400x400 region at scale 2 needs 200x200; end the chain "
+                       r"with \{op: resize, relative_to: target, scale: 0\.5\}; the chain has 5 "
+                       r"resizes relative to the target \(stages\[6\]\.one_of\[0\], \.\.\.\)"):
+        recipe.run(load_sample("chart"), 0, 0)

@@ -80,3 +80,24 @@ def test_eld_and_njust_ranges_in_records():
         (n,) = _steps(record, "poisson_gaussian_noise")
         k = n["shot"] * sony.full_scale
         assert sony.gain_at_iso(3200) <= k <= sony.gain_at_iso(9600)
+
+
+def test_eld2020_clips_the_noisy_raw_as_eld_training_does(image):
+    """ELD's SynDataset/ISPDataset clip the synthesised noisy raw to [0, 1] right after the
+    noise model; without the clip dark pixels go below zero (the op keeps them)."""
+    recipe = degrade.load_recipe(str(RECIPES / "eld2020.yaml"))
+    dark = np.ascontiguousarray(image * np.float32(0.05))
+    negative_unclipped = 0
+    for index in range(4):
+        sample = recipe.run(dark, seed=0, index=index)
+        (p,) = _steps(sample.record, "noise_eld2020")
+        assert p["clip"] is True
+        assert sample.lq.min() >= 0 and sample.lq.max() <= 1
+        unclipped = dict(sample.record)
+        unclipped["steps"] = [dict(s, params=dict(s["params"], clip=False))
+                              if s["op"] == "noise_eld2020" else s for s in sample.record["steps"]]
+        raw = recipe.replay(dark, unclipped).lq
+        negative_unclipped += int((raw < 0).sum())
+        assert np.array_equal(np.clip(raw, 0, 1), sample.lq)
+    assert negative_unclipped > 0
+

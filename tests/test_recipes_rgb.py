@@ -47,24 +47,34 @@ def ops_of(record):
     return [st["op"] for st in record["steps"]]
 
 
+def region_of(photo, t):
+    """Real-ESRGAN's 400x400 region as the record places it: the image flipped, reflect-101
+    padded at the bottom/right when smaller (RealESRGANDataset's order), cropped at (y, x)."""
+    photo = np.ascontiguousarray(photo[:, ::-1] if t["hflip"] else photo)
+    h, w = photo.shape[:2]
+    img = cv2.copyMakeBorder(photo, 0, max(0, 400 - h), 0, max(0, 400 - w), cv2.BORDER_REFLECT_101)
+    return np.ascontiguousarray(img[t["y"]:t["y"] + 400, t["x"]:t["x"] + 400])
+
+
 def test_realesrgan_hq_is_the_gt_and_lq_starts_from_usm(photo):
     r = load("realesrgan_x4plus")
-    s = r.run(photo, 0, 0)
-    t = s.record["target"]
-    crop = photo[t["y"]:t["y"] + 256, t["x"]:t["x"] + 256]
-    crop = crop[:, ::-1] if t["hflip"] else crop
-    assert np.array_equal(s.hq, crop)
+    for index in range(4):
+        s = r.run(photo, 0, index)
+        t = s.record["target"]
+        assert t["region"] == [400, 400] and t["y"] == 0 and t["x"] == 0   # 300 < 400: padded
+        (cy, cx) = t["crop"]
+        assert cy % 4 == 0 and cx % 4 == 0 and 0 <= cy <= 400 - 256 and 0 <= cx <= 400 - 256
+        assert np.array_equal(s.hq, region_of(photo, t)[cy:cy + 256, cx:cx + 256])
     assert ops_of(s.record)[0] == "usm_sharpen" and ops_of(s.record)[-1] == "quantize"
     assert np.array_equal(s.lq, np.rint(s.lq * 255) / 255)           # 8-bit LQ
 
 
-def test_realesrnet_hq_is_sharpened(photo):
+def test_realesrnet_hq_is_sharpened_on_the_region(photo):
     r = load("realesrnet_x4plus")
     s = r.run(photo, 0, 0)
     t = s.record["target"]
-    crop = photo[t["y"]:t["y"] + 256, t["x"]:t["x"] + 256]
-    crop = np.ascontiguousarray(crop[:, ::-1] if t["hflip"] else crop)
-    assert np.array_equal(s.hq, ops.usm_sharpen(crop))
+    (cy, cx) = t["crop"]
+    assert np.array_equal(s.hq, ops.usm_sharpen(region_of(photo, t))[cy:cy + 256, cx:cx + 256])
     assert "usm_sharpen" not in ops_of(s.record)
 
 

@@ -260,6 +260,14 @@ def brooks2019_wb_gains(rng: np.random.Generator, rgb_mean: float = 0.8, rgb_std
 
     A normal draw <= 0.05 (about 7.5 sigma) is redrawn so ``rgb_gain`` stays finite.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    rgb_mean, rgb_std : float
+        Mean and std of the normal draw whose inverse is ``rgb_gain`` (Brooks: 0.8, 0.1).
+    red_range, blue_range : [low, high]
+        Uniform ranges of ``red_gain`` and ``blue_gain`` (Brooks: [1.9, 2.4], [1.5, 1.9]).
+
     Examples
     --------
     >>> sorted(brooks2019_wb_gains(np.random.default_rng(0)))
@@ -286,6 +294,12 @@ def raw_file_color(rng: np.random.Generator, path: str) -> dict:
 
     Returns ``{"ccm", "red_gain", "blue_gain"}`` read by :func:`degrade.sources.raw.read_raw`
     (``rng`` is not used; the result is deterministic).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    path : str
+        The RAW file (any format rawpy reads) whose colour matrix and as-shot WB are used.
 
     Raises
     ------

@@ -324,6 +324,12 @@ def channel_scale_uniform(rng: np.random.Generator, low: float = 0.8,
                           high: float = 1.2) -> dict:
     """Independent ``U(low, high)`` scale per R, G, B channel (NJUST-KMG: [0.8, 1.2]).
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    low, high : float
+        The range of each channel's factor.
+
     Examples
     --------
     >>> len(channel_scale_uniform(np.random.default_rng(0))['scale'])

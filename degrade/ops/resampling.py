@@ -290,6 +290,12 @@ def bsrgan_downsample(rng: np.random.Generator, sf: int = 4) -> dict:
     ``int(W · (1/sf1))``, which can differ by one pixel only when ``W / sf1`` is within
     rounding error of an integer.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    sf : int
+        The current scale factor (4, or 2 after BSRGAN's optional pre-downsampling).
+
     Examples
     --------
     >>> 1 / 8 <= bsrgan_downsample(np.random.default_rng(0))["scale"] <= 1

@@ -262,6 +262,12 @@ def bsrgan_noise_covariance(rng: np.random.Generator, level: float = 25.0) -> di
     element-wise absolute value (as in the original; the result may not be PSD). BSRGAN
     uses ``level = 25`` whatever noise level it drew for the other branches.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    level : float
+        Noise level L in 8-bit units (BSRGAN: 25).
+
     Returns
     -------
     dict

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._errors import RecipeError
-from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode
+from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode, SomeOfNode
 
 
 def chain_domain(nodes: list[Node], domain: str) -> str:
@@ -32,6 +32,14 @@ def node_domain(node: Node, domain: str) -> str:
                               f"({', '.join(sorted(ends))}); every branch must end in the same one",
                               path=node.path)
         return ends.pop()
+    if isinstance(node, SomeOfNode):
+        for child in node.children:
+            end = chain_domain([child], domain)
+            if end != domain:
+                raise RecipeError(f"a some_of stage must keep the domain ({domain}), since any "
+                                  f"subset of them may run, but this one ends in {end}",
+                                  path=child.path)
+        return domain
     if isinstance(node, ShuffleNode):
         for group in node.groups:
             end = chain_domain(group.children, domain)

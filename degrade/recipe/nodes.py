@@ -42,6 +42,16 @@ class OneOfNode(Node):
 
 
 @dataclass
+class SomeOfNode(Node):
+    """``n`` of the children (drawn without replacement, by weight), run in the listed or a
+    random order (Albumentations' SomeOf)."""
+    children: list[Node]
+    probs: np.ndarray
+    n: Value
+    order: str = "listed"
+
+
+@dataclass
 class ShuffleNode(Node):
     groups: list[GroupNode]
     keep_order: list[tuple[int, int]]
@@ -53,5 +63,5 @@ def walk(nodes):
         yield n
         if isinstance(n, ShuffleNode):
             yield from walk(n.groups)
-        elif isinstance(n, (GroupNode, OneOfNode)):
+        elif isinstance(n, (GroupNode, OneOfNode, SomeOfNode)):
             yield from walk(n.children)

@@ -4,17 +4,23 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+import numpy as np
+
 from .._errors import DegradeError, RecipeError
 from .._registry import DOMAINS, get_op, get_sampler
 from .._validate import suggest
 from .distributions import Constant, check_limits, cumulative_weights, parse_value
-from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode
+from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode, SomeOfNode
 
 TOP_KEYS = ("name", "description", "seed", "input", "target", "blocks", "stages")
-TARGET_KEYS = ("size", "scale", "flips", "stages", "lq_from")
+TARGET_KEYS = ("size", "scale", "region", "flips", "stages", "lq_from")
 FLIP_KEYS = ("hflip", "vflip", "rot90")
 STAGE_KEYS = ("op", "p", "id", "sampler", "weight")
-CONTROL_KEYS = ("stages", "block", "one_of", "shuffle")
+CONTROL_KEYS = ("stages", "block", "one_of", "some_of", "shuffle")
+SOME_OF_ORDERS = ("listed", "random")
+# keys that users of other tools write where degrade means another one (BasicSR's *_prob,
+# Albumentations' always_apply is p: 1)
+HABITS = {"prob": "p", "probability": "p", "always_apply": "p", "weights": "weight"}
 MAX_STAGE_NODES = 10_000   # nodes after blocks are expanded (a block may use others twice)
 MAX_NESTING = 40           # stage lists inside each other (bounds the parser's recursion)
 
@@ -28,11 +34,31 @@ class Target:
     rot90: bool
     lq_from: str
     scale_given: bool = False    # only a stated scale is checked against the LQ size
+    # the region the chain degrades, the paired crop of ``size`` taken after it: (h, w), or
+    # "whole" (the image, mod-cropped to the scale); None: the crop itself is degraded
+    region: tuple[int, int] | str | None = None
+
+
+def _hint(key, allowed) -> str:
+    """A did-you-mean for ``key``: a known habit from other tools first, else the closest name."""
+    if key in HABITS and HABITS[key] in allowed:
+        return f" (did you mean '{HABITS[key]}'?)"
+    return suggest(str(key), allowed)
 
 
 def _unknown_key(key, allowed, what, path):
-    return RecipeError(f"unknown key {key!r} in {what}{suggest(str(key), allowed)}; "
+    return RecipeError(f"unknown key {key!r} in {what}{_hint(key, allowed)}; "
                        f"expected one of {', '.join(allowed)}", path=path)
+
+
+def _range_hint(raw, pspec) -> str:
+    """For a plain ``[a, b]`` given to a numeric parameter: how to write a range."""
+    if (pspec.kind in ("float", "int") and isinstance(raw, list) and len(raw) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)):
+        name = "int_uniform" if pspec.kind == "int" else "uniform"
+        return (f"; a random value in a range is written {{{name}: [{raw[0]}, {raw[1]}]}} "
+                "(a plain list is a constant)")
+    return ""
 
 
 def _probability(raw, path):
@@ -81,7 +107,8 @@ class Parser:
         kinds = [k for k in ("op",) + CONTROL_KEYS if k in raw]
         if len(kinds) != 1:
             raise RecipeError(
-                "a stage needs exactly one of 'op', 'stages', 'block', 'one_of', 'shuffle'"
+                "a stage needs exactly one of 'op', 'stages', 'block', 'one_of', 'some_of', "
+                "'shuffle'"
                 + (f"; found {', '.join(kinds)}" if kinds else f"; got keys {', '.join(map(str, raw))}"),
                 path=path)
         p = _probability(raw.get("p", 1.0), f"{path}.p")
@@ -112,7 +139,7 @@ class Parser:
             if key not in spec.params:
                 allowed = list(spec.params) + list(STAGE_KEYS)
                 raise RecipeError(f"op '{spec.name}' has no parameter {key!r}"
-                                  f"{suggest(str(key), allowed)}; its parameters: "
+                                  f"{_hint(key, allowed)}; its parameters: "
                                   f"{', '.join(spec.params) or 'none'}", path=where)
             params[key] = self._typed_value(value, spec.params[key], spec.name, where)
         missing = [name for name, ps in spec.params.items()
@@ -139,7 +166,8 @@ class Parser:
                                 f"{suggest(v, map(str, pspec.choices)) if isinstance(v, str) else ''}"
                                 if pspec.choices else f"a value of type {pspec.describe()}")
                     raise RecipeError(f"{v!r} is not valid for parameter '{pspec.name}' of op "
-                                      f"'{op}': expected {expected}", path=where)
+                                      f"'{op}': expected {expected}{_range_hint(raw, pspec)}",
+                                      path=where)
             return check_limits(value, pspec.limits, pspec.name, f"op '{op}'", where)
         # A distribution with too many outcomes to list: numeric kinds only.
         fits = pspec.choices is None and (pspec.kind in ("float", "any")
@@ -192,6 +220,36 @@ class Parser:
         cumulative = cumulative_weights(weights, f"{path}.one_of")
         children = self.stage_list(items, f"{path}.one_of")
         return OneOfNode(node, path, p, children, cumulative)
+
+    def _some_of(self, raw, path, p) -> SomeOfNode:
+        self._check_keys(raw, ("some_of", "n", "order", "p", "weight"), "some_of", path)
+        items = raw["some_of"]
+        if not isinstance(items, list) or not items:
+            raise RecipeError("some_of: expected a non-empty list of stages", path=f"{path}.some_of")
+        if "n" not in raw:
+            raise RecipeError(f"some_of needs 'n', how many of its {len(items)} stages run: an "
+                              "integer or an integer distribution such as {int_uniform: [1, 2]}",
+                              path=path)
+        n = parse_value(raw["n"], f"{path}.n")
+        outcomes = n.outcomes()
+        if outcomes is None or not all(isinstance(k, int) and not isinstance(k, bool)
+                                       and 0 <= k <= len(items) for k in outcomes):
+            raise RecipeError(f"n = {raw['n']!r}: expected an integer in 0..{len(items)} (the "
+                              "number of stages) or an int_uniform/choice of such integers",
+                              path=f"{path}.n")
+        order = raw.get("order", "listed")
+        if order not in SOME_OF_ORDERS:
+            raise RecipeError(f"order = {order!r}: expected one of {', '.join(SOME_OF_ORDERS)}",
+                              path=f"{path}.order")
+        node = self.next_node()
+        weights = [item.get("weight", 1) if isinstance(item, dict) else 1 for item in items]
+        probs = cumulative_weights(weights, f"{path}.some_of")
+        probs = np.diff(probs, prepend=0.0)
+        if max(outcomes) > int((probs > 0).sum()):
+            raise RecipeError(f"n can be {max(outcomes)} but only {int((probs > 0).sum())} stages "
+                              "have a positive weight", path=f"{path}.n")
+        children = self.stage_list(items, f"{path}.some_of")
+        return SomeOfNode(node, path, p, children, probs, n, order)
 
     def _shuffle(self, raw, path, p) -> ShuffleNode:
         self._check_keys(raw, ("shuffle", "keep_order", "p", "weight"), "shuffle", path)
@@ -253,7 +311,7 @@ class Parser:
                 if isinstance(s, dict):
                     if "op" in s:
                         op_stages.append(s)
-                    for key in ("stages", "one_of"):
+                    for key in ("stages", "one_of", "some_of"):
                         collect(s.get(key))
         collect(stages)
         for key, value in overrides.items():
@@ -324,8 +382,32 @@ def parse_target(raw, parser: Parser, input_domain: str) -> tuple[Target, list[N
     if lq_from not in ("target", "input"):
         raise RecipeError(f"lq_from = {lq_from!r}: expected 'target' or 'input'",
                           path="target.lq_from")
+    region = _region(raw.get("region"), size, scale, input_domain)
     stages = parser.stage_list(raw.get("stages"), "target.stages")
-    return Target(size, scale, hflip, vflip, rot90, lq_from, "scale" in raw), stages
+    return Target(size, scale, hflip, vflip, rot90, lq_from, "scale" in raw, region), stages
+
+
+def _region(raw, size, scale, input_domain):
+    """``target.region``: None, 'whole', or a size >= the crop size, divisible by the scale."""
+    if raw is None:
+        return None
+    path = "target.region"
+    if size is None:
+        raise RecipeError("region needs a crop size (target.size): the paired crop of that size "
+                          "is taken from the degraded region", path=path)
+    if input_domain == "raw":
+        raise RecipeError("region is for RGB inputs: a raw recipe degrades its crop", path=path)
+    if raw == "whole":
+        return raw
+    pair = [raw, raw] if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if (not isinstance(pair, list) or len(pair) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
+        raise RecipeError(f"region = {raw!r}: expected 'whole', an integer or [height, width]",
+                          path=path)
+    if pair[0] < size[0] or pair[1] < size[1] or pair[0] % scale or pair[1] % scale:
+        raise RecipeError(f"region = {raw!r}: expected at least the crop size {list(size)} and "
+                          f"divisible by the scale {scale}", path=path)
+    return pair[0], pair[1]
 
 
 def parse_top(data, file: str | None):

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _rng
 from .._errors import DegradeError, ParameterError, RecipeError
 from .._validate import as_image, check_finite_values
-from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode
+from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode, SomeOfNode
 from .parse import Target
 
 TARGET_NODE = 0   # node number of the target-side draws (crop position, flips)
@@ -25,6 +25,15 @@ class Sample:
     lq: np.ndarray
     record: dict
     meta: dict = field(default_factory=dict)
+
+
+def _orient(img: np.ndarray, target: dict) -> np.ndarray:
+    """The record's flips and rotation, as views."""
+    if target.get("hflip"):
+        img = img[:, ::-1]
+    if target.get("vflip"):
+        img = img[::-1]
+    return np.rot90(img, target.get("rot90", 0))
 
 
 def to_json_value(value):
@@ -100,6 +109,8 @@ class Recipe:
             size = self.target.size
             square = size is None or size[0] == size[1]
             target["rot90"] = int(rng.integers(0, 4)) if square else 2 * int(rng.integers(0, 2))
+        if self.target.region is not None:      # where the paired crop sits in the region
+            target["v_y"], target["v_x"] = float(rng.random()), float(rng.random())
         record = {"seed": seed, "index": index, "recipe": self.name, "target": target,
                   "target_steps": [], "steps": []}
         self._plan(self.target_stages, seed, index, record["target_steps"])
@@ -119,6 +130,13 @@ class Recipe:
             elif isinstance(node, OneOfNode):
                 pick = int(np.searchsorted(node.cumulative, rng.random(), side="right"))
                 self._plan([node.children[pick]], seed, index, steps)
+            elif isinstance(node, SomeOfNode):
+                k = int(node.n.sample(rng))
+                picked = [int(i) for i in rng.choice(len(node.children), size=k, replace=False,
+                                                     p=node.probs)]
+                if node.order == "listed":
+                    picked.sort()
+                self._plan([node.children[i] for i in picked], seed, index, steps)
             elif isinstance(node, ShuffleNode):
                 order = [int(i) for i in rng.permutation(len(node.groups))]
                 for first, second in node.keep_order:
@@ -176,7 +194,23 @@ class Recipe:
         start, lq_meta = (hq, dict(hq_meta)) if self.target.lq_from == "target" else (crop, dict(meta))
         lq, lq_meta = self._apply(start, steps, seed, index, lq_meta)
         self._check_scale(hq, lq, index)
+        if self.target.region is not None:
+            hq, lq = self._paired_crop(hq, lq, record["target"])
+            lq_meta["target_size"] = list(hq.shape[:2])
         return Sample(hq, lq, record, lq_meta)
+
+    def _paired_crop(self, hq, lq, target: dict):
+        """The ``size`` crop of a degraded region, at a position on the LQ grid (top-left
+        ``floor(v (h_lq - h + 1))``, HQ at scale times it), as basicsr's paired_random_crop and
+        BSRGAN's random_crop take it; recorded as ``crop`` = [y, x] in HQ region pixels."""
+        (h, w), s = self.target.size, self.scale
+        if "crop" not in target:
+            ly = math.floor(target["v_y"] * (lq.shape[0] - h // s + 1))
+            lx = math.floor(target["v_x"] * (lq.shape[1] - w // s + 1))
+            target["crop"] = [ly * s, lx * s]
+        y, x = target["crop"]
+        return (np.ascontiguousarray(hq[y:y + h, x:x + w]),
+                np.ascontiguousarray(lq[y // s:(y + h) // s, x // s:(x + w) // s]))
 
     def _crop(self, image, target: dict) -> np.ndarray:
         raw = self.input_domain == "raw"
@@ -184,24 +218,36 @@ class Recipe:
                        check_finite=False)      # only the crop is checked, below
         if raw and img.ndim != 2:
             raise DegradeError(f"recipe '{self.name}' takes raw mosaics (H, W); got shape {img.shape}")
+        region = self.target.region
+        if region is not None:    # the originals flip the whole image, then pad and crop
+            img = _orient(img, target)
         H, W = img.shape[:2]
         h, w = self.target.size or (H - H % (2 * self.scale if raw else self.scale),
                                     W - W % (2 * self.scale if raw else self.scale))
         if h > H or w > W or h < 1 or w < 1:
             raise DegradeError(f"recipe '{self.name}': image of {H}x{W} is smaller than the target "
                                f"size {h}x{w}")
+        if region == "whole":
+            h, w = H - H % self.scale, W - W % self.scale      # BSRGAN's modcrop: top-left
+            target["region"] = [h, w]
+            target.setdefault("y", 0), target.setdefault("x", 0)
+        elif region is not None:
+            # Real-ESRGAN reflect-101 pads a GT smaller than its 400 crop at the bottom/right
+            if H < region[0] or W < region[1]:
+                import cv2
+                img = cv2.copyMakeBorder(img, 0, max(0, region[0] - H), 0, max(0, region[1] - W),
+                                         cv2.BORDER_REFLECT_101)
+                H, W = img.shape[:2]
+            h, w = region
+            target["region"] = [h, w]
         step = 2 if raw else 1
         y = step * math.floor(target["u_y"] * ((H - h) // step + 1))
         x = step * math.floor(target["u_x"] * ((W - w) // step + 1))
         y, x = target.setdefault("y", y), target.setdefault("x", x)
-        target["size"] = [h, w]
+        target["size"] = list(self.target.size) if region is not None else [h, w]
         out = img[y:y + h, x:x + w]
         check_finite_values(out, name="input image")
-        if target.get("hflip"):
-            out = out[:, ::-1]
-        if target.get("vflip"):
-            out = out[::-1]
-        return np.ascontiguousarray(np.rot90(out, target.get("rot90", 0)))
+        return np.ascontiguousarray(out if region is not None else _orient(out, target))
 
     def _node_paths(self) -> dict[int, str]:
         from .nodes import walk
@@ -228,13 +274,27 @@ class Recipe:
         return img, meta
 
     def _check_scale(self, hq, lq, index):
-        if not self.target.scale_given:
+        if not self.target.scale_given and self.target.region is None:
             return
         want = (hq.shape[0] // self.scale, hq.shape[1] // self.scale)
         if lq.shape[:2] != want:
             raise RecipeError(
                 f"sample {index}: the chain made an LQ of {lq.shape[0]}x{lq.shape[1]}, but a "
-                f"{hq.shape[0]}x{hq.shape[1]} target at scale {self.scale} needs "
+                f"{hq.shape[0]}x{hq.shape[1]} {'target' if self.target.region is None else 'region'}"
+                f" at scale {self.scale} needs "
                 f"{want[0]}x{want[1]}; end the chain with "
-                f"{{op: resize, relative_to: target, scale: {1 / self.scale:g}}}",
-                file=self.file, path="stages")
+                f"{{op: resize, relative_to: target, scale: {1 / self.scale:g}}}"
+                + self._relative_resizes_note(), file=self.file, path="stages")
+
+    def _relative_resizes_note(self) -> str:
+        """When other resizes are relative to the target, a changed scale changes them too
+        (Real-ESRGAN's second resize draws s / scale): say so, so a port is not half done."""
+        from .nodes import walk
+        paths = [n.path for n in walk(self.stages) if isinstance(n, OpNode)
+                 and n.op.name == "resize" and getattr(n.params.get("relative_to"), "value",
+                                                       None) == "target"]
+        if len(paths) < 2:
+            return ""
+        return (f"; the chain has {len(paths)} resizes relative to the target ({paths[0]}, ...): "
+                "each one's scale is a fraction of the target, so after changing the scale "
+                "revise them all (a Real-ESRGAN options file: degrade import basicsr)")
