@@ -1,0 +1,190 @@
+"""The run side of reliability (issue 19): one writer per store, an --overwrite that cannot
+hurt, no orphan processes, silent schedulers, unwritable stores, odd names, changed sources,
+and a random-kill loop. Every run here is a real `degrade generate` subprocess where the
+behaviour is about processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from degrade.run.lease import LEASE_NAME, FileLease, LeaseHeld
+from degrade.run.store import StoreError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "degrade", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=kwargs.pop("cwd", None), **kwargs)
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "degrade", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def store_files(path: Path) -> dict:
+    """Every file of the three arrays (data and metadata) -> its bytes."""
+    return {str(p.relative_to(path)): p.read_bytes()
+            for name in ("hq", "lq", "records") for p in sorted((path / name).rglob("*"))
+            if p.is_file()}
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+#: a job of a few seconds on one worker: long enough for a second run to meet the first
+JOB = ("simple_x2", "--num", "400", "--workers", "1", "--scheduler", "threads", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The store of one uninterrupted run of JOB (seed 1)."""
+    out = tmp_path_factory.mktemp("ref") / "ref.zarr"
+    done = run_cli("generate", *JOB, "--seed", "1", "--out", out)
+    assert done.returncode == 0, done.stderr
+    return store_files(out)
+
+
+# ---------------------------------------------------------------- one writer per store
+
+@pytest.mark.parametrize("delay, seeds", [(0.2, (1, 1)), (1.0, (1, 2))])
+def test_a_second_run_on_the_same_store_is_refused(tmp_path, reference, delay, seeds):
+    out = tmp_path / "race.zarr"
+    first = cli("generate", *JOB, "--seed", seeds[0], "--out", out)
+    time.sleep(delay)
+    second = cli("generate", *JOB, "--seed", seeds[1], "--out", out)
+    results = [(p.wait(timeout=300), *p.communicate()) for p in (first, second)]
+    codes = sorted(r[0] for r in results)
+    assert codes == [0, 2], results
+    loser = next(r for r in results if r[0] == 2)
+    line = one_error_line(loser[2])
+    assert "another degrade run writes this store" in line and "pid " in line
+    # the winner's store is complete and exactly a single run's (the loser wrote nothing)
+    winner_seed = seeds[[r[0] for r in results].index(0)]
+    assert winner_seed == 1
+    assert store_files(out) == reference
+    attrs = json.loads((out / "zarr.json").read_text())["attributes"]
+    assert attrs["complete"] is True and attrs["seed"] == 1
+    assert not (out / LEASE_NAME).exists()
+
+
+def test_lease_is_exclusive_and_a_dead_holders_lease_is_taken_over(tmp_path):
+    first = FileLease(tmp_path)
+    first.acquire()
+    with pytest.raises(LeaseHeld, match=rf"pid {os.getpid()} on {socket.gethostname()}"):
+        FileLease(tmp_path).acquire()
+    first.renew()
+    first.release()
+    assert not (tmp_path / LEASE_NAME).exists()
+    # a holder on this host that is gone: its lease is taken over at once
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    info = FileLease(tmp_path).document("x", "then")
+    info["pid"] = int(dead)
+    (tmp_path / LEASE_NAME).write_text(json.dumps(info))
+    with FileLease(tmp_path) as taken:
+        assert json.loads((tmp_path / LEASE_NAME).read_text())["token"] == taken.token
+    # a holder on another host: stale only once it was not renewed for the timeout
+    info.update(host="elsewhere", pid=1, renewed_at=time.time())
+    (tmp_path / LEASE_NAME).write_text(json.dumps(info))
+    with pytest.raises(LeaseHeld, match="on elsewhere"):
+        FileLease(tmp_path, timeout=60).acquire()
+    info["renewed_at"] = time.time() - 61
+    (tmp_path / LEASE_NAME).write_text(json.dumps(info))
+    with FileLease(tmp_path, timeout=60):
+        pass
+
+
+def test_a_lease_is_renewed_while_its_run_lasts(tmp_path):
+    lease = FileLease(tmp_path, timeout=0.4)
+    with lease, lease.keep_renewed():
+        time.sleep(0.6)            # past the timeout: renewed meanwhile, so not stale
+        with pytest.raises(LeaseHeld):
+            FileLease(tmp_path, timeout=0.4).acquire()
+
+
+def test_a_store_whose_creation_was_killed_is_made_again(tmp_path, reference):
+    out = tmp_path / "killed.zarr"
+    out.mkdir()
+    (out / "hq").mkdir()                  # arrays made, the group's zarr.json not yet
+    (out / "hq" / "zarr.json").write_text("{}")
+    (out / ".degrade-staging-0123").mkdir()
+    done = run_cli("generate", *JOB, "--seed", "1", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert store_files(out) == reference
+    assert not list(out.glob(".degrade-staging-*"))
+
+
+# ---------------------------------------------------------------- --overwrite
+
+TINY = ("simple_x2", "--num", "16", "--workers", "1", "--scheduler", "threads", "--quiet")
+
+
+def test_overwrite_replaces_only_the_stores_own_keys(tmp_path):
+    out = tmp_path / "s.zarr"
+    assert run_cli("generate", *TINY, "--seed", "1", "--out", out).returncode == 0
+    (out / "notes.txt").write_text("keep me")
+    (out / "photos").mkdir()
+    (out / "photos" / "a.jpg").write_bytes(b"\xff\xd8")
+    done = run_cli("generate", *TINY, "--seed", "2", "--out", out, "--overwrite")
+    assert done.returncode == 0, done.stderr
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert (out / "photos" / "a.jpg").read_bytes() == b"\xff\xd8"
+    fresh = tmp_path / "fresh.zarr"
+    assert run_cli("generate", *TINY, "--seed", "2", "--out", fresh).returncode == 0
+    assert store_files(out) == store_files(fresh)
+
+
+@pytest.fixture
+def failing_op():
+    """An op (as a plugin would register one) that fails on every image."""
+    import degrade
+    from degrade import _registry
+    _registry._load_all()
+    saved = dict(_registry._OPS), dict(_registry._SAMPLERS)
+
+    @degrade.register_op("fails_at_runtime")
+    def fails_at_runtime(image: np.ndarray, *, rng=None) -> np.ndarray:
+        """Fail."""
+        raise RuntimeError("this op always fails")
+    yield "fails_at_runtime"
+    _registry._OPS.clear(), _registry._OPS.update(saved[0])
+    _registry._SAMPLERS.clear(), _registry._SAMPLERS.update(saved[1])
+
+
+def test_overwrite_keeps_the_old_store_when_the_new_recipe_fails(tmp_path, failing_op):
+    from degrade import generate
+    out = tmp_path / "s.zarr"
+    assert run_cli("generate", *TINY, "--seed", "1", "--out", out).returncode == 0
+    before = store_files(out), (out / "zarr.json").read_bytes()
+    recipe = f"name: bad\nseed: 1\ntarget: {{size: 32, scale: 2}}\nstages:\n  - {{op: {failing_op}}}\n"
+    with pytest.raises(RuntimeError, match="always fails"):
+        generate(recipe, None, out, num=4, overwrite=True, progress=False)
+    assert (store_files(out), (out / "zarr.json").read_bytes()) == before
+    assert not list(out.glob(".degrade-staging-*")) and not (out / LEASE_NAME).exists()
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_store(tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "hq").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    done = run_cli("generate", *TINY, "--out", mine, "--overwrite")
+    assert done.returncode == 2
+    assert "notes.txt" in one_error_line(done.stderr)
+    assert sorted(p.name for p in mine.iterdir()) == ["hq", "notes.txt"]
