@@ -188,3 +188,47 @@ def test_overwrite_refuses_a_folder_that_is_not_a_store(tmp_path):
     assert done.returncode == 2
     assert "notes.txt" in one_error_line(done.stderr)
     assert sorted(p.name for p in mine.iterdir()) == ["hq", "notes.txt"]
+
+
+# ---------------------------------------------------------------- no orphans
+
+def _descendants(pid: int) -> list:
+    import psutil
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_a_processes_run_leaves_no_process_behind(tmp_path, sig):
+    import psutil
+    out = tmp_path / "k.zarr"
+    run = cli("generate", "simple_x2", "--num", "4000", "--shard-size", "16", "--workers", "2",
+              "--scheduler", "processes", "--out", out, "--quiet")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:      # until the fork server and both workers run
+        family = _descendants(run.pid)
+        if len(family) >= 3 and any((out / "hq").glob("c.*")):
+            break
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.1)
+    else:
+        pytest.fail("the processes run did not start its workers")
+    family = _descendants(run.pid)
+    os.kill(run.pid, sig)
+    # the caller's pipes close: communicate returns (a wrapper like `timeout` would not hang)
+    stdout, stderr = run.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert run.returncode == 143, stderr
+        assert one_error_line(stderr) == "error: terminated (SIGTERM)"
+        assert not (out / LEASE_NAME).exists()
+    else:
+        assert run.returncode == -signal.SIGKILL
+    gone, alive = psutil.wait_procs(family, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
+    assert not list(out.glob("*/*.partial")) or sig == signal.SIGKILL
+    # and the store resumes
+    done = run_cli("generate", "simple_x2", "--num", "4000", "--shard-size", "16",
+                   "--workers", "2", "--scheduler", "threads", "--out", out, "--quiet")
+    assert done.returncode == 0, done.stderr

@@ -10,7 +10,7 @@ import uuid
 
 from .._errors import ParameterError
 from .job import Context, forget_run, write_listing
-from .pool import process_pool
+from .pool import process_pool, stop_pool
 from .schedule import LOCAL_SCHEDULERS
 from .tasks import run_shard
 
@@ -48,6 +48,10 @@ def run_shards(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_
                 # leave one process idle for the last batch (16 shards on 2 processes: 6+6+4)
                 return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
                                          chunksize=1, **({"pool": pool} if pool else {})))
+        except BaseException:
+            if pool is not None:      # interrupted (Ctrl-C, SIGTERM) or failed: stop now
+                stop_pool(pool)
+            raise
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
