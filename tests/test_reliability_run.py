@@ -232,3 +232,54 @@ def test_killing_a_processes_run_leaves_no_process_behind(tmp_path, sig):
     done = run_cli("generate", "simple_x2", "--num", "4000", "--shard-size", "16",
                    "--workers", "2", "--scheduler", "threads", "--out", out, "--quiet")
     assert done.returncode == 0, done.stderr
+
+
+# ---------------------------------------------------------------- scheduler addresses
+
+@pytest.fixture
+def silent_listener():
+    """A TCP server that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.mark.parametrize("via_env", [False, True])
+def test_a_listener_that_does_not_speak_dask_fails_within_the_timeout(tmp_path, silent_listener,
+                                                                       via_env):
+    env = dict(os.environ, DEGRADE_CONNECT_TIMEOUT="2")
+    args = [sys.executable, "-m", "degrade", "generate", "simple_x2", "--num", "4",
+            "--out", str(tmp_path / "s.zarr"), "--quiet"]
+    if via_env:
+        env["DASK_SCHEDULER_ADDRESS"] = silent_listener
+    else:
+        args += ["--scheduler", silent_listener]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    line = one_error_line(done.stderr)
+    name = "DASK_SCHEDULER_ADDRESS" if via_env else "scheduler"
+    assert line.startswith(f"error: {name} = '{silent_listener}': cannot connect")
+    assert "no dask handshake within 2 s" in line
+    assert not (tmp_path / "s.zarr").exists()        # refused before anything was written
+
+
+@pytest.mark.parametrize("address", ["tcp://", "tcp://host:abc", "tcp://[::1", "foo://bar:1",
+                                     "tcp://127.0.0.1", "tcp://h:1/x"])
+def test_a_malformed_scheduler_address_is_one_line(tmp_path, address):
+    done = run_cli("generate", "simple_x2", "--num", "4", "--out", tmp_path / "m.zarr",
+                   "--scheduler", address)
+    assert done.returncode == 2
+    assert one_error_line(done.stderr).startswith(f"error: scheduler = {address!r}: ")

@@ -11,7 +11,7 @@ import uuid
 from .._errors import ParameterError
 from .job import Context, forget_run, write_listing
 from .pool import process_pool, stop_pool
-from .schedule import LOCAL_SCHEDULERS
+from .schedule import LOCAL_SCHEDULERS, connect_timeout
 from .tasks import run_shard
 
 
@@ -111,8 +111,9 @@ def _run_distributed(tasks, scheduler, on_done, say=lambda message: None,
         client = scheduler
     else:
         try:
-            client = Client(scheduler)   # connect timeout: distributed.comm.timeouts.connect
-        except (OSError, TimeoutError) as exc:
+            # the address answered dask's handshake (schedule.check_scheduler_address)
+            client = Client(scheduler, timeout=connect_timeout())
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ParameterError(f"scheduler = {scheduler!r}: cannot connect to a dask.distributed "
                                  f"scheduler there ({type(exc).__name__}: {exc})") from None
     try:
