@@ -283,3 +283,70 @@ def test_a_malformed_scheduler_address_is_one_line(tmp_path, address):
                    "--scheduler", address)
     assert done.returncode == 2
     assert one_error_line(done.stderr).startswith(f"error: scheduler = {address!r}: ")
+
+
+# ---------------------------------------------------------------- unwritable stores, bad --out
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 2 MB tmpfs mounted at a fresh folder (root only; skipped where it cannot be)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({made.stderr.strip() or 'not root'}); "
+                    "the full-disk and read-only checks need one")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+SMALL = ("simple_x2", "--num", "64", "--shard-size", "8", "--workers", "2", "--scheduler",
+         "threads", "--quiet")
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_files(tmpfs):
+    out = tmpfs / "full.zarr"
+    done = run_cli("generate", *SMALL, "--out", out)
+    assert done.returncode == 2
+    line = one_error_line(done.stderr)
+    assert "No space left on device" in line and "run again to resume" in line
+    assert not list(tmpfs.rglob("*.partial")), list(tmpfs.rglob("*"))
+    assert not (out / LEASE_NAME).exists()
+
+
+def test_a_read_only_store_is_one_line(tmpfs):
+    out = tmpfs / "ro.zarr"
+    done = run_cli("generate", "simple_x2", "--num", "8", "--quiet", "--out", out)
+    assert done.returncode == 0, done.stderr
+    remounted = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True)
+    assert remounted.returncode == 0
+    for extra in ((), ("--overwrite",)):
+        done = run_cli("generate", "simple_x2", "--num", "8", "--quiet", "--out", out, *extra)
+        assert done.returncode == 2
+        assert "Read-only file system" in one_error_line(done.stderr)
+    done = run_cli("generate", "simple_x2", "--num", "8", "--quiet", "--out", tmpfs / "new.zarr")
+    assert "cannot make the store folder (Read-only file system" in one_error_line(done.stderr)
+
+
+def test_out_under_a_regular_file_or_a_broken_link_is_one_line(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    done = run_cli(*("generate",) + TINY, "--out", tmp_path / "file.txt" / "s.zarr")
+    assert done.returncode == 2
+    assert "Not a directory" in one_error_line(done.stderr)
+    done = run_cli(*("generate",) + TINY, "--out", tmp_path / "file.txt")
+    assert "exists and is not a folder (a file)" in one_error_line(done.stderr)
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    done = run_cli(*("generate",) + TINY, "--out", tmp_path / "broken", "--overwrite")
+    assert "a broken link" in one_error_line(done.stderr)
+
+
+def test_overwrite_through_a_link_replaces_the_store_it_points_to(tmp_path):
+    real, link = tmp_path / "real.zarr", tmp_path / "link.zarr"
+    assert run_cli("generate", *TINY, "--seed", "1", "--out", real).returncode == 0
+    (real / "notes.txt").write_text("keep me")
+    link.symlink_to(real)
+    done = run_cli("generate", *TINY, "--seed", "2", "--out", link, "--overwrite")
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and (real / "notes.txt").read_text() == "keep me"
+    assert json.loads((real / "zarr.json").read_text())["attributes"]["seed"] == 2

@@ -173,10 +173,15 @@ class FileLease(Lease):
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.document(self.token, self.started), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.document(self.token, self.started), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:         # a full disk: leave no empty lease behind
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
         return True
 
     def acquire(self) -> None:
