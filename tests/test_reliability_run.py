@@ -350,3 +350,82 @@ def test_overwrite_through_a_link_replaces_the_store_it_points_to(tmp_path):
     assert done.returncode == 0, done.stderr
     assert link.is_symlink() and (real / "notes.txt").read_text() == "keep me"
     assert json.loads((real / "zarr.json").read_text())["attributes"]["seed"] == 2
+
+
+# ---------------------------------------------------------------- names, limits
+
+@pytest.fixture
+def latin1_folder(tmp_path):
+    """Two images, one under a name that is not UTF-8 (b'caf\\xe9.png')."""
+    import shutil
+    from degrade.sources import sample_paths
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(sample_paths()[0], os.fsdecode(bytes(folder) + b"/caf\xe9.png"))
+    shutil.copy(sample_paths()[1], folder / "b.png")
+    return folder
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_name_that_is_not_utf8_generates_resumes_and_inspects(tmp_path, latin1_folder, strict):
+    import zarr
+    out = tmp_path / "n.zarr"
+    extra = ("--strict",) if strict else ()
+    args = ("generate", "simple_x2", "--input", latin1_folder, "--num", "6", "--out", out,
+            "--quiet", *extra)
+    done = run_cli(*args)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    first = store_files(out)
+    records = [json.loads(r) for r in zarr.open_group(str(out))["records"][:]]
+    assert {r["source"]["path"] for r in records} == {"b.png", "caf\\xe9.png"}
+    os.remove(out / "hq" / "c.1.0.0.0")                      # resume one shard
+    done = run_cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert store_files(out) == first
+    shown = run_cli("inspect", out)
+    assert shown.returncode == 0 and "complete: 6/6" in shown.stdout, shown.stderr
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_list_files_in_other_encodings(tmp_path, latin1_folder, encoding):
+    listing = tmp_path / "list.txt"
+    if encoding == "latin-1":     # the bytes of the Latin-1 name, as a Latin-1 list has them
+        listing.write_bytes(b"# list\nin/caf\xe9.png\nin/b.png\n")
+    else:
+        (latin1_folder / "b.png").rename(latin1_folder / "é.png")
+        listing.write_text("in/é.png\n", encoding=encoding)
+    done = run_cli("generate", "simple_x2", "--input", listing, "--num", "4", "--strict",
+                   "--out", tmp_path / "l.zarr", "--quiet")
+    assert done.returncode == 0, done.stderr
+
+
+def test_raw_files_over_the_pixel_limit_are_refused_before_unpacking(tmp_path):
+    env = dict(os.environ, DEGRADE_MAX_IMAGE_PIXELS="20000")
+    done = subprocess.run([sys.executable, "-m", "degrade", "generate", "eld2020", "--num", "2",
+                           "--strict", "--out", str(tmp_path / "r.zarr"), "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2
+    assert "pixels is more than the limit of 20000" in one_error_line(done.stderr)
+    from degrade.sources.raw import read_raw
+    from degrade.sources.samples import raw_sample_paths
+    from degrade._errors import InputError
+    os.environ["DEGRADE_MAX_IMAGE_PIXELS"] = "20000"
+    try:
+        with pytest.raises(InputError, match="more than the limit of 20000"):
+            read_raw(raw_sample_paths()[0])
+    finally:
+        del os.environ["DEGRADE_MAX_IMAGE_PIXELS"]
+
+
+def test_max_image_pixels_option_and_the_sample_bound(tmp_path):
+    out = tmp_path / "p.zarr"
+    done = run_cli("generate", "simple_x2", "--num", "4", "--out", out, "--quiet", "--strict",
+                   "--max-image-pixels", "20000")
+    assert done.returncode == 2 and "limit of 20000" in one_error_line(done.stderr)
+    done = run_cli("generate", "simple_x2", "--num", "4", "--out", out, "--quiet",
+                   "--max-image-pixels", "-1")
+    assert one_error_line(done.stderr) == ("error: --max-image-pixels = -1: expected a whole "
+                                           "number of pixels >= 0 (0: no limit)")
+    done = run_cli("generate", "simple_x2", "--num", "1000000000000", "--out", out, "--quiet")
+    assert "expected at most 100_000_000 samples" in one_error_line(done.stderr)
+    assert not out.exists()

@@ -6,8 +6,9 @@ import os
 from pathlib import Path, PurePath
 
 from .._errors import InputError
-from .headers import header_shape
+from .headers import check_image_pixels, header_shape
 from .images import read_image
+from .names import read_list_file
 from .raw import bayer_pattern
 from .spec import Source
 
@@ -24,9 +25,7 @@ def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
         return (paths[0].parent if paths else Path(".")), paths
     root = Path(source.path).expanduser()
     if root.is_file() and root.suffix.lower() == ".txt":
-        base = root.parent
-        lines = [ln.strip() for ln in root.read_text().splitlines()]
-        return base, [base / ln for ln in lines if ln and not ln.startswith("#")]
+        return root.parent, read_list_file(root)    # any common encoding (names.py)
     if not root.is_dir():
         raise InputError(f"source {source.label}: not a folder or a .txt file list")
     if kind == "raw":
@@ -66,6 +65,8 @@ def probe_shape(path: Path, kind: str) -> tuple[int, int]:
         import rawpy
         try:
             with rawpy.imread(str(path)) as raw:
+                # the pixel limit from the header's sizes, before bayer_pattern unpacks
+                check_image_pixels(path, raw.sizes.raw_height, raw.sizes.raw_width)
                 bayer_pattern(raw, path)      # X-Trans, linear DNG, CMYG: skipped up front
                 return int(raw.sizes.height), int(raw.sizes.width)
         except InputError:
