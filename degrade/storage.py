@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -258,29 +260,35 @@ def read_range(location: Location, key: str, start: int, length: int | None = No
     return filesystem(location).cat_file(location.key_path(key), start=start, end=end)
 
 
-def list_keys(location: Location, prefix: str = "") -> list[str]:
-    """Every key under ``prefix`` (recursive), relative to the location, sorted; [] when
-    nothing is there. Probe objects, local ``.partial`` files and folder markers (SeaweedFS
-    keeps an emptied "folder" as an entry) are left out."""
+def list_objects(location: Location, prefix: str = "") -> dict:
+    """``{key: size in bytes}`` of every object under ``prefix`` (recursive), relative to the
+    location, in key order; {} when nothing is there. One listing (no request per object).
+    Probe objects, local ``.partial`` files and folder markers (SeaweedFS keeps an emptied
+    "folder" as an entry) are left out."""
     fs = filesystem(location)
     base = location.path.rstrip("/")
     root = f"{base}/{prefix}".rstrip("/") if prefix else base
     try:
         if location.is_local and not os.path.isdir(root):
-            return []
-        found = fs.find(root, refresh=True) if not location.is_local else fs.find(root)
+            return {}
+        found = fs.find(root, detail=True, **({} if location.is_local else {"refresh": True}))
     except FileNotFoundError:
-        return []
+        return {}
     strip = len(base.lstrip("/")) + 1
-    keys = []
-    for path in found:
+    out = {}
+    for path, info in found.items():
         key = path.lstrip("/")[strip:]
         name = key.rsplit("/", 1)[-1]
-        if not name or name.startswith(PROBE_PREFIX) or (location.is_local
-                                                         and name.endswith(".partial")):
+        if (not name or info.get("type") == "directory" or name.startswith(PROBE_PREFIX)
+                or (location.is_local and name.endswith(".partial"))):
             continue
-        keys.append(key)
-    return sorted(keys)
+        out[key] = int(info.get("size") or 0)
+    return dict(sorted(out.items()))
+
+
+def list_keys(location: Location, prefix: str = "") -> list[str]:
+    """The keys of :func:`list_objects`, sorted."""
+    return list(list_objects(location, prefix))
 
 
 def delete_object(location: Location, key: str) -> None:
@@ -292,6 +300,106 @@ def delete_object(location: Location, key: str) -> None:
             filesystem(location).rm_file(location.key_path(key))
     except FileNotFoundError:
         pass
+
+
+class RangeReader:
+    """Ranged reads of one location's objects, for readers that read a sample at a time
+    (``PairDataset``: a shard's index once, then one ranged read per sample).
+
+    Local files stay open (up to ``max_open``, least recently used closed first) and are read
+    with ``pread``; object stores get one ranged GET per read through the process's own
+    client. Made once, used in many processes: it pickles as its location only, and a
+    process that inherits it by ``fork`` (DataLoader workers) opens its own files and client
+    on first use (the pid is checked).
+    """
+
+    def __init__(self, location: Location, max_open: int = 32):
+        self.location, self.max_open = location, max_open
+        self._pid = None
+        self._files: OrderedDict = OrderedDict()
+        self._fs = None
+        # a descriptor is closed when evicted: lookup and read must not interleave with
+        # another thread's eviction (a reused descriptor number would read another file)
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        return {"location": self.location, "max_open": self.max_open}
+
+    def __setstate__(self, state):
+        self.__init__(state["location"], state["max_open"])
+
+    def _check_process(self) -> None:
+        if self._pid != os.getpid():          # new process: nothing of the parent's is used
+            self._files, self._fs, self._pid = OrderedDict(), None, os.getpid()
+
+    def _fd(self, key: str) -> int:
+        fd = self._files.get(key)
+        if fd is None:
+            fd = os.open(Path(self.location.url, key), os.O_RDONLY)
+            self._files[key] = fd
+            while len(self._files) > self.max_open:
+                os.close(self._files.popitem(last=False)[1])
+        else:
+            self._files.move_to_end(key)
+        return fd
+
+    def _filesystem(self):
+        if self._fs is None:
+            self._fs = filesystem(self.location)
+        return self._fs
+
+    def read(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``start`` (negative: from the end); fewer at the
+        object's end. FileNotFoundError when ``key`` is absent."""
+        with self._lock:
+            self._check_process()
+            if self.location.is_local:
+                fd = self._fd(key)
+                if start < 0:
+                    start = max(0, os.fstat(fd).st_size + start)
+                return os.pread(fd, length, start)
+        end = start + length if start >= 0 or start + length < 0 else None
+        return self._filesystem().cat_file(self.location.key_path(key), start=start, end=end)
+
+    def read_into(self, key: str, start: int, out) -> int:
+        """Fill the writable buffer ``out`` (e.g. a numpy array) from ``start``; the number
+        of bytes read (less than ``out``'s size at the object's end)."""
+        view = memoryview(out).cast("B")
+        with self._lock:
+            self._check_process()
+            if self.location.is_local:
+                return os.preadv(self._fd(key), [view], start)
+        data = self.read(key, start, len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def read_many(self, requests) -> list:
+        """``[(key, start, length), ...]`` -> their bytes, in order; concurrent requests on an
+        object store (one batch), a loop on local files. An absent key gives its
+        FileNotFoundError in its place."""
+        requests = list(requests)
+        if self.location.is_local:
+            out = []
+            for key, start, length in requests:
+                try:
+                    out.append(self.read(key, start, length))
+                except FileNotFoundError as exc:
+                    out.append(exc)
+            return out
+        with self._lock:
+            self._check_process()
+        paths = [self.location.key_path(key) for key, _, _ in requests]
+        starts = [start for _, start, _ in requests]
+        ends = [start + length if start >= 0 or start + length < 0 else None
+                for _, start, length in requests]
+        return self._filesystem().cat_ranges(paths, starts, ends, on_error="return")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                for fd in self._files.values():
+                    os.close(fd)
+            self._files = OrderedDict()
 
 
 # --------------------------------------------------------------------------- checks

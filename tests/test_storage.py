@@ -195,3 +195,62 @@ def test_refusals_local(tmp_path):
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
         assert "cannot write in" in _probe_error(str(ro / "x.zarr"))
+
+
+# --------------------------------------------------------------------------- ranged reads
+def test_list_objects_sizes(location):
+    storage.put_object(location, "a/x", b"12345")
+    storage.put_object(location, "b", b"")
+    assert storage.list_objects(location) == {"a/x": 5, "b": 0}
+
+
+_INHERITED = {}
+
+
+def _reader_reads(reader, key):
+    """What a (forked or spawned) process reads through an inherited or pickled reader."""
+    reader = _INHERITED.get("reader", reader)       # forked: the parent's very object
+    out = np.zeros(4, np.uint8)
+    n = reader.read_into(key, 2, out)
+    return reader.read(key, -3, 3), n, out.tobytes()
+
+
+def test_range_reader(location):
+    data = bytes(range(100))
+    storage.put_object(location, "s/c.0", data)
+    reader = storage.RangeReader(location, max_open=1)
+    assert reader.read("s/c.0", 10, 5) == data[10:15]
+    assert reader.read("s/c.0", -4, 4) == data[-4:]
+    assert reader.read("s/c.0", 98, 10) == data[98:]
+    out = np.zeros(8, np.uint16)
+    assert reader.read_into("s/c.0", 4, out) == 16
+    assert out.tobytes() == data[4:20]
+    storage.put_object(location, "s/c.1", b"abc")
+    assert reader.read("s/c.1", 0, 3) == b"abc"        # evicts c.0's descriptor (max_open=1)
+    got = reader.read_many([("s/c.0", 0, 2), ("s/none", 0, 2), ("s/c.1", -2, 2)])
+    assert got[0] == data[:2] and isinstance(got[1], FileNotFoundError) and got[2] == b"bc"
+    with pytest.raises(FileNotFoundError):
+        reader.read("s/none", 0, 1)
+    reader.close()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_range_reader_in_child_processes(location, method):
+    """An inherited (fork) or pickled (spawn) reader works in the child: DataLoader workers."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if location.scheme == "memory":
+        pytest.skip("memory:// is one process")
+    storage.put_object(location, "k", bytes(range(50)))
+    reader = storage.RangeReader(location)
+    assert reader.read("k", 0, 1) == b"\0"               # used here first
+    if method == "fork":
+        _INHERITED["reader"] = reader
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
+            got = pool.submit(_reader_reads, None if method == "fork" else reader,
+                              "k").result(timeout=120)
+    finally:
+        _INHERITED.clear()
+    assert got == (bytes([47, 48, 49]), 4, bytes([2, 3, 4, 5]))
