@@ -31,6 +31,15 @@ def shard_key(array: str, shard: int, ndim: int) -> str:
     return shard_file("", array, shard, ndim).as_posix()
 
 
+def present_shards(location: storage.Location, n_shards: int, ndims: dict) -> set[int]:
+    """Shards whose objects all exist (``ndims``: ``{array: ndim}`` of hq, lq, records), from
+    one listing: what a rerun skips. Each shard object is written whole (a local file by
+    rename, an object by one PUT), so one that exists is complete."""
+    keys = set(storage.list_keys(location))
+    return {k for k in range(n_shards)
+            if all(shard_key(name, k, ndim) in keys for name, ndim in ndims.items())}
+
+
 def _index_problem(raw, key: str, size: int, count: int, shard_len: int,
                    sample_nbytes: int | None) -> str | None:
     import google_crc32c

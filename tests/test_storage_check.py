@@ -68,6 +68,11 @@ def test_damage_is_found(store):
         1: f"lq/c.1.0.0.0 has {len(shard1) - 10} bytes, expected {len(shard1)}",
         2: "hq/c.2.0.0.0: shard index is truncated or corrupt (crc32c mismatch)"}
     assert check(location, arrays, shards=[1]) == {1: problems[1]}
+    ndims = {"hq": ndim, "lq": ndim, "records": 1}
+    assert store_check.present_shards(location, 3, ndims) == {1, 2}    # presence only
+    if location.is_local:                            # the same answer as the engine's resume
+        from degrade.run.store import done_shards
+        assert done_shards(location.url, 3, ndims) == {1, 2}
     line = store_check.summary(problems, 3, location.url, limit=2)
     assert line.startswith(f"{location.url}: 3 of 3 shard(s) missing or damaged after the run "
                            "(shard 0: records/c.0 is missing; shard 1: ")
