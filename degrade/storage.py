@@ -307,10 +307,10 @@ class RangeReader:
     (``PairDataset``: a shard's index once, then one ranged read per sample).
 
     Local files stay open (up to ``max_open``, least recently used closed first) and are read
-    with ``pread``; object stores get one ranged GET per read through the process's own
-    client. Made once, used in many processes: it pickles as its location only, and a
-    process that inherits it by ``fork`` (DataLoader workers) opens its own files and client
-    on first use (the pid is checked).
+    by seek and read under the reader's lock (no ``pread``: it is POSIX only); object stores
+    get one ranged GET per read through the process's own client. Made once, used in many
+    processes: it pickles as its location only, and a process that inherits it by ``fork``
+    (DataLoader workers) opens its own files and client on first use (the pid is checked).
     """
 
     def __init__(self, location: Location, max_open: int = 32):
@@ -318,8 +318,7 @@ class RangeReader:
         self._pid = None
         self._files: OrderedDict = OrderedDict()
         self._fs = None
-        # a descriptor is closed when evicted: lookup and read must not interleave with
-        # another thread's eviction (a reused descriptor number would read another file)
+        # one lock for the file cache and every seek + read: an open file's position is shared
         self._lock = threading.Lock()
 
     def __getstate__(self):
@@ -332,16 +331,16 @@ class RangeReader:
         if self._pid != os.getpid():          # new process: nothing of the parent's is used
             self._files, self._fs, self._pid = OrderedDict(), None, os.getpid()
 
-    def _fd(self, key: str) -> int:
-        fd = self._files.get(key)
-        if fd is None:
-            fd = os.open(Path(self.location.url, key), os.O_RDONLY)
-            self._files[key] = fd
+    def _file(self, key: str):
+        handle = self._files.get(key)
+        if handle is None:
+            handle = open(Path(self.location.url, key), "rb", buffering=0)
+            self._files[key] = handle
             while len(self._files) > self.max_open:
-                os.close(self._files.popitem(last=False)[1])
+                self._files.popitem(last=False)[1].close()
         else:
             self._files.move_to_end(key)
-        return fd
+        return handle
 
     def _filesystem(self):
         if self._fs is None:
@@ -351,24 +350,36 @@ class RangeReader:
     def read(self, key: str, start: int, length: int) -> bytes:
         """``length`` bytes of ``key`` from ``start`` (negative: from the end); fewer at the
         object's end. FileNotFoundError when ``key`` is absent."""
+        if self.location.is_local:
+            out = bytearray(length)
+            return bytes(out[:self._read_local(key, start, out)])
         with self._lock:
             self._check_process()
-            if self.location.is_local:
-                fd = self._fd(key)
-                if start < 0:
-                    start = max(0, os.fstat(fd).st_size + start)
-                return os.pread(fd, length, start)
         end = start + length if start >= 0 or start + length < 0 else None
         return self._filesystem().cat_file(self.location.key_path(key), start=start, end=end)
+
+    def _read_local(self, key: str, start: int, view) -> int:
+        view = memoryview(view).cast("B")
+        with self._lock:
+            self._check_process()
+            handle = self._file(key)
+            if start < 0:
+                start = max(0, os.fstat(handle.fileno()).st_size + start)
+            handle.seek(start)
+            done = 0
+            while done < len(view):          # a raw read may return less than asked
+                got = handle.readinto(view[done:])
+                if not got:
+                    break
+                done += got
+        return done
 
     def read_into(self, key: str, start: int, out) -> int:
         """Fill the writable buffer ``out`` (e.g. a numpy array) from ``start``; the number
         of bytes read (less than ``out``'s size at the object's end)."""
+        if self.location.is_local:
+            return self._read_local(key, start, out)
         view = memoryview(out).cast("B")
-        with self._lock:
-            self._check_process()
-            if self.location.is_local:
-                return os.preadv(self._fd(key), [view], start)
         data = self.read(key, start, len(view))
         view[:len(data)] = data
         return len(data)
@@ -397,8 +408,8 @@ class RangeReader:
     def close(self) -> None:
         with self._lock:
             if self._pid == os.getpid():
-                for fd in self._files.values():
-                    os.close(fd)
+                for handle in self._files.values():
+                    handle.close()
             self._files = OrderedDict()
 
 

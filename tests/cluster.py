@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s3server import _port_open, free_ports
+from s3server import _port_open, detach_and_die_with_parent, free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def _stop(process: subprocess.Popen, timeout: float = 5.0) -> None:
 def _start(args: list, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
     with open(log, "wb") as handle:
         return subprocess.Popen(args, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, preexec_fn=detach_and_die_with_parent)
 
 
 @contextlib.contextmanager

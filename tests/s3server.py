@@ -22,6 +22,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -77,6 +78,19 @@ def free_ports(count: int, *, low: int = 20000, high: int = 55000, grpc: bool = 
     raise RuntimeError(f"no {count} free ports in [{low}, {high})")
 
 
+def detach_and_die_with_parent() -> None:
+    """``preexec_fn`` for helper servers: a session of its own (so its process group can be
+    signalled as a whole) and, on Linux, SIGKILL when the process that started it dies (a test
+    run killed by a timeout must not leave servers behind)."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
 def _port_open(port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):
@@ -115,8 +129,8 @@ class S3Server:
         self._log = open(self.log_path, "wb")
         # its own session: stop() signals the process group, so nothing weed starts survives
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True,
-                                        cwd=self.root)
+                                        stdin=subprocess.DEVNULL, cwd=self.root,
+                                        preexec_fn=detach_and_die_with_parent)
         self.pid = self.process.pid
         try:
             self._wait_ready(start_timeout)

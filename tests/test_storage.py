@@ -226,7 +226,8 @@ def test_range_reader(location):
     assert reader.read_into("s/c.0", 4, out) == 16
     assert out.tobytes() == data[4:20]
     storage.put_object(location, "s/c.1", b"abc")
-    assert reader.read("s/c.1", 0, 3) == b"abc"        # evicts c.0's descriptor (max_open=1)
+    assert reader.read("s/c.1", 0, 3) == b"abc"        # evicts c.0's file (max_open=1)
+    assert reader.read("s/c.1", -10, 10) == b"abc"     # a tail longer than the object
     got = reader.read_many([("s/c.0", 0, 2), ("s/none", 0, 2), ("s/c.1", -2, 2)])
     assert got[0] == data[:2] and isinstance(got[1], FileNotFoundError) and got[2] == b"bc"
     with pytest.raises(FileNotFoundError):
