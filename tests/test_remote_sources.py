@@ -157,3 +157,14 @@ def test_raw_files(s3_server, s3_bucket):
         assert meta["source_path"] == url
         assert {k: v for k, v in meta.items() if k != "source_path"} == \
             {k: v for k, v in expected_meta.items() if k != "source_path"}
+
+
+def test_probes_in_batches(photos, monkeypatch):
+    """Header reads go out PROBE_BATCH at a time; the results keep their order."""
+    options, root, _, _ = photos
+    _, urls, _ = remote.list_remote(root, "image", options)
+    whole = remote.probe_remote_shapes(urls, "image", options)
+    monkeypatch.setattr(remote, "PROBE_BATCH", 2)
+    batched = remote.probe_remote_shapes(urls, "image", options)
+    assert [str(r) if isinstance(r, InputError) else r for r in batched] == \
+        [str(r) if isinstance(r, InputError) else r for r in whole]

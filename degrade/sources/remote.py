@@ -44,6 +44,8 @@ HEAD_BYTES = 1 << 16
 LONG_HEAD_BYTES = 1 << 20
 #: threads for whole-file probes (RAW): network-bound, so more than the cores
 PROBE_THREADS = 16
+#: header reads per concurrent batch: bounds the heads held at once (256 x 64 kB = 16 MB)
+PROBE_BATCH = 256
 _TEMP_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
@@ -228,8 +230,9 @@ def _shape_from_whole(data: bytes, url: str, kind: str) -> tuple[int, int]:
         return int(height), int(width)
     except ImportError:
         pass
-    except Exception as exc:
-        raise InputError(f"{url}: not a readable image ({type(exc).__name__}: {exc})") from None
+    except Exception:               # pillow's message names its in-memory file object
+        raise InputError(f"{url}: not a readable image (unknown format or corrupt data)") \
+            from None
     image = decode_image_bytes(data, url)
     return int(image.shape[0]), int(image.shape[1])
 
@@ -246,7 +249,10 @@ def probe_remote_shape(url: str, kind: str, options: dict | None = None) -> tupl
 def probe_remote_shapes(urls: list[str], kind: str, options: dict | None = None) -> list:
     """:func:`probe_remote_shape` of every URL, in order; an unusable object gives its
     InputError instead of a shape. Header reads go out as concurrent ranged GETs
-    (``cat_ranges``, per filesystem)."""
+    (``cat_ranges``, per filesystem), ``PROBE_BATCH`` at a time."""
+    if kind != "raw" and len(urls) > PROBE_BATCH:
+        return [result for start in range(0, len(urls), PROBE_BATCH)
+                for result in probe_remote_shapes(urls[start:start + PROBE_BATCH], kind, options)]
     results: list = [None] * len(urls)
     whole = list(range(len(urls))) if kind == "raw" else []
     if kind != "raw":
