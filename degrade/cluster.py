@@ -10,6 +10,9 @@ machine has a ``/tmp``). So the checks do not trust names:
   folder of the same name), write and delete one of its own there, and see each input root
   with one of its listed files at the size the client sees. Any failure is one
   ``error:`` line naming the worker and the path;
+* the workers must run the client's degrade, byte for byte (:func:`code_fingerprint`): a
+  worker with another version or a stale checkout would make other samples for the same
+  indices, silently;
 * :func:`workers_environ` — an environment variable as the *workers* see it (dask's nannies
   set ``MALLOC_TRIM_THRESHOLD_`` in the worker processes, not in the client).
 
@@ -19,8 +22,11 @@ there, not as a bound method of a client object pickled with the client's state:
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import uuid
+from pathlib import Path
 
 from . import storage
 from ._errors import InputError, ParameterError
@@ -64,6 +70,21 @@ def worker_environ(name: str) -> str | None:
 def workers_environ(client, name: str) -> dict:
     """``{worker address: value or None}`` of environment variable ``name`` on each worker."""
     return client.run(worker_environ, name)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """``VERSION:sha256`` over degrade's own files (``*.py``, ``*.yaml``, ``*.json``) in this
+    process: equal on two machines only when they run the same code (~10 ms, once)."""
+    import degrade
+
+    root = Path(degrade.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".yaml", ".json")
+                       and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return f"{getattr(degrade, '__version__', 'unknown')}:{digest.hexdigest()[:16]}"
 
 
 def input_probe(root: str, files: list, sizes: list | None = None,
@@ -117,15 +138,20 @@ def _check_input(root: str, first: str | None, size: int | None, options: dict) 
 
 
 def probe_access(inputs: list, target: storage.Location, client_probe: str | None,
-                 token: str, store: str = "") -> list[str]:
+                 token: str, store: str = "", code: str | None = None) -> list[str]:
     """Runs on a worker: the reasons it cannot do its part (empty when it can).
 
     ``inputs``: :func:`input_probe` tuples. ``target``: where the store goes (a local
     store that does not exist yet: its nearest existing parent, as the client resolved
     it). ``client_probe``: the key of the object the client wrote there with content
     ``token`` (None: no store check). ``store``: the store's URL, for the messages.
+    ``code``: the client's :func:`code_fingerprint` (None: not compared).
     """
     errors = []
+    if code is not None and code_fingerprint() != code:
+        errors.append(f"runs other degrade code ({code_fingerprint()}) than the client "
+                      f"({code}); install the same degrade on every worker (samples would "
+                      "differ)")
     for root, first, size, options in inputs:
         reason = _check_input(root, first, size, options)
         if reason:
@@ -192,7 +218,8 @@ def check_cluster_access(client, inputs: list, location: storage.Location | None
     try:
         try:
             results = client.run(probe_access, list(inputs), target, key, token,
-                                 None if location is None else location.url)
+                                 None if location is None else location.url,
+                                 code_fingerprint())
         except Exception as exc:
             raise InputError(f"cannot run the access check on the cluster's workers "
                              f"({type(exc).__name__}: {exc})") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,25 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_workers_with_other_code_are_refused(tmp_path, client):
+    """A worker importing another copy of degrade (one changed line) is refused by name; the
+    module's workers, running this checkout, pass."""
+    import shutil
+
+    from cluster import dask_cluster
+
+    dc.check_cluster_access(client, [], None)               # same code: no complaint
+    copy = tmp_path / "other"
+    shutil.copytree(Path(dc.__file__).parent, copy / "degrade",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.png", "*.dng"))
+    (copy / "degrade" / "storage.py").write_text(
+        (copy / "degrade" / "storage.py").read_text() + "\n# another version\n")
+    with dask_cluster(tmp_path / "cluster", workers=1, env={"PYTHONPATH": str(copy)}) as c:
+        other = c.client()
+        assert set(other.run(lambda: __import__("degrade").__file__).values()) == {
+            str(copy / "degrade" / "__init__.py")}
+        with pytest.raises(InputError, match=r"worker tcp://\S+ runs other degrade code "
+                                             r"\(0\.1\.0:[0-9a-f]{16}\) than the client"):
+            dc.check_cluster_access(other, [], None)
