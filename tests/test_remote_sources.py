@@ -125,6 +125,14 @@ def test_url_list(photos, s3_server):
         s3_server.delete_bucket(other)
 
 
+def test_normalise_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert remote.normalise_source("photos/") == str(tmp_path / "photos")
+    assert remote.normalise_source("list.txt") == str(tmp_path / "list.txt")
+    assert remote.normalise_source(f"file://{tmp_path}/x") == str(tmp_path / "x")
+    assert remote.normalise_source("s3://b/photos/") == "s3://b/photos/"
+
+
 def test_read_list_text_local_and_urls():
     assert remote.read_list_text("a.png\n# c\n\ns3://b/x.png\n/abs.png\n", "/data/") == [
         "/data/a.png", "s3://b/x.png", "/data/abs.png"]

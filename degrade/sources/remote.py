@@ -54,6 +54,13 @@ def is_url(path) -> bool:
     return isinstance(path, str) and "://" in path and not path.lower().startswith("file://")
 
 
+def normalise_source(path) -> str:
+    """An ``--input`` as the workers must see it: a URL as given, a local path (or
+    ``file://`` URL) made absolute on the client, before any task is built."""
+    text = str(path)
+    return text if is_url(text) else storage.resolve(text, what="--input").url
+
+
 def _location(url: str, options: dict | None) -> storage.Location:
     return storage.resolve(url, options, what="--input")
 
