@@ -13,6 +13,9 @@ and the ratio obstore / s3fs of those, so a loaded machine slows both alike):
 * ``put small``: a 1 kB object (``zarr.json``, the write probe);
 * ``get range``: a 48 kB ranged GET at a random sample offset of a shard (a 128x128x3 sample:
   what ``PairDataset`` does per sample) and a 16-byte-per-sample index read (1 kB);
+* ``16 ranges``: 16 sample reads in one call (s3fs ``cat_ranges`` and obstore
+  ``get_ranges`` send them concurrently; boto3 has no such call: one after the other), what a
+  reader could do for a DataLoader batch;
 * ``get shard``: a whole 3.1 MB object;
 * ``list``: the keys under a prefix of 256 objects (resume).
 
@@ -63,6 +66,10 @@ class S3fsClient:
     def list(self, prefix):
         return self.fs.ls(f"{self.bucket}/{prefix}", detail=False, refresh=True)
 
+    def get_ranges(self, key, starts, length):
+        path = f"{self.bucket}/{key}"
+        return self.fs.cat_ranges([path] * len(starts), starts, [s + length for s in starts])
+
 
 class Boto3Client:
     """botocore's synchronous client (no asyncio): for reference, not a zarr store."""
@@ -93,6 +100,9 @@ class Boto3Client:
                                                                        Prefix=prefix + "/")
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
+    def get_ranges(self, key, starts, length):      # no batch call: one after the other
+        return [self.get_range(key, start, length) for start in starts]
+
 
 class ObstoreClient:
     name = "obstore"
@@ -122,6 +132,11 @@ class ObstoreClient:
         return [m["path"] for chunk in obstore.list(self.store, prefix=prefix + "/")
                 for m in chunk]
 
+    def get_ranges(self, key, starts, length):
+        import obstore
+        return [bytes(b) for b in obstore.get_ranges(self.store, key, starts=starts,
+                                                      lengths=[length] * len(starts))]
+
 
 def _operations(client, data: dict, rng: random.Random, tag: str):
     """(name, callable) of every timed operation; objects are prepared in setup()."""
@@ -134,9 +149,13 @@ def _operations(client, data: dict, rng: random.Random, tag: str):
     def get_index():
         return client.get_range(f"{tag}/shard", len(data["3.1 MB"]) - 1028, 1028)
 
+    def get_batch():                       # a DataLoader batch of 16 samples of one shard
+        return client.get_ranges(f"{tag}/shard", [rng.randrange(64) * SAMPLE
+                                                  for _ in range(16)], SAMPLE)
+
     return [("put shard 3.1 MB", put("3.1 MB")), ("put shard 12.6 MB", put("12.6 MB")),
             ("put small 1 kB", put("1 kB")), ("get range 48 kB", get_range),
-            ("get range 1 kB (index)", get_index),
+            ("get range 1 kB (index)", get_index), ("16 ranges of 48 kB, one call", get_batch),
             ("get shard 3.1 MB", lambda: client.get(f"{tag}/shard")),
             ("list 256 keys", lambda: client.list(f"{tag}/many"))]
 
@@ -147,6 +166,8 @@ def _setup(client, data: dict, tag: str) -> None:
         client.put(f"{tag}/many/c.{k}", b"x")
     assert len(client.list(f"{tag}/many")) == 256
     assert client.get_range(f"{tag}/shard", 5, 10) == data["3.1 MB"][5:15]
+    assert client.get_ranges(f"{tag}/shard", [5, 20], 3) == [data["3.1 MB"][5:8],
+                                                            data["3.1 MB"][20:23]]
 
 
 def fork_check(make_client, key: str, limit: int = 20) -> str:
