@@ -12,8 +12,9 @@ The object-store layer is fsspec (s3fs, gcsfs, adlfs), the one behind zarr's
 ``FsspecStore``. obstore (zarr's ``ObjectStore``) was 2-10x faster per small request against a
 local SeaweedFS (benchmarks/object_store.py), but its Rust runtime does not survive
 ``fork()``: once a process has used it, a forked child hangs on its first request even with a
-new client, and forked children are how PyTorch's DataLoader and degrade's process pool start
-their workers. s3fs makes a fresh client per process (fsspec keys its instance cache by pid).
+new client (and the forking process itself crashed with SIGSEGV in 5 of 12 tries), and
+forked children are how PyTorch's DataLoader and degrade's process pool start their workers.
+s3fs makes a fresh client per process (fsspec keys its instance cache by pid).
 
 Credentials and endpoint come from the usual places (the environment: ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_PROFILE``; ``~/.aws``; instance

@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "object_store.py"
 
 def test_quick_run_prints_every_operation(s3_server, s3_env, tmp_path):
     out = tmp_path / "bench.json"
-    result = subprocess.run([sys.executable, str(BENCH), "--quick", "--endpoint",
+    result = subprocess.run([sys.executable, "-X", "faulthandler", str(BENCH), "--quick", "--endpoint",
                              s3_server.endpoint, "--json", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
