@@ -143,6 +143,10 @@ def test_doc_blocks_run(path, tmp_path, monkeypatch, request):
     monkeypatch.chdir(work)
     monkeypatch.syspath_prepend(str(work))
     monkeypatch.syspath_prepend(str(work / "benchmarks"))
+    # ops and samplers a page registers (docs/extending.md) leave with the page
+    from degrade import _registry
+    monkeypatch.setattr(_registry, "_OPS", dict(_registry._OPS))
+    monkeypatch.setattr(_registry, "_SAMPLERS", dict(_registry._SAMPLERS))
     namespace = {"__name__": "__doc_example__"}
     skipped = []
     for block in (b for b in blocks(path) if b.runs):
