@@ -429,3 +429,41 @@ def test_max_image_pixels_option_and_the_sample_bound(tmp_path):
     done = run_cli("generate", "simple_x2", "--num", "1000000000000", "--out", out, "--quiet")
     assert "expected at most 100_000_000 samples" in one_error_line(done.stderr)
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- changed sources
+
+@pytest.mark.parametrize("hash_sources", [False, True])
+def test_a_source_edited_in_place_is_refused_on_resume(tmp_path, latin1_folder, hash_sources):
+    out = tmp_path / "c.zarr"
+    args = ["generate", "simple_x2", "--input", latin1_folder, "--num", "6", "--out", out,
+            "--quiet"] + (["--hash-sources"] if hash_sources else [])
+    assert run_cli(*args).returncode == 0
+    os.remove(out / "hq" / "c.2.0.0.0")
+    # same size, same mtime, other pixels: only a content hash can tell
+    target = latin1_folder / "b.png"
+    stat = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-20] ^= 0xFF
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    done = run_cli(*args)
+    if not hash_sources:
+        assert done.returncode == 0, done.stderr       # size and time agree: resumed
+    else:
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert lines[0].startswith(f"error: {out}: 1 source file(s) changed since the store "
+                                   "was made"), done.stderr
+        assert lines[1:] == ["  b.png: content changed"]
+    # a newer modification time or another size is refused without hashing
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    cafe = latin1_folder / os.fsdecode(b"caf\xe9.png")
+    size = cafe.stat().st_size
+    cafe.write_bytes(cafe.read_bytes() + b"trailing bytes")
+    done = run_cli(*[a for a in args if a != "--hash-sources"])   # the store's own check
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert "2 source file(s) changed" in lines[0] and "Traceback" not in done.stderr
+    assert lines[1:] == ["  b.png: modified (mtime changed)",
+                         f"  caf\\xe9.png: size {size} -> {size + 14} bytes"]

@@ -53,6 +53,9 @@ def add_arguments(parser) -> None:
                         help="largest image to read, in pixels (default 89478485, or "
                              "DEGRADE_MAX_IMAGE_PIXELS; 0: no limit); also for the local "
                              "worker processes (set it on cluster workers yourself)")
+    parser.add_argument("--hash-sources", action="store_true",
+                        help="record a content hash of every source file (not only its size "
+                             "and time), so that a resume refuses sources edited in place")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -78,7 +81,8 @@ def run(args) -> int:
                            shard_size=args.shard_size, strict=args.strict,
                            overwrite=args.overwrite, dtype=args.dtype,
                            patch_size=args.patch_size, stride=args.stride, weights=args.weights,
-                           counts=args.counts, compression=args.compression, progress=show)
+                           counts=args.counts, compression=args.compression, progress=show,
+                           hash_sources=args.hash_sources)
     if show:
         print(f"{summary['path']}: {summary['num']} samples in {summary['shards']} shards "
               f"({summary['shards_written']} written, {summary['shards_reused']} kept from an "

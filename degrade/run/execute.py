@@ -24,6 +24,7 @@ from . import store as st
 from .layout import STORE_FORMAT
 from .dispatch import run_shards
 from .lease import FileLease
+from .source_state import check_sources, record_sources
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
 from .progress import Progress
@@ -52,7 +53,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
              workers: int | None = None, scheduler=None, shard_size: int | None = None,
              strict: bool = False, overwrite: bool = False, dtype: str = "auto",
              patch_size: int | None = None, stride: int | None = None, weights=None,
-             counts=None, compression: str = "none", progress: bool = True) -> dict:
+             counts=None, compression: str = "none", progress: bool = True,
+             hash_sources: bool = False) -> dict:
     """Generate a training store: every sample of ``recipe`` over ``sources`` into ``out``.
 
     Parameters
@@ -98,6 +100,10 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         Codec of hq/lq (records are always zstd).
     progress : bool
         Print a progress line (samples/s, ETA) on stderr.
+    hash_sources : bool
+        Record a content hash of every source file in a new store, besides its size and
+        modification time; a resume then refuses a source whose content changed even when
+        its size and time did not (reads every file once more). See :mod:`.source_state`.
 
     Returns
     -------
@@ -128,12 +134,12 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     with writer_lease(out), store_errors(out):
         return _generate(recipe, sources, out, num, seed, workers, scheduler, shard_size,
                          strict, overwrite, dtype, patch_size, stride, weights, counts,
-                         compression, progress, t_start)
+                         compression, progress, t_start, hash_sources)
 
 
 def _generate(recipe, sources, out: Path, num, seed, workers, scheduler, shard_size, strict,
               overwrite, dtype, patch_size, stride, weights, counts, compression, progress,
-              t_start) -> dict:
+              t_start, hash_sources=False) -> dict:
     """:func:`generate` once the run holds the store's lease."""
     if scheduler in ("processes", "auto") and workers > 1:
         start_fork_server()     # warms up in the background while this process plans the run
@@ -154,7 +160,7 @@ def _generate(recipe, sources, out: Path, num, seed, workers, scheduler, shard_s
               "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
               "patches": plan.patches.as_dict(), "compression": compression,
               **store_provenance(recipe)}      # plugin packages and versions, if any
-    group, staging = _open_or_create(out, ctx, recipe, plan, wanted, overwrite)
+    group, staging = _open_or_create(out, ctx, recipe, plan, wanted, overwrite, hash_sources)
     for name in ("hq", "lq"):
         ctx.shapes[name] = tuple(group[name].shape[1:])
         ctx.dtypes[name] = str(group[name].dtype)
@@ -294,7 +300,8 @@ def _steady_rate(finished: list) -> float | None:
     return sum(n for _, n in after) / (after[-1][0] - start)
 
 
-def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwrite: bool):
+def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwrite: bool,
+                    hash_sources: bool = False):
     """(group, staging): the store to resume, or a new one; ``staging`` is the folder of a
     new store that replaces an old one (``--overwrite``) and is not published yet."""
     state, other = st.store_state(out)
@@ -317,6 +324,7 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
                                     "use --overwrite to replace it, or another --out")) from None
             group = None
         if group is not None and not overwrite:
+            check_sources(out, dict(group.attrs), plan)     # edited in place since?
             diff = st.fingerprint_mismatch(dict(group.attrs), wanted)
             if diff:
                 raise st.StoreError(f"{out} holds a store of another job; refusing to mix "
@@ -346,8 +354,18 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
     group = st.create_store(out, num=plan.num, shard_size=wanted["shard_size"],
                             hq_shape=sample.hq.shape, lq_shape=sample.lq.shape,
                             dtypes=dtypes, compression=wanted["compression"], attrs=attrs,
-                            publish=not replace)
-    return group, (Path(group.store.root) if replace else None)
+                            publish=False)
+    staging = Path(group.store.root)
+    try:       # the source table goes in with the store (a replaced store keeps its own)
+        group.update_attributes(record_sources(staging, plan, hash_sources))
+        if replace:
+            return group, staging
+        st.publish_store(staging, out)
+    except BaseException:
+        import shutil
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return st.open_store(out, mode="r+"), None
 
 
 def _printer(enabled: bool):

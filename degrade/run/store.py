@@ -80,8 +80,11 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
     return zarr.open_group(str(path), mode="r+")
 
 
+#: files of a store beside its arrays and ``zarr.json``: the source table (see
+#: :mod:`.source_state`)
+SIDE_KEYS = ("sources.json",)
 #: what a store holds (its own keys); ``--overwrite`` removes these and nothing else
-STORE_KEYS = ARRAYS + ("zarr.json",)
+STORE_KEYS = ARRAYS + SIDE_KEYS + ("zarr.json",)
 #: prefix of the staging folders inside a store (a store being made, or replaced)
 STAGING_PREFIX = ".degrade-staging-"
 
@@ -102,6 +105,9 @@ def publish_store(staging, path) -> None:
     remove_store_keys(path)
     for name in ARRAYS:
         os.replace(staging / name, path / name)
+    for name in SIDE_KEYS:
+        if (staging / name).exists():
+            os.replace(staging / name, path / name)
     os.replace(staging / "zarr.json", path / "zarr.json")
     shutil.rmtree(staging, ignore_errors=True)
 
@@ -111,6 +117,9 @@ def remove_store_keys(path) -> None:
     path = Path(path)
     with contextlib.suppress(FileNotFoundError):
         (path / "zarr.json").unlink()
+    for name in SIDE_KEYS:
+        with contextlib.suppress(FileNotFoundError):
+            (path / name).unlink()
     for name in ARRAYS:
         if (path / name).is_dir() and not (path / name).is_symlink():
             shutil.rmtree(path / name)
@@ -141,14 +150,14 @@ def store_state(path) -> tuple[str, list[str]]:
     if not path.is_dir():
         return "foreign", [path.name]
     names = [entry.name for entry in path.iterdir()]
-    own = set(ARRAYS) | {LEASE_NAME, LEASE_NAME + ".break"}
+    own = set(ARRAYS) | set(SIDE_KEYS) | {LEASE_NAME, LEASE_NAME + ".break"}
     other = sorted(n for n in names if n not in own and n != "zarr.json"
                    and not n.startswith(STAGING_PREFIX))
     if "zarr.json" in names:
         return "store", other
     if other:
         return "foreign", other
-    return ("unfinished" if any(n in ARRAYS for n in names) else "empty"), other
+    return ("unfinished" if any(n in STORE_KEYS for n in names) else "empty"), other
 
 
 def open_store(path, mode: str = "r"):
