@@ -234,6 +234,12 @@ def writer_lease(out: Path):
     try:
         with lease.keep_renewed():
             yield lease
+    except BaseException:
+        # a failed or interrupted run (its workers stopped): no .partial file or staging
+        # folder stays behind it
+        with contextlib.suppress(OSError):
+            st.remove_staging(out)
+        raise
     finally:
         lease.release()
         _remove_if_empty(out, created)

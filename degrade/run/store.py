@@ -129,9 +129,16 @@ def remove_store_keys(path) -> None:
 
 
 def remove_staging(path) -> None:
-    """Remove the staging folders a killed run left in the store folder ``path``."""
-    for entry in Path(path).glob(STAGING_PREFIX + "*"):
+    """Remove what a killed run left in the store folder ``path``: staging folders, and the
+    ``.partial`` files of writes it did not finish (the caller holds the lease, so no other
+    run is writing them)."""
+    path = Path(path)
+    for entry in path.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(entry, ignore_errors=True)
+    for folder in (path,) + tuple(path / name for name in ARRAYS):
+        for entry in folder.glob("*.partial"):
+            with contextlib.suppress(OSError):
+                entry.unlink()
 
 
 def store_state(path) -> tuple[str, list[str]]:
