@@ -474,7 +474,7 @@ def test_a_source_edited_in_place_is_refused_on_resume(tmp_path, latin1_folder, 
 
 # ---------------------------------------------------------------- random kills
 
-KILL_JOB = ("simple_x2", "--num", "240", "--shard-size", "8", "--workers", "2", "--seed", "5",
+KILL_JOB = ("simple_x2", "--num", "1200", "--shard-size", "8", "--workers", "2", "--seed", "5",
             "--quiet")
 
 
@@ -493,7 +493,7 @@ def test_random_kills_with_resume_end_bit_identical(tmp_path):
         assert attempts < 40, f"only {kills} kills landed in {attempts} runs"
         scheduler = ("threads", "processes")[attempts % 2]
         run = cli("generate", *KILL_JOB, "--scheduler", scheduler, "--out", out)
-        time.sleep(rng.uniform(0.3, 3.0))          # import, planning, creation or shards
+        time.sleep(rng.uniform(0.3, 2.5))          # import, planning, creation or shards
         family = _descendants(run.pid)
         if run.poll() is None:
             run.kill()

@@ -35,12 +35,12 @@ used as it is (its own preload list and environment).
 """
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+import weakref
 
 from .._threads import SINGLE_THREADED  # noqa: F401  (what the workers run with; tests)
 
@@ -56,8 +56,27 @@ def process_pool(workers: int):
     if not start_fork_server():
         return None
     from concurrent.futures import ProcessPoolExecutor
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
-                               initializer=die_with_parent)
+    context = multiprocessing.get_context("forkserver")
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
+                               initargs=(stop,))
+    _STOPS[pool] = stop
+    return pool
+
+
+#: the stop event of each pool (set by :func:`stop_pool`)
+_STOPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def start_worker(stop) -> None:
+    """A worker's initialiser: die with the fork server (:func:`die_with_parent`), and at
+    once when the pool's ``stop`` event is set (:func:`stop_pool`; a thread waits on it)."""
+    die_with_parent()
+
+    def watch():
+        stop.wait()
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, name="degrade-stop", daemon=True).start()
 
 
 #: prctl option: the signal a process gets when its parent thread exits (linux/prctl.h)
@@ -80,22 +99,17 @@ def die_with_parent() -> bool:
     except (OSError, AttributeError):
         return False
     if os.getppid() == 1:              # the parent is gone already (re-parented to init)
-        os._exit(1)
+        os.kill(os.getpid(), signal.SIGKILL)
     return True
 
 
 def stop_pool(pool) -> None:
     """Stop a pool's worker processes at once (an interrupted run): the shards they were
     making are abandoned (shard files are written aside and renamed, so none is half-made)
-    instead of waited for."""
-    terminate = getattr(pool, "terminate_workers", None)       # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    # before 3.14 the executor has no public way; its process table is the only handle
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        with contextlib.suppress(Exception):
-            process.kill()
+    instead of waited for. Each worker kills itself when the pool's stop event is set."""
+    stop = _STOPS.pop(pool, None)
+    if stop is not None:
+        stop.set()
 
 
 def start_fork_server() -> bool:
