@@ -506,3 +506,22 @@ def test_random_kills_with_resume_end_bit_identical(tmp_path):
     assert store_files(out) == store_files(reference)
     assert json.loads((out / "zarr.json").read_text())["attributes"]["complete"] is True
     assert not list(out.rglob("*.partial")) and not list(out.glob(".degrade-staging-*"))
+
+
+def test_a_killed_holder_not_yet_reaped_counts_as_gone(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from degrade.run.lease import FileLease; "
+                               f"FileLease({str(tmp_path)!r}).acquire(); print('held', flush=True); "
+                               "time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LeaseHeld, match=f"pid {holder.pid} "):
+            FileLease(tmp_path).acquire()
+        os.kill(holder.pid, signal.SIGKILL)
+        while Path(f"/proc/{holder.pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+            time.sleep(0.01)                    # dead, and not reaped: a zombie
+        with FileLease(tmp_path):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()

@@ -53,20 +53,30 @@ class LeaseHeld(StoreError):
     """Another live run holds the store's lease."""
 
 
-def process_start(pid: int) -> str | None:
-    """When process ``pid`` started, as the kernel counts it (Linux ``/proc``), or None where
-    that cannot be read; with the pid it names one process (pids are reused)."""
+def _stat_fields(pid: int) -> list[bytes]:
+    """The fields of ``/proc/PID/stat`` after the command name (Linux), [] where unreadable;
+    ``[0]`` is the state (``Z``: a zombie, dead but not yet reaped), ``[19]`` the start time."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
     except OSError:
-        return None
+        return []
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    fields = stat[stat.rfind(b")") + 2:].split()
+    return stat[stat.rfind(b")") + 2:].split()
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as the kernel counts it (Linux ``/proc``), or None where
+    that cannot be read; with the pid it names one process (pids are reused)."""
+    fields = _stat_fields(pid)
     return fields[19].decode() if len(fields) > 19 else None
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed and not yet reaped, does not)."""
+    fields = _stat_fields(pid)
+    if fields and fields[0] == b"Z":
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
