@@ -23,6 +23,12 @@ def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
         paths = [Path(p) for p in (raw_sample_paths() if kind == "raw" else sample_paths())]
         return (paths[0].parent if paths else Path(".")), paths
     root = Path(source.path).expanduser()
+    if source.root is not None:
+        if not root.is_file():
+            raise InputError(f"source {source.label}: not a file; a root ({source.root}) "
+                             "goes with a BasicSR meta_info file")
+        from .meta_info import read_meta_info
+        return read_meta_info(root, source.root)
     if root.is_file() and root.suffix.lower() == ".txt":
         base = root.parent
         lines = [ln.strip() for ln in root.read_text().splitlines()]
