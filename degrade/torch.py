@@ -6,11 +6,14 @@
 - :class:`OnTheFlyDataset` runs the recipe inside the DataLoader workers and gives, for
   epoch 0, exactly the pair ``degrade generate`` writes for the same index.
 
-Both return ``{"lq", "hq", "index"}`` (+ ``"record"`` on request): CHW tensors, float32 in
-[0, 1] by default, or the stored integer type (``to_float=False``) to convert on the GPU.
-Optional paired random crops aligned to the scale factor and paired flips/rotations are
-drawn from :func:`degrade._rng.epoch_stream` ``(seed, epoch, index)``; call
-:meth:`set_epoch` before each epoch (it reaches persistent workers too). See docs/torch.md.
+Both return ``{"lq", "hq", "index"}`` (+ ``"record"`` on request; ``keys="basicsr"``:
+``{"lq", "gt", "lq_path", "gt_path", "index"}``): CHW tensors, float32 in [0, 1] by default,
+or the stored integer type (``to_float=False``) to convert on the GPU. Optional paired random
+crops aligned to the scale factor and paired flips/rotations are drawn from
+:func:`degrade._rng.epoch_stream` ``(seed, epoch, index)``. Without :meth:`set_epoch` they
+are fresh every epoch inside DataLoader workers (mixed with torch's per-epoch worker seed);
+once :meth:`set_epoch` is called they depend on ``(seed, epoch, index)`` only (it reaches
+persistent workers too). See docs/torch.md.
 
 Worker rules (docs/torch.md, "Workers"): nothing is opened in the process that builds
 the dataset; each process opens the store read-only on its first ``__getitem__`` (after a
@@ -24,7 +27,7 @@ import json
 import multiprocessing
 import multiprocessing.context
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -42,7 +45,10 @@ from .run.job import FileCache, JobSpec, RunState, make_sample, plan_job, record
 from .run.store import DTYPE_SCALE, dequantise, quantise
 
 __all__ = ["OnTheFlyDataset", "PairDataset", "PairLoader", "PairedAugment", "epoch_seed",
-           "to_float"]
+           "sample_path", "to_float"]
+
+KEYS = ("degrade", "basicsr")    #: the ``keys`` conventions of the sample dicts
+_SEED_MASK = 2 ** 64 - 1
 
 
 def to_float(batch: torch.Tensor, scale: float) -> torch.Tensor:
@@ -80,6 +86,7 @@ class PairedAugment:
     even rows/columns); flips of a mosaic would change its pattern and are refused.
     Draw order per sample, from ``epoch_stream(seed, epoch, index)``: u_y, u_x, hflip, vflip,
     rot90, always all five (so enabling one option does not move the others).
+    ``extra`` arrays of the HQ's shape (extra targets) get the HQ's crop and flips.
     """
 
     def __init__(self, crop: int | None = None, hflip: bool = False, vflip: bool = False,
@@ -125,23 +132,25 @@ class PairedAugment:
             step *= 2
         return step
 
-    def __call__(self, hq: np.ndarray, lq: np.ndarray, rng: np.random.Generator):
-        """Apply to one pair (HWC or HW arrays); returns views (made contiguous later)."""
+    def __call__(self, hq: np.ndarray, lq: np.ndarray, rng: np.random.Generator, extra=()):
+        """Apply to one pair (HWC or HW arrays); returns views (made contiguous later):
+        ``(hq, lq)``, or ``(hq, lq, [extra...])`` when ``extra`` arrays are given."""
         scale = self.check(hq.shape, lq.shape)
         u_y, u_x, p_h, p_v, p_r = rng.random(5)
+        big = [hq, *extra]
         if self.crop is not None:
             step, c = self._step(hq.shape, lq.shape, scale), self.crop // scale
             y = int(u_y * ((lq.shape[0] - c) // step + 1)) * step
             x = int(u_x * ((lq.shape[1] - c) // step + 1)) * step
             lq = lq[y:y + c, x:x + c]
-            hq = hq[y * scale:(y + c) * scale, x * scale:(x + c) * scale]
+            big = [a[y * scale:(y + c) * scale, x * scale:(x + c) * scale] for a in big]
         if self.hflip and p_h < 0.5:
-            hq, lq = hq[:, ::-1], lq[:, ::-1]
+            big, lq = [a[:, ::-1] for a in big], lq[:, ::-1]
         if self.vflip and p_v < 0.5:
-            hq, lq = hq[::-1], lq[::-1]
+            big, lq = [a[::-1] for a in big], lq[::-1]
         if self.rot90 and p_r < 0.5:
-            hq, lq = hq.swapaxes(0, 1), lq.swapaxes(0, 1)
-        return hq, lq
+            big, lq = [a.swapaxes(0, 1) for a in big], lq.swapaxes(0, 1)
+        return (big[0], lq, big[1:]) if extra else (big[0], lq)
 
 
 # --------------------------------------------------------------------------- shared parts
@@ -189,19 +198,60 @@ def _in_worker_setup(needs_cv2: bool) -> None:
             cv2.setNumThreads(1)
 
 
+def sample_path(roots, record: dict, index: int) -> str:
+    """A sample's source image with ``#index`` before its suffix (``photos/a#17.png``), for
+    BasicSR's ``gt_path``/``lq_path``: its ``basename without extension`` is then unique per
+    sample. ``roots``: the store's (or the plan's) source roots."""
+    source = record.get("source") or {}
+    k = source.get("source")
+    rel = PurePosixPath(str(source.get("path") or f"sample{index}"))
+    root = roots[k] if isinstance(k, int) and 0 <= k < len(roots) else ""
+    return str(Path(root) / rel.with_name(f"{rel.stem}#{index}{rel.suffix}"))
+
+
+def _check_keys(keys: str) -> str:
+    if keys not in KEYS:
+        raise ParameterError(f"keys = {keys!r}: expected 'degrade' (lq, hq) or 'basicsr' "
+                             "(lq, gt, lq_path, gt_path)")
+    return keys
+
+
 class _EpochMixin:
-    """``set_epoch`` through shared memory, so persistent workers see it (fork and spawn)."""
+    """``set_epoch`` through shared memory, so persistent workers see it (fork and spawn).
+
+    The counter starts at -1, "never set": the augmentation is then fresh per epoch inside
+    workers (:meth:`_augment_seed`) and the epoch reads as 0.
+    """
 
     def _init_epoch(self) -> None:
-        self._epoch = multiprocessing.RawValue("q", 0)
+        self._epoch = multiprocessing.RawValue("q", -1)
 
     @property
     def epoch(self) -> int:
-        return int(self._epoch.value)
+        return max(0, int(self._epoch.value))
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch of the next pass (crops, flips, on-the-fly degradations)."""
+        """Select the epoch of the next pass (crops, flips, on-the-fly degradations); from
+        the first call on, crops and flips depend on ``(seed, epoch, index)`` only."""
         self._epoch.value = check_integer("epoch", epoch, 0, where="set_epoch")
+
+    def _augment_seed(self) -> int:
+        """The seed of the crop/flip draws: ``seed``, or, in a DataLoader worker while
+        ``set_epoch`` was never called and ``fresh_augmentation`` is on, ``seed`` mixed with
+        torch's base seed of the workers (``info.seed - info.id``, the same in every worker),
+        which torch draws anew for each epoch's iterator from its own RNG: fresh crops every
+        epoch, reproducible under ``torch.manual_seed`` (or the loader's ``generator``)."""
+        if self.fresh_augmentation and self._epoch.value < 0:
+            info = get_worker_info()
+            if info is not None:
+                return (self.seed << 64) | ((info.seed - info.id) & _SEED_MASK)
+        return self.seed
+
+    @property
+    def image_keys(self) -> tuple:
+        """The keys of the image tensors of a sample dict (what :class:`PairLoader` converts)."""
+        hq = "gt" if self.keys == "basicsr" else "hq"
+        return ("lq", hq) + tuple(self._extra_key(name) for name in self._extra_names())
 
     def _epoch_state(self, state: dict) -> dict:
         # the shared value travels to workers being started (spawn/forkserver); a plain pickle
@@ -215,12 +265,31 @@ class _EpochMixin:
             value, self._epoch = self._epoch, multiprocessing.RawValue("q", 0)
             self._epoch.value = value
 
-    def _finish(self, index: int, hq: np.ndarray, lq: np.ndarray, record_text) -> dict:
+    def _extra_names(self) -> tuple:
+        return ()
+
+    def _extra_key(self, name: str) -> str:
+        return name
+
+    def _finish(self, index: int, hq: np.ndarray, lq: np.ndarray, record_text,
+                extra: dict | None = None) -> dict:
+        extra = extra or {}
         if self.augment.active:
-            hq, lq = self.augment(hq, lq, _rng.epoch_stream(self.seed, self.epoch, index))
+            rng = _rng.epoch_stream(self._augment_seed(), self.epoch, index)
+            if extra:
+                hq, lq, moved = self.augment(hq, lq, rng, list(extra.values()))
+                extra = dict(zip(extra, moved))
+            else:
+                hq, lq = self.augment(hq, lq, rng)
         as_float = self.to_float and not getattr(self, "_integer_transport", False)
-        sample = {"lq": _chw_tensor(lq, as_float), "hq": _chw_tensor(hq, as_float),
-                  "index": index}
+        lq_key, hq_key = self.image_keys[:2]
+        sample = {"lq": _chw_tensor(lq, as_float), hq_key: _chw_tensor(hq, as_float)}
+        for name, array in extra.items():
+            sample[self._extra_key(name)] = _chw_tensor(array, as_float)
+        sample["index"] = index
+        if self.keys == "basicsr":
+            path = sample_path(self._roots, json.loads(record_text()), index)
+            sample["lq_path"] = sample["gt_path"] = path
         if self.record is True:
             sample["record"] = record_text()
         elif self.record:
@@ -246,9 +315,21 @@ class PairDataset(_EpochMixin, Dataset):
     store : path
         The store directory (zarr v3 group with ``hq``, ``lq``, ``records``).
     crop, hflip, vflip, rot90 : see :class:`PairedAugment`
-        Training-time augmentation, deterministic per ``(seed, epoch, index)``.
+        Training-time augmentation, deterministic per ``(seed, epoch, index)`` once
+        :meth:`set_epoch` is called.
     seed : int
         Seed of the augmentation draws (not of the stored degradations).
+    fresh_augmentation : bool
+        True (default): until :meth:`set_epoch` is first called, the draws inside DataLoader
+        workers also depend on torch's per-epoch worker seed, so every epoch gets new crops
+        and flips with no extra code (non-persistent workers; persistent workers keep their
+        seed, and ``num_workers=0`` has none: call ``set_epoch`` there). False:
+        ``(seed, epoch, index)`` only, always.
+    keys : {'degrade', 'basicsr'}
+        'basicsr': the sample dict of a BasicSR paired dataset: ``gt`` for ``hq`` (an extra
+        target ``hq_x`` as ``gt_x``), plus ``gt_path`` = ``lq_path`` = the source image with
+        ``#index`` before its suffix (:func:`sample_path`). :class:`PairLoader` keeps its
+        integer transport.
     to_float : bool
         True: float32 in [0, 1] (``stored / dtype_scale``); False: the stored dtype
         (uint8/uint16/float16) — convert on the GPU with :func:`to_float`.
@@ -287,7 +368,8 @@ class PairDataset(_EpochMixin, Dataset):
 
     def __init__(self, store, *, crop: int | None = None, hflip: bool = False,
                  vflip: bool = False, rot90: bool = False, seed: int = 0, to_float: bool = True,
-                 record=False, transform=None, backend: str = "auto"):
+                 record=False, transform=None, backend: str = "auto",
+                 fresh_augmentation: bool = True, keys: str = "degrade"):
         if backend not in ("auto", "zarr"):
             raise ParameterError(f"backend = {backend!r}: expected 'auto' or 'zarr'")
         self.path = str(Path(store))
@@ -299,6 +381,8 @@ class PairDataset(_EpochMixin, Dataset):
         self.seed = check_integer("seed", seed, 0)
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
         self.backend = backend
+        self.fresh_augmentation = check_flag("fresh_augmentation", fresh_augmentation)
+        self.keys, self._roots = _check_keys(keys), list(self.attrs.get("roots") or [])
         self._reader = None
         self._init_epoch()
 
@@ -359,6 +443,7 @@ class PairLoader(DataLoader):
     """
 
     def __init__(self, dataset, **kwargs):
+        self._keys = getattr(dataset, "image_keys", ())
         self._convert = (isinstance(dataset, PairDataset) and dataset.to_float
                          and dataset.transform is None and kwargs.get("collate_fn") is None)
         self._pin = False
@@ -376,7 +461,7 @@ class PairLoader(DataLoader):
             yield from batches
             return
         for batch in batches:
-            for key in ("lq", "hq"):
+            for key in self._keys:
                 value = batch[key]
                 value = torch.from_numpy(dequantise(value.numpy()))
                 batch[key] = value.pin_memory() if self._pin else value
@@ -409,7 +494,7 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
     dtype : {'auto', 'uint8', 'uint16', 'float16', 'float32'}
         Quantisation as in the store ('auto': uint8 for sRGB, uint16 for mosaics and linear
         data); 'float32' skips it (the recipe's float output, not clipped).
-    crop, hflip, vflip, rot90, to_float, record, transform
+    crop, hflip, vflip, rot90, to_float, record, transform, fresh_augmentation, keys
         As :class:`PairDataset`.
     cache_files : int
         Decoded source files kept per worker (samples are drawn at random, so this mostly
@@ -437,7 +522,8 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                  patch_size: int | None = None, stride: int | None = None, weights=None,
                  counts=None, strict: bool = False, dtype: str = "auto", crop: int | None = None,
                  hflip: bool = False, vflip: bool = False, rot90: bool = False,
-                 to_float: bool = True, record=False, transform=None, cache_files: int = 4):
+                 to_float: bool = True, record=False, transform=None, cache_files: int = 4,
+                 fresh_augmentation: bool = True, keys: str = "degrade"):
         import cv2
 
         if dtype not in ("auto", "float32") + tuple(DTYPE_SCALE):
@@ -456,6 +542,8 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
             raise ParameterError(f"crop = {crop}: expected a multiple of the scale factor {scale} "
                                  "(the LQ crop is crop / scale)")
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
+        self.fresh_augmentation = check_flag("fresh_augmentation", fresh_augmentation)
+        self.keys, self._roots = _check_keys(keys), list(plan.roots)
         self._cache, self._cache_pid = None, None
         self._init_epoch()
         # OpenCV's thread pool does not survive fork: a forked worker that uses cv2 after the
