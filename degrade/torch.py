@@ -266,9 +266,13 @@ class _EpochMixin:
             self._epoch.value = value
 
     def _extra_names(self) -> tuple:
-        return ()
+        return self._extra
 
     def _extra_key(self, name: str) -> str:
+        """An extra target's key in the sample dict: its name; with BasicSR keys a leading
+        ``hq`` becomes ``gt`` (``hq_usm`` -> ``gt_usm``, Real-ESRGAN's name)."""
+        if self.keys == "basicsr" and name.startswith("hq"):
+            return "gt" + name[2:]
         return name
 
     def _finish(self, index: int, hq: np.ndarray, lq: np.ndarray, record_text,
@@ -346,8 +350,9 @@ class PairDataset(_EpochMixin, Dataset):
     Returns (``__getitem__``)
     -------------------------
     dict
-        ``lq`` (C, h, w) and ``hq`` (C, H, W) tensors (C = 1 for mosaics), ``index`` (int),
-        optional ``record``.
+        ``lq`` (C, h, w) and ``hq`` (C, H, W) tensors (C = 1 for mosaics), one (C, H, W)
+        tensor per extra target of the store (``hq_usm``...; cropped and flipped as ``hq``),
+        ``index`` (int), optional ``record``.
 
     Raises
     ------
@@ -383,6 +388,7 @@ class PairDataset(_EpochMixin, Dataset):
         self.backend = backend
         self.fresh_augmentation = check_flag("fresh_augmentation", fresh_augmentation)
         self.keys, self._roots = _check_keys(keys), list(self.attrs.get("roots") or [])
+        self._extra = tuple(self.attrs.get("extra_targets") or ())
         self._reader = None
         self._init_epoch()
 
@@ -416,7 +422,8 @@ class PairDataset(_EpochMixin, Dataset):
         index = check_index(index, len(self))
         reader = self._open()
         hq, lq = reader.read("hq", index), reader.read("lq", index)
-        return self._finish(index, hq, lq, lambda: reader.record(index))
+        extra = {name: reader.read(name, index) for name in self._extra}
+        return self._finish(index, hq, lq, lambda: reader.record(index), extra)
 
 
 class PairLoader(DataLoader):
@@ -544,6 +551,7 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
         self.fresh_augmentation = check_flag("fresh_augmentation", fresh_augmentation)
         self.keys, self._roots = _check_keys(keys), list(plan.roots)
+        self._extra = recipe.extra_targets
         self._cache, self._cache_pid = None, None
         self._init_epoch()
         # OpenCV's thread pool does not survive fork: a forked worker that uses cv2 after the
@@ -587,4 +595,5 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
         sample, record, _ = make_sample(ctx, index, int(self.sample_file[index]),
                                         int(self.sample_cell[index]), cache)
         hq, lq = self._stored(sample.hq, "hq"), self._stored(sample.lq, "lq")
-        return self._finish(index, hq, lq, lambda: record_json(record))
+        extra = {name: self._stored(sample.extra[name], "hq") for name in self._extra}
+        return self._finish(index, hq, lq, lambda: record_json(record), extra)
