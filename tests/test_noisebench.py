@@ -1,5 +1,5 @@
 """Noise benchmark: metrics, noise-level-function fits and model ranking on synthetic data
-made by a known model (degrade.bench)."""
+made by a known model (degrade.noisebench)."""
 from __future__ import annotations
 
 import json
@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from degrade.bench.fitting import (binned_variance, clipped_normal_variance, fit_line,
+from degrade.noisebench.fitting import (binned_variance, clipped_normal_variance, fit_line,
                                    fit_log_scalar)
-from degrade.bench.metrics import (kl_per_intensity, lag1_autocorrelation, marginal_kl,
+from degrade.noisebench.metrics import (kl_per_intensity, lag1_autocorrelation, marginal_kl,
                                    noise_level_function, noiseflow_bin_edges)
-from degrade.bench.models import MODELS, FitContext, brooks_line, eld_variance
-from degrade.bench.noise import benchmark_noise, raw_pair, srgb_pair
+from degrade.noisebench.models import MODELS, FitContext, brooks_line, eld_variance
+from degrade.noisebench.noise import benchmark_noise, raw_pair, srgb_pair
 from degrade.noise_models import camera_profile
 
 

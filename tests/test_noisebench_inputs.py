@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from degrade._errors import InputError, ParameterError
-from degrade.bench.dark import dark_frame_stats, dark_series_stats, read_dark_frame
-from degrade.bench.inputs import (find_srgb_pairs, load_raw_pair, load_srgb_pairs, raw_pair,
+from degrade.noisebench.dark import dark_frame_stats, dark_series_stats, read_dark_frame
+from degrade.noisebench.inputs import (find_srgb_pairs, load_raw_pair, load_srgb_pairs, raw_pair,
                                   srgb_pair)
-from degrade.bench.noise import benchmark_noise
+from degrade.noisebench.noise import benchmark_noise
 from degrade.cli import main
 
 SHARED_NOISE = Path(__file__).resolve().parents[2] / "shared" / "data" / "noise"

@@ -44,6 +44,9 @@ class FitContext:
     """What a model's ``fit`` may use besides the binned variances."""
     clip_aware: bool = True
     eld_profile: str = "auto"
+    #: Dark-frame fit (:func:`degrade.noisebench.darkfit.fit_dark_folder`) plus
+    #: ``white_level`` (DN): enables the ``eld2020_dark`` and ``dark_frame`` models.
+    dark: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,58 @@ def _apply_eld(img, p, rng, pattern, clip):
                          pattern=pattern, rng=rng)
 
 
+# -- models fed by dark frames --------------------------------------------------------------
+def _dark_scale(ctx_or_params) -> float:
+    d = ctx_or_params
+    return float(d["white_level"]) - float(d["black_dn"])
+
+
+def _fit_gain(binned, ctx, floor_var_dn2):
+    """Fit the system gain K (DN/e-) of ``var = K/S x + floor/S^2`` (S from the dark fit);
+    K within [1e-4, 1e4] DN/e-."""
+    s = _dark_scale(ctx.dark)
+    f = fit_log_scalar(binned, lambda x, k: k / s * x + floor_var_dn2 / s ** 2,
+                       (math.log(1e-4), math.log(1e4)), clip_aware=ctx.clip_aware)
+    return math.exp(f.params[0]), _info(f, ["ln_gain"])
+
+
+def _fit_eld_dark(binned, ctx):
+    d = ctx.dark
+    floor = (d["tukey_scale_dn"] ** 2 * tukey_lambda_variance(d["tukey_lambda"])
+             + d["row_dn"] ** 2 + 1.0 / 12.0)
+    gain, info = _fit_gain(binned, ctx, floor)
+    return {"gain": gain, "read_sigma": d["tukey_scale_dn"], "read_lambda": d["tukey_lambda"],
+            "row_sigma": d["row_dn"], "white_level": float(d["white_level"]),
+            "black_dn": d["black_dn"]}, info
+
+
+def _apply_eld_dark(img, p, rng, pattern, clip):
+    from ..ops import noise_eld2020
+
+    # noise_eld2020 takes integer levels; its S is what matters: white - black = S
+    s = _dark_scale(p)
+    return noise_eld2020(img, p["gain"], p["read_sigma"], p["read_lambda"], p["row_sigma"],
+                         None, int(round(s)), 0, clip=clip, pattern=pattern, rng=rng)
+
+
+def _fit_dark_frame(binned, ctx):
+    d = ctx.dark
+    gain, info = _fit_gain(binned, ctx, d["signal_independent_var_dn2"])
+    return {"gain": gain, "bank": d["bank"], "white_level": float(d["white_level"]),
+            "black_dn": d["black_dn"]}, info
+
+
+def _apply_dark_frame(img, p, rng, pattern, clip):
+    from ..ops.dark_frame import dark_frame_noise
+
+    return dark_frame_noise(img, p["bank"], p["gain"], p["white_level"], p["black_dn"],
+                            clip=clip, pattern=pattern, rng=rng)
+
+
+def _rescale_gain(p, c):
+    return {**p, "gain": p["gain"] * c * c}
+
+
 MODELS = {m.name: m for m in (
     NoiseModel("gaussian", "Gaussian", _fit_gaussian, _apply_gaussian,
                lambda p, c: {"sigma": p["sigma"] * c}),
@@ -211,18 +266,31 @@ MODELS = {m.name: m for m in (
     NoiseModel("brooks2019", "Brooks 2019", _fit_brooks, _apply_hetero, _rescale_brooks),
     NoiseModel("eld2020", "ELD 2020", _fit_eld, _apply_eld, _rescale_eld),
 )}
+#: Models that need dark frames (``FitContext.dark``): ELD's noise with read (Tukey-lambda)
+#: and row noise fitted on the dark frames; Zhang et al. 2021 (shot + real dark-frame crops).
+DARK_MODELS = {m.name: m for m in (
+    NoiseModel("eld2020_dark", "ELD 2020, dark-frame fit", _fit_eld_dark, _apply_eld_dark,
+               _rescale_gain),
+    NoiseModel("dark_frame", "Zhang 2021 dark frames", _fit_dark_frame, _apply_dark_frame,
+               _rescale_gain),
+)}
 
 
-def check_models(names) -> list[NoiseModel]:
-    """Model objects for ``names`` (None: all), or ParameterError naming the unknown one."""
+def check_models(names, dark: bool = False) -> list[NoiseModel]:
+    """Model objects for ``names`` (None: all; with ``dark``, the dark-frame models too), or
+    ParameterError naming the unknown one."""
+    known = {**MODELS, **DARK_MODELS} if dark else MODELS
     if names is None:
-        return list(MODELS.values())
+        return list(known.values())
     out = []
     for n in names:
-        if n not in MODELS:
-            raise ParameterError(f"noisebench: unknown model {n!r}{suggest(n, MODELS)}; "
-                                 f"expected some of {', '.join(MODELS)}")
-        out.append(MODELS[n])
+        if n in DARK_MODELS and not dark:
+            raise ParameterError(f"noisebench: model {n!r} needs dark frames: give "
+                                 "--dark-bank DIR and --dark-white DN")
+        if n not in known:
+            raise ParameterError(f"noisebench: unknown model {n!r}{suggest(n, known)}; "
+                                 f"expected some of {', '.join(known)}")
+        out.append(known[n])
     if not out:
         raise ParameterError("noisebench: no model selected")
     return out

@@ -1,8 +1,11 @@
 """PNG figure of the noise benchmark, drawn with OpenCV (no matplotlib dependency).
 
-One row per pair (at most ``MAX_ROWS``): the noise level function (noise std against clean
-intensity) and the noise histogram (log scale, Noise Flow bins), real noise in thick black
-and every model in its colour; a legend with each model's mean KL on top.
+One row per pair (at most ``MAX_ROWS``): each model *minus* the real noise, with 95 %
+bootstrap intervals over patches as vertical bars: the relative error of the noise std per
+clean-intensity bin, and the conditional histogram (noise in units of the real std of its
+intensity bin) as a probability difference. Overlapping models separate here even where
+their noise level functions coincide. The verdict is the title; the legend gives each
+model's rank and status.
 """
 from __future__ import annotations
 
@@ -84,51 +87,69 @@ def _nlf_series(nlf, scale):
     return nlf["intensity"], [None if v is None else v * scale for v in nlf["std"]]
 
 
+def _residual_series(xs, res, color, scale=1.0):
+    """Line of the point values plus the interval as thin vertical bars (drawn by _panel
+    as 2-point series)."""
+    pts = [None if v is None else scale * v for v in res["point"]]
+    out = [(xs, pts, color, 2)]
+    for x, lo, hi in zip(xs, res["lo"], res["hi"]):
+        if x is not None and lo is not None and hi is not None:
+            out.append(([x, x], [scale * lo, scale * hi], color, 1))
+    return out
+
+
+def _limits(series, pad=1.15):
+    vals = [abs(v) for _, ys, _, _ in series for v in ys if v is not None and np.isfinite(v)]
+    top = max(vals + [1e-9]) * pad
+    return (-top, top)
+
+
 def render_figure(result) -> np.ndarray:
-    """The figure as a BGR uint8 image."""
+    """The figure as a BGR uint8 image: per pair, model minus real noise with 95 % intervals
+    (left: relative noise-std error per clean-intensity bin; right: conditional histogram,
+    noise in units of the real std, model minus real probability); the verdict on top."""
+    from .stats import verdict_text
+
     names = [r["model"] for r in result.summary]
     colours = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
-    srgb = result.settings["domain"] == "srgb"
-    scale = 255.0 if srgb else 1.0
-    unit = "8-bit levels" if srgb else "normalised"
     pairs = result.pairs[:MAX_ROWS]
-    legend_h = 48 + 22 * ((len(names) + 3) // 3)   # + the 'real noise' key
+    legend_h = 70 + 22 * ((len(names) + 2) // 3)
     img = np.full((legend_h + PANEL_H * len(pairs), 2 * PANEL_W, 3), 255, np.uint8)
-    _text(img, f"noisebench: real noise (black) vs models, {result.settings['domain']} pairs; "
-               "legend: mean marginal KL (lower = closer)", (12, 22), 0.5)
+    text = verdict_text(result.verdict) if result.verdict else "no verdict"
+    words, line, y = text.split(" "), "", 20
+    for w in words:                                   # wrap the verdict into the title
+        if len(line) + len(w) > 150:
+            _text(img, line, (12, y), 0.45)
+            line, y = "", y + 18
+        line += w + " "
+    _text(img, line, (12, y), 0.45)
     for i, r in enumerate(result.summary):
-        x, y = 12 + (i % 3) * 370, 46 + 22 * (i // 3)
+        x, y = 12 + (i % 3) * 370, legend_h - 16 - 22 * ((len(names) - 1) // 3 - i // 3)
         _draw_key(img, x, y, colours[r["model"]], 2)
-        _text(img, f"{r['rank']}. {r['model']}  KL {r['kl_mean']:.4f}", (x + 34, y + 5), 0.45)
-    i = len(names)
-    x, y = 12 + (i % 3) * 370, 46 + 22 * (i // 3)
-    _draw_key(img, x, y, REAL, 3)
-    _text(img, "real noise", (x + 34, y + 5), 0.45)
-    edges = np.asarray(result.settings["kl_edges"])
-    centres = 0.5 * (edges[1:-2] + edges[2:-1])
+        _text(img, f"{r['rank']}. {r['model']} ({r['status']})", (x + 34, y + 5), 0.42)
+    s = result.settings
+    ie = s["intensity_edges"]
+    centres = [0.5 * (a + b) for a, b in zip(ie[:-1], ie[1:])]
+    k = s.get("cond_bins", 40)
+    u = [(j - k // 2 - 0.5) * s.get("cond_width", 0.25) for j in range(k + 2)]
+    u[0], u[-1] = u[1] - s.get("cond_width", 0.25), u[-2] + s.get("cond_width", 0.25)
     for row, p in enumerate(pairs):
         y0 = legend_h + row * PANEL_H
-        series, top = [], 0.0
+        nlf, hist = [], []
         for n in names:
-            xs, ys = _nlf_series(p["models"][n]["nlf"], scale)
-            series.append((xs, ys, colours[n], 2))
-        xs, ys = _nlf_series(p["real"]["nlf"], scale)
-        series.append((xs, ys, REAL, 3))
-        top = max([v for _, s, _, _ in series for v in s if v is not None] + [1e-9])
-        ie = result.settings["intensity_edges"]
-        _panel(img, 0, y0, series, (ie[0], ie[-1]), (0.0, top * 1.1),
-               f"{p['name'][:48]}: noise level function", "clean intensity",
-               f"noise std ({unit})", ("{:g}", "{:.3g}"))
-        half = min(0.1, max(4.0 * p["real"]["std"], 0.01))
-        keep = np.abs(centres) <= half
-        hseries = []
-        for n in names:
-            h = np.asarray(p["models"][n]["hist"])[1:-1]
-            hseries.append(_hist_series(centres[keep] * scale, h[keep], colours[n], 2))
-        h = np.asarray(p["real"]["hist"])[1:-1]
-        hseries.append(_hist_series(centres[keep] * scale, h[keep], REAL, 3))
-        _panel(img, PANEL_W, y0, hseries, (-half * scale, half * scale), (-5.0, 0.0),
-               "noise histogram (Noise Flow bins)", f"noise ({unit})", "log10 probability")
+            res = p["models"][n].get("residual")
+            if not res:
+                continue
+            nlf += _residual_series(centres, res["nlf"], colours[n], 100.0)
+            hist += _residual_series(u, res["hist"], colours[n])
+        zero_n = ([ie[0], ie[-1]], [0.0, 0.0], REAL, 1)
+        zero_h = ([u[0], u[-1]], [0.0, 0.0], REAL, 1)
+        _panel(img, 0, y0, nlf + [zero_n], (ie[0], ie[-1]), _limits(nlf),
+               f"{p['name'][:40]}: noise std, model - real", "clean intensity",
+               "relative error %", ("{:g}", "{:.3g}"))
+        _panel(img, PANEL_W, y0, hist + [zero_h], (u[0], u[-1]), _limits(hist),
+               "histogram given intensity, model - real", "noise / real std",
+               "probability difference", ("{:g}", "{:.2g}"))
     return img
 
 
