@@ -159,3 +159,15 @@ def test_datasets_serve_the_extra_targets(stores):
     for i in (0, 4):
         a, b = fly[i], PairDataset(stores["extra"], to_float=False)[i]
         assert all(torch.equal(a[k], b[k]) for k in ("hq", "lq", "hq_usm", "hq_soft"))
+
+
+def test_realesrgan_x4plus_stores_hq_usm_without_changing_its_pairs():
+    shipped = load_recipe("realesrgan_x4plus")
+    assert shipped.extra_targets == ("hq_usm",)
+    start = shipped.text.index("  extra:")
+    end = shipped.text.index("blocks:")
+    plain = Recipe.from_yaml(shipped.text[:start] + shipped.text[end:])
+    image = load_sample("indoor")
+    a, b = shipped.run(image, index=2), plain.run(image, index=2)
+    assert np.array_equal(a.hq, b.hq) and np.array_equal(a.lq, b.lq)
+    assert a.extra["hq_usm"].shape == a.hq.shape and not np.array_equal(a.extra["hq_usm"], a.hq)
