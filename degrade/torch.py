@@ -363,12 +363,19 @@ class PairDataset(_EpochMixin, Dataset):
 
     Examples
     --------
-    >>> ds = PairDataset("train.zarr", crop=96, hflip=True)            # doctest: +SKIP
-    >>> loader = torch.utils.data.DataLoader(ds, batch_size=16, shuffle=True,
+    >>> import degrade
+    >>> _ = degrade.generate("simple_x2", None, "pairs.zarr", num=8, progress=False)
+    >>> ds = PairDataset("pairs.zarr", crop=96, hflip=True)
+    >>> loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True,
     ...                                      num_workers=2, persistent_workers=True)
-    >>> for epoch in range(10):                                         # doctest: +SKIP
+    >>> for epoch in range(2):
     ...     ds.set_epoch(epoch)
-    ...     for batch in loader: ...
+    ...     for batch in loader:
+    ...         print(tuple(batch["lq"].shape), tuple(batch["hq"].shape))
+    (4, 3, 48, 48) (4, 3, 96, 96)
+    (4, 3, 48, 48) (4, 3, 96, 96)
+    (4, 3, 48, 48) (4, 3, 96, 96)
+    (4, 3, 48, 48) (4, 3, 96, 96)
     """
 
     def __init__(self, store, *, crop: int | None = None, hflip: bool = False,
@@ -444,9 +451,13 @@ class PairLoader(DataLoader):
 
     Examples
     --------
-    >>> ds = PairDataset("train.zarr", crop=96, hflip=True)            # doctest: +SKIP
-    >>> loader = PairLoader(ds, batch_size=16, shuffle=True, num_workers=2,
-    ...                     persistent_workers=True)                    # doctest: +SKIP
+    >>> import degrade
+    >>> _ = degrade.generate("simple_x2", None, "pairs.zarr", num=8, progress=False)
+    >>> ds = PairDataset("pairs.zarr", crop=96, hflip=True)
+    >>> loader = PairLoader(ds, batch_size=4, shuffle=True, num_workers=1)
+    >>> batch = next(iter(loader))                    # the worker sent uint8
+    >>> batch["hq"].dtype, tuple(batch["hq"].shape)
+    (torch.float32, (4, 3, 96, 96))
     """
 
     def __init__(self, dataset, **kwargs):
@@ -514,8 +525,8 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
 
     Examples
     --------
-    >>> ds = OnTheFlyDataset("simple_x2", None, num=64, crop=64)     # doctest: +SKIP
-    >>> ds.set_epoch(3); ds[0]["lq"].shape                           # doctest: +SKIP
+    >>> ds = OnTheFlyDataset("simple_x2", None, num=64, crop=64)
+    >>> ds.set_epoch(3); ds[0]["lq"].shape
     torch.Size([3, 32, 32])
 
     Notes

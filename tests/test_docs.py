@@ -131,7 +131,6 @@ KNOWN_BROKEN_DOCS = {
     "docs/dataset_engine.md": "examples read photos/ and reuse train.zarr for different jobs",
     "docs/noisebench.md": "the Python example reads polyu_real_noisy_srgb from the working "
                           "directory and uses undefined noisy_dn/clean_dn",
-    "docs/torch.md": "the worked example needs CUDA, photos/ and an undefined model",
 }
 
 
@@ -207,9 +206,7 @@ def package_modules() -> list[str]:
 
 #: Modules whose examples are known not to run yet, with the owner's fix (strict: remove the
 #: entry once fixed).
-KNOWN_BROKEN = {
-    "degrade.torch": "PairDataset's example uses `ds` defined on a line marked +SKIP",
-}
+KNOWN_BROKEN = {}
 
 
 @pytest.mark.parametrize("name", package_modules())
