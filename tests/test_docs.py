@@ -128,7 +128,6 @@ def run_python(block: Block, namespace: dict) -> None:
 #: Pages whose examples are known not to run yet, with the fix their owner is making (strict:
 #: the entry must go once the page runs).
 KNOWN_BROKEN_DOCS = {
-    "docs/dataset_engine.md": "examples read photos/ and reuse train.zarr for different jobs",
     "docs/noisebench.md": "the Python example reads polyu_real_noisy_srgb from the working "
                           "directory and uses undefined noisy_dn/clean_dn",
 }
