@@ -206,6 +206,10 @@ class Recipe:
         start, lq_meta = (hq, dict(hq_meta)) if self.target.lq_from == "target" else (crop, dict(meta))
         lq, lq_meta = self._apply(start, steps, seed, index, lq_meta)
         self._check_scale(hq, lq, index)
+        if self.target.region is not None:
+            hq, lq = self._paired_crop(hq, lq, record["target"])
+            lq_meta["target_size"] = list(hq.shape[:2])
+        # extra targets from the final HQ, as Real-ESRGAN sharpens the cropped GT
         extra = {}
         for name, extra_steps in record.get("extra_steps", {}).items():
             extra[name] = self._apply(hq, extra_steps, seed, index, hq_meta)[0]
@@ -214,18 +218,12 @@ class Recipe:
                 raise RecipeError(f"sample {index}: extra target {name!r} has shape "
                                   f"{extra[name].shape}, the HQ {hq.shape}; an extra target "
                                   "must keep the HQ's shape", file=self.file, path=path)
-        if self.target.region is not None:
-            hq, lq, y, x = self._paired_crop(hq, lq, record["target"])
-            h, w = hq.shape[:2]
-            extra = {n: np.ascontiguousarray(a[y:y + h, x:x + w]) for n, a in extra.items()}
-            lq_meta["target_size"] = list(hq.shape[:2])
         return Sample(hq, lq, record, lq_meta, extra)
 
     def _paired_crop(self, hq, lq, target: dict):
         """The ``size`` crop of a degraded region, at a position on the LQ grid (top-left
         ``floor(v (h_lq - h + 1))``, HQ at scale times it), as basicsr's paired_random_crop and
-        BSRGAN's random_crop take it; recorded as ``crop`` = [y, x] in HQ region pixels.
-        Returns the HQ and LQ crops and ``y, x``."""
+        BSRGAN's random_crop take it; recorded as ``crop`` = [y, x] in HQ region pixels."""
         (h, w), s = self.target.size, self.scale
         if "crop" not in target:
             ly = math.floor(target["v_y"] * (lq.shape[0] - h // s + 1))
@@ -233,7 +231,7 @@ class Recipe:
             target["crop"] = [ly * s, lx * s]
         y, x = target["crop"]
         return (np.ascontiguousarray(hq[y:y + h, x:x + w]),
-                np.ascontiguousarray(lq[y // s:(y + h) // s, x // s:(x + w) // s]), y, x)
+                np.ascontiguousarray(lq[y // s:(y + h) // s, x // s:(x + w) // s]))
 
     def _crop(self, image, target: dict) -> np.ndarray:
         raw = self.input_domain == "raw"
