@@ -21,7 +21,7 @@ import functools
 import inspect
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Literal
 
 from ._errors import DegradeError
@@ -31,6 +31,28 @@ DOMAINS = ("srgb", "linear", "camera", "raw")
 RGB_DOMAINS = ("srgb", "linear", "camera")
 ANY_DOMAIN = DOMAINS
 _REQUIRED = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values where an op can work: ``low``/``high`` (None: unbounded), each closed or
+    open. Declared with ``register_op(limits=...)``; the recipe layer checks every value a
+    distribution can draw against it, and the op's own checks use the same bounds."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value) -> bool:
+        return not ((self.low is not None and (value <= self.low if self.low_open
+                                               else value < self.low))
+                    or (self.high is not None and (value >= self.high if self.high_open
+                                                   else value > self.high)))
+
+    def describe(self, name: str = "x") -> str:
+        lo = "" if self.low is None else f"{self.low:g} {'<' if self.low_open else '<='} "
+        hi = "" if self.high is None else f" {'<' if self.high_open else '<='} {self.high:g}"
+        return f"{lo}{name}{hi}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,7 @@ class ParamSpec:
     default: Any = _REQUIRED
     choices: tuple | None = None
     optional: bool = False       # None is an accepted value
+    limits: Range | None = None  # numeric values outside it cannot work
 
     @property
     def required(self) -> bool:
@@ -271,7 +294,8 @@ def _signature_params(fn, what: str, first: str) -> dict[str, ParamSpec]:
 def register_op(name: str, *, domain_in: str | Iterable[str] = RGB_DOMAINS,
                 domain_out: str | None = None, meta_in: Iterable[str] = (),
                 meta_out: Iterable[str] = (), random: bool = False,
-                resolve: Callable[[dict], dict] | None = None) -> Callable[[Callable], Callable]:
+                resolve: Callable[[dict], dict] | None = None,
+                limits: dict[str, Range] | None = None) -> Callable[[Callable], Callable]:
     """Decorator registering ``fn(image, **params, rng=None)`` as op ``name``; returns
     ``fn`` unchanged.
 
@@ -292,6 +316,9 @@ def register_op(name: str, *, domain_in: str | Iterable[str] = RGB_DOMAINS,
     resolve : callable, optional
         ``resolve(constants) -> dict`` run when a recipe stage is loaded, for ops whose
         domains depend on their parameters (see :meth:`OpSpec.bind`).
+    limits : dict of str to Range, optional
+        The values numeric parameters can take; a recipe whose value, or any value its
+        distribution can draw, lies outside is refused when it is loaded.
 
     The parameters' types come from the annotations (``float``, ``int``, ``bool``, ``str``,
     ``Literal[...]``, ``list[float]``, ``X | None``), so recipes are checked before anything
@@ -312,6 +339,10 @@ def register_op(name: str, *, domain_in: str | Iterable[str] = RGB_DOMAINS,
         for m in tuple(meta_in) + tuple(meta_out):
             if m not in params:
                 raise RegistrationError(f"op {name}: metadata parameter {m!r} is not a parameter")
+        for p, limit in (limits or {}).items():
+            if p not in params:
+                raise RegistrationError(f"op {name}: limits for {p!r}, which is not a parameter")
+            params[p] = replace(params[p], limits=limit)
         package, version = _provider(fn)
         spec = OpSpec(name, fn, domain_in, domain_out, params, tuple(meta_in), tuple(meta_out),
                       random, _summary(fn), package, version, resolve)

@@ -45,7 +45,8 @@ def test_validate_ok_and_error_exit_codes(tmp_path, capsys):
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith(f"error: {bad}: stages[0]: sample 0: jpeg: parameter 'quality' = 500")
+    assert err[0] == (f"error: {bad}: stages[0].quality: 500: parameter 'quality' of op 'jpeg' "
+                      "takes 0 <= quality <= 100")
 
 
 def test_user_errors_have_no_traceback(tmp_path):

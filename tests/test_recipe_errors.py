@@ -108,9 +108,11 @@ def test_missing_recipe_file_and_unknown_builtin():
 
 
 def test_dry_run_catches_values_only_the_op_can_judge():
-    r = load_recipe("stages: [{op: gaussian_blur, sigma_x: {uniform: [-2, -1]}}]")
-    with pytest.raises(RecipeError, match=r"stages\[0\]: sample 0: gaussian_blur: parameter 'sigma_x' = "
-                                          r"-1\.\d+: expected 0 < sigma_x"):
+    # (a parameter's own declared range is checked at load: test_reliability_inputs; a
+    # bound that depends on another parameter only when the op runs)
+    r = load_recipe("stages: [{op: saturate, white: 0.5, black: {uniform: [0.6, 0.9]}}]")
+    with pytest.raises(RecipeError, match=r"stages\[0\]: sample 0: saturate: parameter 'black' = "
+                                          r"0\.\d+: expected black <= 0.5"):
         dry_run(r)
 
 

@@ -286,3 +286,52 @@ def test_package_exports_resolve_and_import_stays_light(fresh_python):
     code = ("import sys, degrade.sources; "
             "print(sorted(m for m in ('cv2', 'rawpy', 'numba', 'colour') if m in sys.modules))")
     assert fresh_python(code, timeout=60).strip() == "[]"
+
+
+# --------------------------------------------------------------------------- EXIF orientation
+def _exif_jpeg(path, pixels, orientation):
+    """A JPEG with an EXIF block carrying ``orientation``, written by pillow."""
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, exif=exif.tobytes(), quality=95)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
+def test_exif_orientation_is_applied_as_cv2_imread_does(tmp_path, orientation, ext):
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    from degrade.sources.folders import probe_shape
+    pixels = np.random.default_rng(orientation).integers(0, 255, (30, 20, 3), np.uint8)
+    path = tmp_path / f"o{orientation}{ext}"
+    if ext == ".jpg":
+        _exif_jpeg(path, pixels, orientation)
+    elif ext == ".tif":
+        Image.fromarray(pixels).save(path, tiffinfo={0x0112: orientation})
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(pixels).save(path, exif=exif.tobytes(),
+                                     **({"lossless": True} if ext == ".webp" else {}))
+    # what BasicSR reads: cv2.imdecode(..., IMREAD_COLOR), BGR; we return RGB / 255
+    decoded = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    expected = decoded[..., ::-1].astype(np.float32) / 255
+    image = read_image(path)
+    assert image.shape == expected.shape
+    assert image.shape[:2] == ((20, 30) if orientation >= 5 else (30, 20))
+    assert probe_shape(path, "image") == image.shape[:2]
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_orientation_6_jpeg_is_transposed_and_rotated_clockwise(tmp_path):
+    pytest.importorskip("PIL")
+    pixels = np.zeros((30, 20, 3), np.uint8)
+    pixels[:10, :10] = 255                     # white block at the top left as stored
+    _exif_jpeg(tmp_path / "phone.jpg", pixels, 6)
+    image = read_image(tmp_path / "phone.jpg")
+    # orientation 6: the stored image is shown turned 90 degrees clockwise, so the block
+    # is at the top right of a 20 x 30 picture
+    assert image.shape == (20, 30, 3)
+    assert image[:10, -10:].mean() > 0.9 and image[:, :-10].mean() < 0.1

@@ -9,6 +9,8 @@ Examples:
 from __future__ import annotations
 
 HELP = "write a PNG grid: HQ next to several LQ draws with their parameters"
+#: most LQ draws in one grid (each is a full tile; more would not be readable anyway)
+MAX_DRAWS = 64
 
 
 def add_arguments(parser):
@@ -17,7 +19,8 @@ def add_arguments(parser):
                         help="input image, or a RAW file for a raw-input recipe (default: a "
                              "built-in sample image, or the first built-in RAW sample)")
     parser.add_argument("-o", "--out", default="preview.png", help="output PNG (default preview.png)")
-    parser.add_argument("-n", type=int, default=4, help="number of LQ draws (default 4)")
+    parser.add_argument("-n", type=int, default=4,
+                        help=f"number of LQ draws (default 4, at most {MAX_DRAWS})")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: the recipe's)")
 
 
@@ -30,7 +33,8 @@ def run(args) -> int:
     from ..recipe import load_recipe
     from ..sources import default_image, raw_sample_paths, read_image, read_raw
 
-    check_integer("-n", args.n, 1)
+    if check_integer("-n", args.n, 1) > MAX_DRAWS:
+        raise InputError(f"-n = {args.n}: expected at most {MAX_DRAWS} draws")
     recipe = load_recipe(args.recipe)
     if recipe.input_domain == "raw":   # a mosaic with its metadata (pattern, source_path...)
         raw = read_raw(args.image or raw_sample_paths()[0])

@@ -16,6 +16,7 @@ from . import psf, psf_samplers  # noqa: F401  (psf_blur's kernels and samplers;
 from .bayer import demosaic, mosaic, pack_raw, unpack_raw
 from .blur import gaussian_blur, psf_blur
 from .color import apply_ccm, apply_wb_gains, remove_ccm, remove_wb_gains
+from .dark_frame import dark_frame_noise
 from .defects import bayer_defects
 from .diffjpeg_codec import diffjpeg
 from .edges import bilateral_filter, edge_masked_blur
@@ -34,7 +35,7 @@ from .tone import gamma_compress, gamma_expand, inverse_smoothstep, smoothstep
 from .unprocess import process_brooks2019, unprocess_brooks2019
 
 __all__ = [
-    "add_black_level", "apply_ccm", "apply_wb_gains", "bayer_defects", "bilateral_filter",
+    "add_black_level", "apply_ccm", "apply_wb_gains", "bayer_defects", "bilateral_filter", "dark_frame_noise",
     "blur_decimate_zhang2021", "channel_scale", "correlated_noise", "crop", "darken", "demosaic",
     "diffjpeg", "digital_gain", "edge_masked_blur", "flip_rot", "gamma_compress", "gamma_expand",
     "gaussian_blur", "gaussian_noise", "heteroscedastic_gaussian_noise", "inverse_smoothstep",

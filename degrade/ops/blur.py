@@ -14,9 +14,10 @@ import numpy as np
 
 from .._cfa import pack_planes, unpack_planes
 from .._errors import ParameterError
-from .._registry import DOMAINS, register_op
+from .._registry import DOMAINS, Range, register_op
 from .._validate import as_image, check_scalar
-from .psf import build_psf, check_ksize, default_ksize, gaussian_psf, separable_factors
+from .psf import (KSIZE, SIGMA, build_psf, check_ksize, check_sigma, default_ksize, gaussian_psf,
+                  separable_factors)
 
 BORDER = cv2.BORDER_REFLECT_101
 
@@ -65,7 +66,8 @@ def convolve_separable(img: np.ndarray, ky: np.ndarray, kx: np.ndarray) -> np.nd
                            borderType=BORDER)
 
 
-@register_op("gaussian_blur", domain_in=DOMAINS)
+@register_op("gaussian_blur", domain_in=DOMAINS,
+             limits={"sigma_x": SIGMA, "sigma_y": SIGMA, "ksize": KSIZE})
 def gaussian_blur(image: np.ndarray, sigma_x: float, sigma_y: float | None = None,
                   theta: float = 0.0, ksize: int | None = None, *, rng=None) -> np.ndarray:
     """Blur with an isotropic or anisotropic Gaussian PSF.
@@ -99,9 +101,8 @@ def gaussian_blur(image: np.ndarray, sigma_x: float, sigma_y: float | None = Non
     0.5
     """
     img = as_image(image, op="gaussian_blur", channels=(3, 4), allow_2d=True)
-    sx = check_scalar("sigma_x", sigma_x, op="gaussian_blur", low=0, low_open=True)
-    sy = sx if sigma_y is None else check_scalar("sigma_y", sigma_y, op="gaussian_blur",
-                                                 low=0, low_open=True)
+    sx = check_sigma("sigma_x", sigma_x, op="gaussian_blur")
+    sy = sx if sigma_y is None else check_sigma("sigma_y", sigma_y, op="gaussian_blur")
     th = check_scalar("theta", theta, op="gaussian_blur")
     k = default_ksize(sx, sy) if ksize is None else check_ksize(ksize, op="gaussian_blur")
     factors = separable_factors("aniso", k, sx, sy, th, None)
@@ -109,7 +110,9 @@ def gaussian_blur(image: np.ndarray, sigma_x: float, sigma_y: float | None = Non
     return blur_with_psf(img, kernel, factors, op="gaussian_blur")
 
 
-@register_op("psf_blur", domain_in=DOMAINS)
+@register_op("psf_blur", domain_in=DOMAINS, limits={
+    "ksize": KSIZE, "sigma_x": SIGMA, "sigma_y": SIGMA, "beta": Range(0, low_open=True),
+    "omega_c": Range(0, low_open=True)})
 def psf_blur(image: np.ndarray,
              kind: Literal["iso", "aniso", "generalized_iso", "generalized_aniso",
                            "plateau_iso", "plateau_aniso", "sinc"],

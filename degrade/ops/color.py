@@ -12,7 +12,7 @@ import numpy as np
 
 from .._color import RGB2XYZ
 from .._errors import ParameterError
-from .._registry import register_op, register_sampler
+from .._registry import Range, register_op, register_sampler
 from .._validate import as_image, check_scalar, check_vector
 from .exposure import per_channel_affine
 
@@ -137,6 +137,9 @@ def apply_ccm(image: np.ndarray, ccm: list[list[float]], clip: bool = False, *,
     return _apply_matrix(as_image(image, op="apply_ccm"), m, bool(clip))
 
 
+WB_GAIN_LIMITS = {name: Range(0, low_open=True) for name in ("red_gain", "blue_gain", "rgb_gain")}
+
+
 def gain_vector(red_gain, blue_gain, rgb_gain, op: str) -> np.ndarray:
     """The per-channel gains ``[red_gain, 1, blue_gain] * rgb_gain``, each checked > 0."""
     r = check_scalar("red_gain", red_gain, op=op, low=0, low_open=True)
@@ -146,7 +149,7 @@ def gain_vector(red_gain, blue_gain, rgb_gain, op: str) -> np.ndarray:
 
 
 @register_op("remove_wb_gains", domain_in="camera", domain_out="camera",
-             meta_out=("red_gain", "blue_gain", "rgb_gain"))
+             meta_out=("red_gain", "blue_gain", "rgb_gain"), limits=WB_GAIN_LIMITS)
 def remove_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
                     rgb_gain: float = 1.0, protect_highlights: bool = True,
                     clip: bool = True, *, rng=None) -> np.ndarray:
@@ -196,7 +199,7 @@ def remove_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
 
 
 @register_op("apply_wb_gains", domain_in=("camera", "raw"),
-             meta_in=("red_gain", "blue_gain", "rgb_gain", "pattern"))
+             meta_in=("red_gain", "blue_gain", "rgb_gain", "pattern"), limits=WB_GAIN_LIMITS)
 def apply_wb_gains(image: np.ndarray, red_gain: float, blue_gain: float,
                    rgb_gain: float = 1.0, pattern: str | None = None, clip: bool = False, *,
                    rng=None) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._cfa import as_mosaic, cell_channels, check_pattern
 from .._errors import ParameterError
-from .._registry import register_op
+from .._registry import Range, register_op
 from .._validate import check_choice, check_scalar, require_rng
 
 CHANNEL_SETS = ("RGB", "RG", "RB", "GB", "R", "G", "B")
@@ -33,7 +33,10 @@ def _cfa_tables(pattern: str, channels: str, op: str) -> tuple[np.ndarray, np.nd
     return eligible, partners
 
 
-@register_op("bayer_defects", domain_in="raw", meta_in=("pattern",), random=True)
+@register_op("bayer_defects", domain_in="raw", meta_in=("pattern",), random=True, limits={
+    **{name: Range(0, 1) for name in ("hot_rate", "dead_rate", "stuck_rate", "cluster_fraction",
+                                      "column_rate", "row_rate", "line_max")},
+    "hot_min": Range(0, 1, low_open=True), "hot_max": Range(0, 1, low_open=True)})
 def bayer_defects(image: np.ndarray, hot_rate: float = 1.5e-4, dead_rate: float = 1.5e-5,
                   stuck_rate: float = 1.5e-5, hot_min: float = 0.004, hot_max: float = 0.05,
                   cluster_fraction: float = 0.04, column_rate: float = 5e-4,

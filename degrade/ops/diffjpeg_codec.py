@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .._registry import register_op
+from .._registry import Range, register_op
 from .._validate import as_image, check_scalar
 
 #: JPEG Annex K tables as printed (row = vertical frequency).
@@ -45,7 +45,8 @@ def diffjpeg_tables(quality: float) -> tuple[np.ndarray, np.ndarray]:
     return LUMA_TABLE.T * f, CHROMA_TABLE * f
 
 
-@register_op("diffjpeg", domain_in="srgb")
+@register_op("diffjpeg", domain_in="srgb",
+             limits={"quality": Range(0, 100, low_open=True, high_open=True)})
 def diffjpeg(image: np.ndarray, quality: float, *, rng=None) -> np.ndarray:
     """JPEG round trip as basicsr's ``DiffJPEG(differentiable=False)`` computes it.
 
@@ -53,8 +54,9 @@ def diffjpeg(image: np.ndarray, quality: float, *, rng=None) -> np.ndarray:
     ----------
     image : ndarray, float32, (H, W, 3) RGB; clipped to [0, 1] first (Real-ESRGAN clamps
         before every JPEG)
-    quality : float in (0, 100]
-        JPEG quality, not rounded (Real-ESRGAN draws ``U(30, 95)``).
+    quality : float in (0, 100)
+        JPEG quality, not rounded (Real-ESRGAN draws ``U(30, 95)``); at 100 the tables
+        are 0 and DiffJPEG divides by them.
 
     Returns
     -------
@@ -81,7 +83,8 @@ def diffjpeg(image: np.ndarray, quality: float, *, rng=None) -> np.ndarray:
     from .._nb.diffjpeg import _diffjpeg_kernel
 
     img = np.clip(as_image(image, op="diffjpeg"), 0.0, 1.0)
-    q = check_scalar("quality", quality, op="diffjpeg", low=0, low_open=True, high=100)
+    q = check_scalar("quality", quality, op="diffjpeg", low=0, low_open=True, high=100,
+                     high_open=True)
     y_table, c_table = diffjpeg_tables(q)
     out = np.empty_like(img)
     _diffjpeg_kernel(img, dct_matrix(), y_table, c_table, out)

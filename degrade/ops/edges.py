@@ -8,10 +8,14 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._quantise import quantise
-from .._registry import RGB_DOMAINS, register_op
+from .._registry import RGB_DOMAINS, Range, register_op
 from .._validate import as_image, check_choice, check_scalar
 from .blur import BORDER, gaussian_blur
 from .noise import SIGMA_UNITS
+from .psf import KSIZE, MAX_KSIZE, MAX_SIGMA, SIGMA, check_sigma
+
+#: largest bilateral diameter: its cost grows with d**2 per pixel (d = 51: ~2600 taps)
+MAX_BILATERAL_D = 51
 
 
 def canny_mask(img: np.ndarray, low_threshold: float, high_threshold: float, dilate: int = 0,
@@ -33,7 +37,9 @@ def canny_mask(img: np.ndarray, low_threshold: float, high_threshold: float, dil
     return mask
 
 
-@register_op("edge_masked_blur", domain_in="srgb")
+@register_op("edge_masked_blur", domain_in="srgb", limits={
+    "sigma": SIGMA, "ksize": KSIZE, "dilate": Range(0, MAX_KSIZE // 2),
+    "feather": Range(0, MAX_SIGMA)})
 def edge_masked_blur(image: np.ndarray, sigma: float, ksize: int | None = None,
                      low_threshold: float = 100.0, high_threshold: float = 200.0,
                      dilate: int = 0, feather: float = 0.0, *, rng=None) -> np.ndarray:
@@ -76,14 +82,16 @@ def edge_masked_blur(image: np.ndarray, sigma: float, ksize: int | None = None,
     if lo > hi:
         raise ParameterError(f"{op}: parameter 'low_threshold' = {lo}: expected "
                              f"low_threshold <= high_threshold ({hi})")
-    d = check_scalar("dilate", dilate, op=op, integer=True, low=0)
-    f = check_scalar("feather", feather, op=op, low=0)
+    d = check_scalar("dilate", dilate, op=op, integer=True, low=0, high=MAX_KSIZE // 2)
+    f = check_sigma("feather", feather, op=op, zero_ok=True)
     mask = canny_mask(img, lo, hi, d, f)[:, :, None]
     blurred = gaussian_blur(img, sigma, ksize=ksize)
     return np.ascontiguousarray(blurred * mask + img * (1.0 - mask), dtype=np.float32)
 
 
-@register_op("bilateral_filter", domain_in=RGB_DOMAINS)
+@register_op("bilateral_filter", domain_in=RGB_DOMAINS, limits={
+    "d": Range(None, MAX_BILATERAL_D), "sigma_color": Range(0, low_open=True),
+    "sigma_space": Range(0, low_open=True)})
 def bilateral_filter(image: np.ndarray, d: int, sigma_color: float, sigma_space: float,
                      sigma_units: Literal["unit", "8bit"] = "8bit", *, rng=None) -> np.ndarray:
     """Edge-preserving bilateral filter (``cv2.bilateralFilter``, reflect-101 border).
@@ -117,9 +125,13 @@ def bilateral_filter(image: np.ndarray, d: int, sigma_color: float, sigma_space:
     """
     op = "bilateral_filter"
     img = as_image(image, op=op, channels=(1, 3), allow_2d=True)
-    dd = check_scalar("d", d, op=op, integer=True)
+    dd = check_scalar("d", d, op=op, integer=True, high=MAX_BILATERAL_D)
     units = SIGMA_UNITS[check_choice("sigma_units", sigma_units, tuple(SIGMA_UNITS), op=op)]
     sc = check_scalar("sigma_color", sigma_color, op=op, low=0, low_open=True) / units
     ss = check_scalar("sigma_space", sigma_space, op=op, low=0, low_open=True)
+    if dd <= 0 and 2 * round(1.5 * ss) + 1 > MAX_BILATERAL_D:   # OpenCV's diameter for d <= 0
+        raise ParameterError(f"{op}: d = {dd} takes the diameter from sigma_space = {ss:g}: "
+                             f"{2 * round(1.5 * ss) + 1}; expected at most {MAX_BILATERAL_D} "
+                             f"(sigma_space <= {(MAX_BILATERAL_D - 1) // 3}, or give d)")
     out = cv2.bilateralFilter(img, dd, sc, ss, borderType=BORDER)
     return out.reshape(img.shape)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._cfa import cell_channels, check_pattern
 from .._errors import ParameterError
-from .._registry import ANY_DOMAIN, register_op, register_sampler
+from .._registry import ANY_DOMAIN, Range, register_op, register_sampler
 from .._validate import as_image, check_scalar, check_vector
 
 BIT_DEPTHS = (8, 10, 12, 14, 16)
@@ -83,7 +83,8 @@ def _scaled(image, factor: float, clip: bool, op: str) -> np.ndarray:
     return out
 
 
-@register_op("darken", domain_in=ANY_DOMAIN, meta_out=("exposure_ratio",))
+@register_op("darken", domain_in=ANY_DOMAIN, meta_out=("exposure_ratio",),
+             limits={"exposure_ratio": Range(1.0)})
 def darken(image: np.ndarray, exposure_ratio: float, *, rng=None) -> np.ndarray:
     """Darken by an exposure ratio: ``y = x / exposure_ratio`` (simulated short exposure).
 
@@ -113,7 +114,8 @@ def darken(image: np.ndarray, exposure_ratio: float, *, rng=None) -> np.ndarray:
     return _scaled(image, 1.0 / r, False, "darken")
 
 
-@register_op("digital_gain", domain_in=ANY_DOMAIN, meta_in=("exposure_ratio",))
+@register_op("digital_gain", domain_in=ANY_DOMAIN, meta_in=("exposure_ratio",),
+             limits={"exposure_ratio": Range(0, low_open=True)})
 def digital_gain(image: np.ndarray, exposure_ratio: float, clip: bool = False, *,
                  rng=None) -> np.ndarray:
     """Digital gain: ``y = x * exposure_ratio`` (undoes :func:`darken`, amplifying noise).

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._errors import ParameterError
-from .._registry import RGB_DOMAINS, register_op
+from .._registry import RGB_DOMAINS, Range, register_op
 from .._validate import as_image, check_finite_values, check_scalar, check_size
 
 
@@ -47,7 +47,7 @@ def crop(image: np.ndarray, size: int | tuple[int, int], y: int | None = None,
     return out
 
 
-@register_op("flip_rot", domain_in=RGB_DOMAINS)
+@register_op("flip_rot", domain_in=RGB_DOMAINS, limits={"rot90": Range(0, 3)})
 def flip_rot(image: np.ndarray, hflip: bool = False, vflip: bool = False, rot90: int = 0,
              *, rng=None) -> np.ndarray:
     """Flip horizontally and/or vertically, then rotate by ``rot90`` quarter turns (CCW).

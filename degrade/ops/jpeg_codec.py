@@ -6,11 +6,11 @@ import numpy as np
 
 from .._errors import DegradeError
 from .._quantise import quantise
-from .._registry import register_op
+from .._registry import Range, register_op
 from .._validate import as_image, check_scalar
 
 
-@register_op("jpeg", domain_in="srgb")
+@register_op("jpeg", domain_in="srgb", limits={"quality": Range(0, 100)})
 def jpeg(image: np.ndarray, quality: int, *, rng=None) -> np.ndarray:
     """Encode and decode as baseline JPEG at integer ``quality`` (libjpeg via cv2).
 

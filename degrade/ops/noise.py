@@ -5,13 +5,13 @@ from typing import Literal
 
 import numpy as np
 
-from .._registry import ANY_DOMAIN, register_op
+from .._registry import ANY_DOMAIN, Range, register_op
 from .._validate import as_image, check_choice, check_scalar, require_rng
 
 SIGMA_UNITS = {"unit": 1.0, "8bit": 255.0}
 
 
-@register_op("gaussian_noise", domain_in=ANY_DOMAIN, random=True)
+@register_op("gaussian_noise", domain_in=ANY_DOMAIN, random=True, limits={"sigma": Range(0)})
 def gaussian_noise(image: np.ndarray, sigma: float, gray: bool = False, clip: bool = True,
                    sigma_units: Literal["unit", "8bit"] = "unit", *, rng=None) -> np.ndarray:
     """Add white Gaussian noise ``N(0, sigma^2)``, in colour or gray (one map for all channels).

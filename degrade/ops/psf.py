@@ -20,7 +20,16 @@ import math
 import numpy as np
 
 from .._errors import ParameterError
+from .._registry import Range
 from .._validate import check_scalar
+
+#: largest kernel side (a blur of sigma MAX_SIGMA needs 901): beyond it a blur costs seconds
+#: to minutes per image and, on training patches, gives nothing a smaller one does not
+MAX_KSIZE = 1001
+MAX_SIGMA = 150.0
+#: what op parameters that are kernel sizes / blur widths may be (``register_op(limits=)``)
+KSIZE = Range(1, MAX_KSIZE)
+SIGMA = Range(0, MAX_SIGMA, low_open=True)
 
 
 def default_ksize(sigma_x: float, sigma_y: float | None = None) -> int:
@@ -30,10 +39,15 @@ def default_ksize(sigma_x: float, sigma_y: float | None = None) -> int:
 
 
 def check_ksize(ksize, *, op: str) -> int:
-    k = check_scalar("ksize", ksize, op=op, integer=True, low=1)
+    k = check_scalar("ksize", ksize, op=op, integer=True, low=1, high=MAX_KSIZE)
     if k % 2 == 0:
         raise ParameterError(f"{op}: parameter 'ksize' = {k}: expected an odd size")
     return k
+
+
+def check_sigma(name: str, value, *, op: str, zero_ok: bool = False) -> float:
+    """A blur width in (0, MAX_SIGMA] (with ``zero_ok``: [0, MAX_SIGMA])."""
+    return check_scalar(name, value, op=op, low=0, low_open=not zero_ok, high=MAX_SIGMA)
 
 
 PSF_KINDS = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso",
@@ -119,11 +133,11 @@ def build_psf(kind: str, ksize: int, sigma_x: float | None = None, sigma_y: floa
         return sinc_psf(check_scalar("omega_c", omega_c, op=op, low=0, low_open=True), k)
     if sigma_x is None:
         raise ParameterError(f"{op}: kind {kind!r} needs parameter 'sigma_x'")
-    sx = check_scalar("sigma_x", sigma_x, op=op, low=0, low_open=True)
+    sx = check_sigma("sigma_x", sigma_x, op=op)
     if kind.endswith("aniso"):
         if sigma_y is None:
             raise ParameterError(f"{op}: kind {kind!r} needs parameter 'sigma_y'")
-        sy = check_scalar("sigma_y", sigma_y, op=op, low=0, low_open=True)
+        sy = check_sigma("sigma_y", sigma_y, op=op)
         th = check_scalar("theta", theta, op=op)
     else:
         sy, th = sx, 0.0
@@ -169,9 +183,8 @@ def gaussian_psf(sigma_x: float, sigma_y: float | None = None, theta: float = 0.
     >>> k = gaussian_psf(1.0, 2.0, 0.3, 9); k.shape, round(float(k.sum()), 12)
     ((9, 9), 1.0)
     """
-    sx = check_scalar("sigma_x", sigma_x, op="gaussian_psf", low=0, low_open=True)
-    sy = sx if sigma_y is None else check_scalar("sigma_y", sigma_y, op="gaussian_psf",
-                                                 low=0, low_open=True)
+    sx = check_sigma("sigma_x", sigma_x, op="gaussian_psf")
+    sy = sx if sigma_y is None else check_sigma("sigma_y", sigma_y, op="gaussian_psf")
     th = check_scalar("theta", theta, op="gaussian_psf")
     k = default_ksize(sx, sy) if ksize is None else check_ksize(ksize, op="gaussian_psf")
     kernel = np.exp(-0.5 * quadratic_form(sx, sy, th, k))

@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 from .._errors import ParameterError
-from .._registry import RGB_DOMAINS, register_op, register_sampler
+from .._registry import RGB_DOMAINS, Range, register_op, register_sampler
 from .._validate import as_image, check_choice, check_finite_values, check_scalar, check_size
+from .psf import KSIZE, SIGMA
 
 INTERPOLATION = {
     "nearest": cv2.INTER_NEAREST,
@@ -116,7 +117,13 @@ def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return int(height * scale), int(width * scale)
 
 
-@register_op("resize", domain_in=RGB_DOMAINS, meta_in=("target_size",))
+#: largest resize factor (a 64x64 patch at 16x is 1024x1024); outputs are also held to the
+#: image pixel limit (degrade.sources.headers.max_image_pixels)
+MAX_SCALE = 16.0
+
+
+@register_op("resize", domain_in=RGB_DOMAINS, meta_in=("target_size",),
+             limits={"scale": Range(0, MAX_SCALE, low_open=True)})
 def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int, int] | None = None,
            mode: Literal["area", "bilinear", "bicubic", "nearest", "matlab_bicubic"] = "bicubic",
            relative_to: Literal["image", "target"] = "image",
@@ -163,7 +170,7 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
     if size is not None:
         out_h, out_w = check_size("size", size, op="resize")
     else:
-        s = check_scalar("scale", scale, op="resize", low=0, low_open=True)
+        s = check_scalar("scale", scale, op="resize", low=0, low_open=True, high=MAX_SCALE)
         if relative_to == "target":
             if target_size is None:
                 raise ParameterError("resize: relative_to='target' needs 'target_size' "
@@ -174,6 +181,10 @@ def resize(image: np.ndarray, scale: float | None = None, size: int | tuple[int,
         out_h, out_w = output_size(base_h, base_w, s)
         if out_h < 1 or out_w < 1:
             raise ParameterError(f"resize: scale {s} makes a {base_h}x{base_w} image empty")
+    from ..sources.headers import max_image_pixels
+    if max_image_pixels() is not None and out_h * out_w > max_image_pixels():
+        raise ParameterError(f"resize: an output of {out_h}x{out_w} is more than the image pixel "
+                             f"limit of {max_image_pixels()}")
     check_choice("mode", mode, tuple(INTERPOLATION) + ("matlab_bicubic",), op="resize")
     check_choice("relative_to", relative_to, ("image", "target"), op="resize")
     check_choice("convention", convention, ("opencv", "torch"), op="resize")
@@ -217,7 +228,8 @@ def shift_kernel(kernel: np.ndarray, shift: float) -> np.ndarray:
     return out / out.sum()
 
 
-@register_op("blur_decimate_zhang2021", domain_in=RGB_DOMAINS)
+@register_op("blur_decimate_zhang2021", domain_in=RGB_DOMAINS,
+             limits={"sigma": SIGMA, "ksize": KSIZE})
 def blur_decimate_zhang2021(image: np.ndarray, sigma: float, factor: int, ksize: int = 25,
                             *, rng=None) -> np.ndarray:
     """BSRGAN's second downsampling branch: shifted Gaussian blur, then keep every
@@ -255,11 +267,11 @@ def blur_decimate_zhang2021(image: np.ndarray, sigma: float, factor: int, ksize:
     (4, 4, 3)
     """
     from .blur import convolve_separable
-    from .psf import check_ksize, gaussian_psf_1d
+    from .psf import check_ksize, check_sigma, gaussian_psf_1d
 
     op = "blur_decimate_zhang2021"
     img = as_image(image, op=op)
-    s = check_scalar("sigma", sigma, op=op, low=0, low_open=True)
+    s = check_sigma("sigma", sigma, op=op)
     f = check_scalar("factor", factor, op=op, integer=True, low=1)
     k = check_ksize(ksize, op=op)
     g = shift_kernel(gaussian_psf_1d(s, k)[None, :], (f - 1) * 0.5)[0]

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._quantise import quantise
-from .._registry import RGB_DOMAINS, register_op, register_sampler
+from .._registry import RGB_DOMAINS, Range, register_op, register_sampler
 from .._validate import as_image, check_choice, check_scalar, require_rng
 from .noise import SIGMA_UNITS
 
@@ -65,7 +65,8 @@ def poisson_tables(levels: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lo, np.ascontiguousarray(cdf), np.ascontiguousarray(guide)
 
 
-@register_op("poisson_noise", domain_in=RGB_DOMAINS, random=True)
+@register_op("poisson_noise", domain_in=RGB_DOMAINS, random=True,
+             limits={"scale": Range(0), "levels": Range(0, low_open=True)})
 def poisson_noise(image: np.ndarray, scale: float = 1.0, gray: bool = False,
                   levels: float | None = None, luma: Literal["torchvision", "bt601"] = "torchvision",
                   base: Literal["input", "quantized"] = "input", clip: bool = True,
@@ -152,7 +153,7 @@ def _mixed_noise(img, mix, gray, multiplicative, clip, rng, op):
     return out
 
 
-@register_op("speckle_noise", domain_in=RGB_DOMAINS, random=True)
+@register_op("speckle_noise", domain_in=RGB_DOMAINS, random=True, limits={"sigma": Range(0)})
 def speckle_noise(image: np.ndarray, sigma: float, gray: bool = False,
                   sigma_units: Literal["unit", "8bit"] = "unit", clip: bool = True,
                   *, rng=None) -> np.ndarray:

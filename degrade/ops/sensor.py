@@ -14,7 +14,7 @@ import numpy as np
 from .. import noise_models  # noqa: F401  (registers the noise-parameter samplers)
 from .._cfa import check_pattern, rgbg_sites
 from .._errors import ParameterError
-from .._registry import register_op
+from .._registry import Range, register_op
 from .._validate import as_image, check_choice, check_scalar, require_rng
 
 LINEAR_DOMAINS = ("linear", "camera", "raw")
@@ -50,7 +50,8 @@ def _shot_read_noise(image, shot, read, approx, clip, rng, op):
     return out.reshape(img.shape)
 
 
-@register_op("poisson_gaussian_noise", domain_in=LINEAR_DOMAINS, random=True)
+@register_op("poisson_gaussian_noise", domain_in=LINEAR_DOMAINS, random=True,
+             limits={"shot": Range(0), "read": Range(0)})
 def poisson_gaussian_noise(image: np.ndarray, shot: float, read: float = 0.0,
                            approx: Literal["exact", "gaussian"] = "exact", clip: bool = False,
                            *, rng=None) -> np.ndarray:
@@ -104,7 +105,8 @@ def poisson_gaussian_noise(image: np.ndarray, shot: float, read: float = 0.0,
     return _shot_read_noise(image, shot, read, approx, clip, rng, "poisson_gaussian_noise")
 
 
-@register_op("heteroscedastic_gaussian_noise", domain_in=LINEAR_DOMAINS, random=True)
+@register_op("heteroscedastic_gaussian_noise", domain_in=LINEAR_DOMAINS, random=True,
+             limits={"shot": Range(0), "read": Range(0)})
 def heteroscedastic_gaussian_noise(image: np.ndarray, shot: float, read: float = 0.0,
                                    clip: bool = False, *, rng=None) -> np.ndarray:
     """Heteroscedastic Gaussian noise ``y = x + N(0, shot * x + read^2)``.
@@ -168,7 +170,11 @@ def _site_tables(img: np.ndarray, bias: list[float], pattern: str, op: str):
     return bias_map, plane_map, c
 
 
-@register_op("noise_eld2020", domain_in=LINEAR_DOMAINS, meta_in=("pattern",), random=True)
+@register_op("noise_eld2020", domain_in=LINEAR_DOMAINS, meta_in=("pattern",), random=True,
+             limits={"gain": Range(0, low_open=True), "read_sigma": Range(0),
+                     "read_lambda": Range(-5, 5), "row_sigma": Range(0),
+                     "white_level": Range(1), "black_level": Range(0),
+                     "ratio": Range(0, low_open=True)})
 def noise_eld2020(image: np.ndarray, gain: float, read_sigma: float,
                   read_lambda: float | None = None, row_sigma: float = 0.0,
                   color_bias: list[float] | None = None, white_level: int = 16383,

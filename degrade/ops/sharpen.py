@@ -4,10 +4,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .._registry import RGB_DOMAINS, register_op
+from .._registry import RGB_DOMAINS, Range, register_op
 from .._validate import as_image, check_scalar
 from .blur import convolve_separable
-from .psf import check_ksize
+from .psf import KSIZE, MAX_SIGMA, check_ksize, check_sigma
 
 
 def opencv_gaussian_1d(ksize: int, sigma: float = 0.0) -> np.ndarray:
@@ -18,7 +18,8 @@ def opencv_gaussian_1d(ksize: int, sigma: float = 0.0) -> np.ndarray:
     return cv2.getGaussianKernel(ksize, sigma, ktype=cv2.CV_64F).ravel()
 
 
-@register_op("usm_sharpen", domain_in=RGB_DOMAINS)
+@register_op("usm_sharpen", domain_in=RGB_DOMAINS, limits={
+    "amount": Range(0), "threshold": Range(0), "ksize": KSIZE, "sigma": Range(0, MAX_SIGMA)})
 def usm_sharpen(image: np.ndarray, amount: float = 0.5, threshold: float = 10.0,
                 ksize: int = 51, sigma: float = 0.0, *, rng=None) -> np.ndarray:
     """Unsharp masking with a soft edge mask (basicsr ``USMSharp`` / ``usm_sharp``).
@@ -63,7 +64,7 @@ def usm_sharpen(image: np.ndarray, amount: float = 0.5, threshold: float = 10.0,
     w = check_scalar("amount", amount, op="usm_sharpen", low=0)
     t = check_scalar("threshold", threshold, op="usm_sharpen", low=0)
     k = check_ksize(ksize, op="usm_sharpen")
-    s = check_scalar("sigma", sigma, op="usm_sharpen", low=0)
+    s = check_sigma("sigma", sigma, op="usm_sharpen", zero_ok=True)
     from .._nb.sharpen import _usm_blend_kernel, _usm_mask_kernel
 
     g = opencv_gaussian_1d(k, s)

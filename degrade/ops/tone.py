@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from .._registry import register_op
+from .._registry import Range, register_op
 from .._validate import as_image, check_choice, check_scalar
 
 CURVES = ("power", "srgb")
@@ -109,7 +109,8 @@ def apply_gamma(img: np.ndarray, curve, gamma, op: str, *, inverse: bool) -> np.
     return out
 
 
-@register_op("gamma_expand", domain_in="srgb", domain_out="linear")
+@register_op("gamma_expand", domain_in="srgb", domain_out="linear",
+             limits={"gamma": Range(0, low_open=True)})
 def gamma_expand(image: np.ndarray, curve: Literal["power", "srgb"] = "power",
                  gamma: float = 2.2, *, rng=None) -> np.ndarray:
     """Inverse gamma: display-encoded sRGB values -> linear light.
@@ -146,7 +147,8 @@ def gamma_expand(image: np.ndarray, curve: Literal["power", "srgb"] = "power",
                        inverse=True)
 
 
-@register_op("gamma_compress", domain_in="linear", domain_out="srgb")
+@register_op("gamma_compress", domain_in="linear", domain_out="srgb",
+             limits={"gamma": Range(0, low_open=True)})
 def gamma_compress(image: np.ndarray, curve: Literal["power", "srgb"] = "power",
                    gamma: float = 2.2, *, rng=None) -> np.ndarray:
     """Gamma: linear light -> display-encoded sRGB values (inverse of :func:`gamma_expand`).

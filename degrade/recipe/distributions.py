@@ -16,6 +16,7 @@ from .._errors import RecipeError
 from .._validate import suggest
 
 MAX_REJECTIONS = 1000
+INT_BOUND = 2**63 - 1    # numpy's integer draws are 64-bit
 
 
 def _number(value, what: str, path: str) -> float:
@@ -57,6 +58,11 @@ class Value:
         """'float' or 'int' for numeric distributions, 'any' otherwise."""
         return "any"
 
+    def support(self) -> tuple[float, float] | None:
+        """(smallest, largest) value it can give, over its whole range; None when it gives
+        no numbers (text, lists, booleans)."""
+        return None
+
 
 @dataclass
 class Constant(Value):
@@ -68,6 +74,9 @@ class Constant(Value):
 
     def outcomes(self):
         return [self.value]
+
+    def support(self):
+        return _number_support([self.value])
 
 
 @dataclass
@@ -81,6 +90,9 @@ class Uniform(Value):
 
     def kind(self):
         return "float"
+
+    def support(self):
+        return self.low, self.high
 
 
 @dataclass
@@ -111,6 +123,12 @@ class Normal(Value):
     def kind(self):
         return "float"
 
+    def support(self):
+        if self.std == 0:
+            return self.mean, self.mean
+        return (-math.inf if self.low is None else self.low,
+                math.inf if self.high is None else self.high)
+
 
 @dataclass
 class IntUniform(Value):
@@ -127,6 +145,9 @@ class IntUniform(Value):
     def kind(self):
         return "int"
 
+    def support(self):
+        return self.low, self.high
+
 
 @dataclass
 class Choice(Value):
@@ -139,6 +160,9 @@ class Choice(Value):
 
     def outcomes(self):
         return list(self.values)
+
+    def support(self):
+        return _number_support(self.values)
 
 
 @dataclass
@@ -160,6 +184,44 @@ class Mixture(Value):
             return "int"
         return "float" if kinds <= {"int", "float"} else "any"
 
+    def support(self):
+        parts = [p for p in (c.support() for c in self.components) if p is not None]
+        return (min(p[0] for p in parts), max(p[1] for p in parts)) if parts else None
+
+
+def _number_support(values) -> tuple[float, float] | None:
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return (min(numbers), max(numbers)) if numbers else None
+
+
+def check_limits(value: Value, limits, name: str, owner: str, path: str) -> Value:
+    """``value`` when every number it can give lies in ``limits`` (a registry ``Range``, or
+    None: anything); else a RecipeError naming the value, the end that is out and the range
+    parameter ``name`` of ``owner`` (e.g. "op 'jpeg'") takes. The whole support counts, not
+    the draws of a dry run: a distribution that can leave the range fails at some sample of
+    every long run."""
+    support = value.support() if limits is not None else None
+    if support is None:
+        return value
+    bad = next((end for end in support if not limits.contains(end)), None)
+    if bad is not None:
+        kind = _YAML_NAMES.get(type(value))
+        given = repr(bad) if isinstance(value, Constant) else (
+            f"{{{kind}: [{support[0]!r}, {support[1]!r}]}} can give {bad!r}"
+            if isinstance(value, (Uniform, IntUniform)) else
+            f"{{{kind}: ...}} ranges over [{support[0]!r}, {support[1]!r}] and can give {bad!r}")
+        hint = " (give the normal 'low' and 'high' bounds)" if isinstance(value, Normal) else ""
+        raise RecipeError(f"{given}: parameter '{name}' of {owner} takes "
+                          f"{limits.describe(name)}{hint}", path=path)
+    return value
+    bad = next((end for end in support if not limits.contains(end)), None)
+    if bad is not None:
+        name = what.split("'")[1] if "'" in what else "x"
+        given = (f"{support[0]!r}" if isinstance(value, Constant) else
+                 f"{type(value).__name__} over [{support[0]!r}, {support[1]!r}] can give {bad!r}")
+        raise RecipeError(f"{given}: {what} takes {limits.describe(name)}", path=path)
+    return value
+
 
 def _pair(spec, name: str, path: str, integer: bool = False) -> tuple:
     if not isinstance(spec, (list, tuple)) or len(spec) != 2:
@@ -170,6 +232,12 @@ def _pair(spec, name: str, path: str, integer: bool = False) -> tuple:
     if lo > hi:
         raise RecipeError(f"{{{name}: {list(spec)}}}: low {lo} > high {hi}; expected low <= high",
                           path=path)
+    if integer and not all(abs(v) <= INT_BOUND for v in (lo, hi)):
+        raise RecipeError(f"{{{name}: {list(spec)}}}: expected integer bounds within "
+                          f"+-{INT_BOUND} (64-bit integers)", path=path)
+    if not math.isfinite(float(hi) - float(lo)):
+        raise RecipeError(f"{{{name}: {list(spec)}}}: the range is wider than a float can hold; "
+                          "expected finite high - low", path=path)
     return (int(lo), int(hi)) if integer else (float(lo), float(hi))
 
 
@@ -267,3 +335,7 @@ def parse_value(raw, path: str) -> Value:
         raise RecipeError(f"{raw!r}: a mapping here must be one distribution "
                           f"({', '.join(PARSERS)})", path=path)
     return Constant(raw, path=path)
+
+
+_YAML_NAMES = {Uniform: "uniform", LogUniform: "loguniform", Normal: "normal",
+               IntUniform: "int_uniform", Choice: "choice", Mixture: "mixture"}

@@ -21,12 +21,11 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-import yaml
-
 from .._errors import DegradeError, InputError, RecipeError
 from .domains import chain_domain
 from .parse import Parser, parse_extra_targets, parse_target, parse_top
 from .recipe import Recipe
+from .yaml_limits import load_yaml
 
 
 def builtin_dir() -> Traversable | None:
@@ -48,14 +47,9 @@ def builtin_recipes() -> dict[str, Traversable]:
 
 
 def parse_yaml(text: str, file: str | None = None):
-    """YAML text -> Python data; the one place recipes are parsed (RecipeError on bad YAML)."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise RecipeError(f"invalid YAML: {problem}", file=file, path=where) from None
+    """YAML text -> Python data; the one place recipes are parsed: safely and within the
+    limits of :mod:`degrade.recipe.yaml_limits` (RecipeError on bad or oversized YAML)."""
+    return load_yaml(text, file)
 
 
 def recipe_from_yaml(text: str, file: str | None = None) -> Recipe:

@@ -10,7 +10,7 @@ import numpy as np
 from .._errors import DegradeError, RecipeError
 from .._registry import DOMAINS, get_op, get_sampler
 from .._validate import suggest
-from .distributions import Constant, cumulative_weights, parse_value
+from .distributions import Constant, check_limits, cumulative_weights, parse_value
 from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode, SomeOfNode
 
 TOP_KEYS = ("name", "description", "seed", "input", "target", "blocks", "stages")
@@ -24,6 +24,8 @@ SOME_OF_ORDERS = ("listed", "random")
 # keys that users of other tools write where degrade means another one (BasicSR's *_prob,
 # Albumentations' always_apply is p: 1)
 HABITS = {"prob": "p", "probability": "p", "always_apply": "p", "weights": "weight"}
+MAX_STAGE_NODES = 10_000   # nodes after blocks are expanded (a block may use others twice)
+MAX_NESTING = 40           # stage lists inside each other (bounds the parser's recursion)
 
 
 @dataclass
@@ -85,6 +87,9 @@ class Parser:
 
     def next_node(self) -> int:
         self.counter += 1
+        if self.counter > MAX_STAGE_NODES:
+            raise RecipeError(f"more than {MAX_STAGE_NODES} stages once blocks are expanded; "
+                              "expected a smaller recipe (do blocks use each other repeatedly?)")
         return self.counter
 
     # -- stages ------------------------------------------------------------------------------
@@ -99,6 +104,9 @@ class Parser:
         if not isinstance(raw, dict):
             raise RecipeError(f"{raw!r}: expected a stage mapping such as {{op: gaussian_blur, ...}}",
                               path=path)
+        if path.count("[") > MAX_NESTING:
+            raise RecipeError(f"stages nested more than {MAX_NESTING} deep (groups, one_of, shuffle "
+                              f"and blocks inside each other); expected at most {MAX_NESTING}", path=path)
         kinds = [k for k in ("op",) + CONTROL_KEYS if k in raw]
         if len(kinds) != 1:
             raise RecipeError(
@@ -163,7 +171,7 @@ class Parser:
                     raise RecipeError(f"{v!r} is not valid for parameter '{pspec.name}' of op "
                                       f"'{op}': expected {expected}{_range_hint(raw, pspec)}",
                                       path=where)
-            return value
+            return check_limits(value, pspec.limits, pspec.name, f"op '{op}'", where)
         # A distribution with too many outcomes to list: numeric kinds only.
         fits = pspec.choices is None and (pspec.kind in ("float", "any")
                                           or (pspec.kind == "int" and value.kind() == "int"))
@@ -173,7 +181,7 @@ class Parser:
             raise RecipeError(f"parameter '{pspec.name}' of op '{op}' takes "
                               f"{pspec.describe() if pspec.kind != 'int' else 'an integer'}: {hint}",
                               path=where)
-        return value
+        return check_limits(value, pspec.limits, pspec.name, f"op '{op}'", where)
 
     def _sampler(self, raw, op_name, path):
         if not isinstance(raw, dict) or len(raw) != 1:
@@ -357,6 +365,11 @@ def parse_target(raw, parser: Parser, input_domain: str) -> tuple[Target, list[N
             raise RecipeError(f"size = {size!r}: expected a positive integer or [height, width]",
                               path="target.size")
         size = (pair[0], pair[1])
+        from ..sources.headers import max_image_pixels
+        if max_image_pixels() is not None and size[0] * size[1] > max_image_pixels():
+            raise RecipeError(f"size = {size!r}: more pixels than the image limit of "
+                              f"{max_image_pixels()}; no source image could hold it",
+                              path="target.size")
     scale = _int_at_least(raw.get("scale", 1), 1, "target.scale", "scale")
     if size is not None and (size[0] % scale or size[1] % scale):
         raise RecipeError(f"size {list(size)} is not divisible by scale {scale}; the LQ would not "

@@ -15,10 +15,12 @@ gray (1 channel)       replicated to 3 equal channels
 gray + alpha, RGBA     alpha dropped (no compositing; the stored colour is kept as is)
 =====================  ===========================================================
 
-Channel order is converted from OpenCV's BGR to RGB. EXIF orientation is **not** applied:
-pixels come back in stored order (what ``cv2.IMREAD_UNCHANGED`` gives), so a rotated phone
-JPEG stays rotated; for training pairs that only matters to the viewer. Colour profiles
-(ICC) are ignored: values are assumed to be sRGB-encoded.
+Channel order is converted from OpenCV's BGR to RGB. The EXIF orientation is applied as
+``cv2.imread`` (and BasicSR's reader) applies it, so a phone JPEG taken upright comes back
+upright and :func:`degrade.sources.headers.header_shape` gives the same shape. Images with
+more pixels than the limit (:func:`degrade.sources.headers.max_image_pixels`, default
+89 478 485) are refused from their header, before decoding. Colour profiles (ICC) are
+ignored: values are assumed to be sRGB-encoded.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import numpy as np
 
 from .._errors import DegradeError, InputError, ParameterError
 from .._validate import as_image, check_choice, check_scalar
+from .headers import check_image_pixels, parse_header
 
 #: File extensions (lower case) that :func:`list_images` picks up and ``read_image`` reads.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -37,8 +40,16 @@ SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
-def _decode(path: Path) -> np.ndarray:
-    """File bytes -> the array cv2 decodes (IMREAD_UNCHANGED), or InputError."""
+#: bytes read beyond twice what the pixels need uncompressed (EXIF thumbnails, ICC profiles):
+#: a file is never read further, so gigabytes appended to an image are not read. TIFF is
+#: read whole: its directories and strips may lie anywhere (other pages, then the first
+#: page's directory at the end)
+_METADATA_SLACK = 16 << 20
+
+
+def _decode(path: Path, max_pixels: int | None = None) -> np.ndarray:
+    """File bytes -> the array cv2 decodes (IMREAD_UNCHANGED) with the EXIF orientation
+    applied, or InputError. The header is checked against the pixel limit first."""
     import cv2
 
     if not path.exists():
@@ -46,7 +57,18 @@ def _decode(path: Path) -> np.ndarray:
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not an image file")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            header = parse_header(handle)
+            if header is not None:
+                check_image_pixels(path, header.height, header.width, max_pixels)
+                if header.format != "tiff":
+                    size = min(size, header.data_end or size, _METADATA_SLACK
+                               + 2 * header.height * header.width * header.bytes_per_pixel)
+            elif size:
+                _check_pixels_with_pillow(path, max_pixels)
+            handle.seek(0)
+            data = handle.read(size)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data:
@@ -59,7 +81,44 @@ def _decode(path: Path) -> np.ndarray:
         img = None
     if img is None or img.size == 0:
         raise InputError(f"{path}: not a readable image (unknown format or corrupt data)")
-    return img
+    if header is None:
+        check_image_pixels(path, img.shape[0], img.shape[1], max_pixels)
+        return img
+    if header.format == "tiff":     # OpenCV's TIFF decoder applies the tag itself
+        return img if header.orientation < 5 or img.shape[:2] == header.shape \
+            else apply_orientation(img, header.orientation)
+    return apply_orientation(img, header.orientation)
+
+
+def _check_pixels_with_pillow(path: Path, max_pixels: int | None) -> None:
+    """The pixel limit for a file whose header degrade does not read, when pillow is there
+    (its ``open`` reads the header only)."""
+    try:
+        from PIL import Image
+    except ImportError:     # the decoder's own limit (OpenCV: 2**30 pixels) still applies
+        return
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except Exception:       # not an image pillow knows: OpenCV decides
+        return
+    check_image_pixels(path, height, width, max_pixels)
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """An image as stored -> as displayed for EXIF orientation 1-8, the transforms of
+    OpenCV's ``ApplyExifOrientation`` (flips about the vertical, both, horizontal axis;
+    5-8: transpose first). ``img`` is (H, W) or (H, W, C)."""
+    if orientation >= 5:
+        img = img.swapaxes(0, 1)
+    flip = {2: (slice(None), slice(None, None, -1)), 3: (slice(None, None, -1),) * 2,
+            4: (slice(None, None, -1),), 6: (slice(None), slice(None, None, -1)),
+            7: (slice(None, None, -1),) * 2, 8: (slice(None, None, -1),)}.get(orientation)
+    if flip is not None:
+        img = img[flip]
+    return np.ascontiguousarray(img) if orientation != 1 else img
 
 
 def _to_rgb_float(img: np.ndarray, path: Path) -> np.ndarray:
@@ -89,13 +148,17 @@ def _to_rgb_float(img: np.ndarray, path: Path) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as float32 RGB in [0, 1].
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read an image file as float32 RGB in [0, 1], EXIF orientation applied.
 
     Parameters
     ----------
     path : str or path-like
         A PNG, JPEG, TIFF, BMP or WebP file (anything OpenCV decodes).
+    max_pixels : int or None
+        Refuse images with more pixels (checked from the header, before decoding); 0: no
+        limit; None: the ``DEGRADE_MAX_IMAGE_PIXELS`` environment variable, else 89 478 485
+        (Pillow's default).
 
     Returns
     -------
@@ -106,9 +169,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     InputError
-        Missing file, a directory, an unreadable or empty file, data that is not a
-        decodable image, an unsupported sample type or channel count, or a float image
-        with NaN/inf. The message starts with the path.
+        Missing file, a directory, an unreadable or empty file, more pixels than the
+        limit, data that is not a decodable image, an unsupported sample type or channel
+        count, or a float image with NaN/inf. The message starts with the path.
 
     Examples
     --------
@@ -117,7 +180,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     dtype('float32')
     """
     path = Path(path)
-    return _to_rgb_float(_decode(path), path)
+    return _to_rgb_float(_decode(path, max_pixels), path)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, *, bits: int = 8,
