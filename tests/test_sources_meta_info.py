@@ -20,6 +20,12 @@ def test_the_basicsr_forms():
                                      "0002_s001.png", "gray.png", "gt/a.png"]
 
 
+def test_shape_suffixes_are_recognised():
+    from degrade.sources.meta_info import has_shape_suffix
+    assert has_shape_suffix("a.png (480,480,3)") and has_shape_suffix("a.png (48, 48) 1")
+    assert not has_shape_suffix("a.png") and not has_shape_suffix("my photo (2).png")
+
+
 def test_a_bad_line_is_named():
     with pytest.raises(InputError, match=r"list\.txt: line 2: 'my photo\.png': expected 'PATH'"):
         parse_meta_info("a.png\nmy photo.png\n", file="list.txt")
@@ -61,7 +67,7 @@ def _sources_of(store):
     return [json.loads(r)["source"]["path"] for r in group["records"][:]]
 
 
-def test_generate_cli_reads_a_meta_info_with_root(df2k, tmp_path):
+def test_generate_cli_reads_a_meta_info_with_root(df2k, tmp_path, capsys):
     from degrade.cli import main
 
     recipe, root, listing = df2k
@@ -72,9 +78,11 @@ def test_generate_cli_reads_a_meta_info_with_root(df2k, tmp_path):
     assert sorted(set(paths)) == ["a.png", "sub/b.png"] and len(paths) == 4   # file order kept
     attrs = json.loads((out / "zarr.json").read_text())["attributes"]
     assert attrs["roots"] == [str(root)]
-    # without --root the list is a plain file list: its shape suffixes name no file
+    # without --root: one error that names the missing --root, not a skip per line
     assert main(["generate", str(recipe), "--out", str(tmp_path / "plain.zarr"), "--input",
-                 str(listing), "--num", "4", "--quiet", "--strict"]) == 2
+                 str(listing), "--num", "4", "--quiet"]) == 2
+    assert "reads as a BasicSR meta_info entry" in capsys.readouterr().err
+    assert not (tmp_path / "plain.zarr").exists()
 
 
 def test_generate_api_reads_a_meta_info_with_root(df2k, tmp_path):
