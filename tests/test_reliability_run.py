@@ -525,3 +525,20 @@ def test_a_killed_holder_not_yet_reaped_counts_as_gone(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_overwrite_and_an_unfinished_creation_with_extra_target_arrays(tmp_path):
+    from degrade import generate
+    from test_targets import RECIPE as EXTRA, WITHOUT
+    out = tmp_path / "x.zarr"
+    generate(EXTRA, None, out, num=4, shard_size=2, workers=1, progress=False)
+    (out / "notes.txt").write_text("keep me")
+    generate(WITHOUT, None, out, num=4, shard_size=2, workers=1, progress=False, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["hq", "lq", "notes.txt", "records",
+                                                     "sources.json", "zarr.json"]
+    generate(EXTRA, None, out, num=4, shard_size=2, workers=1, progress=False, overwrite=True)
+    assert {"hq_usm", "hq_soft", "notes.txt"} <= {p.name for p in out.iterdir()}
+    (out / "zarr.json").unlink()          # a publication cut before the group's zarr.json
+    (out / "notes.txt").unlink()
+    summary = generate(EXTRA, None, out, num=4, shard_size=2, workers=1, progress=False)
+    assert summary["shards_written"] == 2

@@ -21,7 +21,8 @@ import numpy as np
 
 from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
 from .._quantise import quantise as _quantise
-from .layout import ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file
+from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index,
+                     shard_file, store_arrays)
 
 def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
     """The store encoding: float32 [0, 1] -> the stored dtype,
@@ -45,14 +46,16 @@ def compressors(name: str):
 
 def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
                  compression: str, attrs: dict, publish: bool = True):
-    """Create the group with empty ``hq``/``lq``/``records`` arrays and the attributes.
+    """Create the group with empty ``hq``/``lq``/``records`` arrays (and one per extra
+    target in ``attrs["extra_targets"]``, shaped as ``hq``, its type in ``dtypes``) and the
+    attributes.
 
     The store is made aside, in a staging folder inside ``path`` (:func:`staging_folder`),
-    and then published (:func:`publish`: the arrays moved in, the group's ``zarr.json``
-    last), so a run killed during creation leaves no ``zarr.json`` and the next run creates
-    the store again instead of refusing a half-made one. ``publish=False`` leaves it in the
-    staging folder (``--overwrite`` publishes it after its first shard); the group returned
-    is then the staged one.
+    and then published (:func:`publish_store`: the arrays moved in, the group's
+    ``zarr.json`` last), so a run killed during creation leaves no ``zarr.json`` and the
+    next run creates the store again instead of refusing a half-made one. ``publish=False``
+    leaves it in the staging folder (``--overwrite`` publishes it after its first shard);
+    the group returned is then the staged one.
     """
     import zarr
     from zarr.codecs import ZstdCodec
@@ -62,7 +65,8 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
     codecs = compressors(compression)
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
-    for name, shape in (("hq", hq_shape), ("lq", lq_shape)):
+    extra = [(name, hq_shape) for name in store_arrays(attrs)[3:]]
+    for name, shape in [("hq", hq_shape), ("lq", lq_shape)] + extra:
         shape = tuple(int(n) for n in shape)
         dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
@@ -83,7 +87,8 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
 #: files of a store beside its arrays and ``zarr.json``: the source table (see
 #: :mod:`.source_state`)
 SIDE_KEYS = ("sources.json",)
-#: what a store holds (its own keys); ``--overwrite`` removes these and nothing else
+#: what every store holds (its own keys, with the extra target arrays its attributes name:
+#: :func:`own_arrays`); ``--overwrite`` removes these and nothing else
 STORE_KEYS = ARRAYS + SIDE_KEYS + ("zarr.json",)
 #: prefix of the staging folders inside a store (a store being made, or replaced)
 STAGING_PREFIX = ".degrade-staging-"
@@ -97,13 +102,35 @@ def staging_folder(path) -> Path:
     return folder
 
 
+def own_arrays(path) -> tuple[str, ...]:
+    """The arrays of the store in folder ``path``: ``hq``, ``lq``, ``records`` and the extra
+    targets its ``zarr.json`` names; without a readable group ``zarr.json`` (a creation cut
+    short), every sub-folder that holds a zarr array."""
+    path = Path(path)
+    try:
+        attrs = json.loads((path / "zarr.json").read_text(encoding="utf-8")).get("attributes")
+        return store_arrays(attrs if isinstance(attrs, dict) else {})
+    except (OSError, ValueError, AttributeError):
+        pass
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in path.iterdir():
+            try:
+                meta = json.loads((entry / "zarr.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and meta.get("node_type") == "array":
+                found.append(entry.name)
+    return ARRAYS + tuple(sorted(set(found) - set(ARRAYS)))
+
+
 def publish_store(staging, path) -> None:
     """Move a staged store into ``path``: any old store keys out of the way first (the old
     ``zarr.json`` first of all, so a kill in between leaves an unfinished store, which the
     next run makes again), then the new arrays, the new ``zarr.json`` last."""
     staging, path = Path(staging), Path(path)
     remove_store_keys(path)
-    for name in ARRAYS:
+    for name in own_arrays(staging):
         os.replace(staging / name, path / name)
     for name in SIDE_KEYS:
         if (staging / name).exists():
@@ -115,12 +142,13 @@ def publish_store(staging, path) -> None:
 def remove_store_keys(path) -> None:
     """Remove a store's own keys (``zarr.json`` first), leaving any other file in its folder."""
     path = Path(path)
+    arrays = own_arrays(path)             # read from zarr.json before it goes
     with contextlib.suppress(FileNotFoundError):
         (path / "zarr.json").unlink()
     for name in SIDE_KEYS:
         with contextlib.suppress(FileNotFoundError):
             (path / name).unlink()
-    for name in ARRAYS:
+    for name in arrays:
         if (path / name).is_dir() and not (path / name).is_symlink():
             shutil.rmtree(path / name)
         else:
@@ -135,7 +163,7 @@ def remove_staging(path) -> None:
     path = Path(path)
     for entry in path.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(entry, ignore_errors=True)
-    for folder in (path,) + tuple(path / name for name in ARRAYS):
+    for folder in (path,) + tuple(path / name for name in own_arrays(path)):
         for entry in folder.glob("*.partial"):
             with contextlib.suppress(OSError):
                 entry.unlink()
@@ -157,14 +185,16 @@ def store_state(path) -> tuple[str, list[str]]:
     if not path.is_dir():
         return "foreign", [path.name]
     names = [entry.name for entry in path.iterdir()]
-    own = set(ARRAYS) | set(SIDE_KEYS) | {LEASE_NAME, LEASE_NAME + ".break"}
+    arrays = own_arrays(path)
+    own = set(arrays) | set(SIDE_KEYS) | {LEASE_NAME, LEASE_NAME + ".break"}
     other = sorted(n for n in names if n not in own and n != "zarr.json"
                    and not n.startswith(STAGING_PREFIX))
     if "zarr.json" in names:
         return "store", other
     if other:
         return "foreign", other
-    return ("unfinished" if any(n in STORE_KEYS for n in names) else "empty"), other
+    return ("unfinished" if any(n in own - {LEASE_NAME, LEASE_NAME + ".break"}
+                                for n in names) else "empty"), other
 
 
 def open_store(path, mode: str = "r"):
@@ -179,7 +209,7 @@ def open_store(path, mode: str = "r"):
     except Exception as exc:
         raise StoreError(f"{path}: cannot open the zarr group ({exc})") from None
     attrs = dict(group.attrs)
-    if "degrade" not in attrs or any(name not in group for name in ARRAYS):
+    if "degrade" not in attrs or any(name not in group for name in store_arrays(attrs)):
         raise StoreError(f"{path}: a zarr group, but not a degrade store (no degrade attributes "
                          "or no hq/lq/records arrays)")
     return group
@@ -201,9 +231,10 @@ def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
 
 
 def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
-    """Shards whose hq, lq and records files all exist (each written atomically)."""
+    """Shards whose files of every array in ``ndims`` (name -> ndim, all of
+    :func:`.layout.store_arrays`) exist (each written atomically)."""
     return {k for k in range(n_shards)
-            if all(shard_file(path, name, k, ndims[name]).is_file() for name in ARRAYS)}
+            if all(shard_file(path, name, k, ndim).is_file() for name, ndim in ndims.items())}
 
 
 def _sample_codec(name: str):
@@ -270,14 +301,15 @@ def records_chunk(records: list[str], shard_len: int) -> bytes:
 
 
 def write_shard(path, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
-                records: list[str], compression: str = "none") -> None:
-    """Write one whole shard of the three arrays, each file atomically (temporary + rename).
+                records: list[str], compression: str = "none", extra: dict | None = None) -> None:
+    """Write one whole shard of the arrays, each file atomically (temporary + rename).
 
-    Order: records, lq, hq; a shard counts as done only when all three files exist.
-    ``shard_len`` is the arrays' shard length (samples per shard file).
+    Order: records, the extra targets (``extra``: name -> array), lq, hq; a shard counts as
+    done only when all its files exist. ``shard_len`` is the arrays' shard length (samples
+    per shard file).
     """
     _write_atomic(shard_file(path, "records", shard, 1), [records_chunk(records, shard_len)])
-    for name, data in (("lq", lq), ("hq", hq)):
+    for name, data in [*(extra or {}).items(), ("lq", lq), ("hq", hq)]:
         _write_atomic(shard_file(path, name, shard, data.ndim),
                       shard_parts(data, shard_len, compression))
 
