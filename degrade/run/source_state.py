@@ -4,12 +4,14 @@ A resumed run makes the missing shards from the files as they are now; if a sour
 edited in place (same name, same size) since the store was made, the store would mix samples
 of the old and the new pixels. So a store records, for every file it reads, its size and
 modification time (and, with ``hash_sources``, a BLAKE2b hash of its content) in
-``STORE/sources.json``, with a digest of the whole table in the attributes
+``STORE/records/sources.json``, with a digest of the whole table in the attributes
 (``source_state``). A resume compares them and refuses a changed source with the list of the
 files that changed.
 
 The table sits beside the attributes, not in them: a listing of 100 000 files is a few MB
-of JSON, which every reader of the store would parse. Stores made before this check have
+of JSON, which every reader of the store would parse. It sits in the ``records`` array's
+folder, where zarr never looks (a file at the group's top level makes zarr warn whenever a
+reader lists the group's members), and goes wherever the records go. Stores made before this check have
 no ``source_state`` and resume as before. Files on object storage (URLs) are not stat'ed
 here (their listing's sizes are in the listing hash).
 """
@@ -23,8 +25,9 @@ from pathlib import Path
 
 from .layout import StoreError
 
-#: the table's key in a store (one of the store's own keys)
+#: the table's key in a store, inside the records array's folder
 SOURCES_NAME = "sources.json"
+SOURCES_FOLDER = "records"
 #: changed files named in the error before "... and N more"
 LISTED = 20
 
@@ -60,10 +63,10 @@ def _digest(table: dict) -> str:
 
 
 def record_sources(out, plan, content: bool) -> dict:
-    """Write ``sources.json`` into the store folder ``out`` (atomically); the attribute to
+    """Write ``records/sources.json`` into the store folder ``out`` (atomically); the attribute to
     store with it (``{"source_state": {...}}``)."""
     table = source_table(plan, content)
-    target = Path(out) / SOURCES_NAME
+    target = Path(out) / SOURCES_FOLDER / SOURCES_NAME
     temporary = target.with_name(f"{SOURCES_NAME}.{uuid.uuid4().hex}.partial")
     try:
         temporary.write_text(json.dumps(table), encoding="utf-8")
@@ -84,7 +87,8 @@ def check_sources(out, attrs: dict, plan) -> None:
     if _digest(table) == recorded.get("digest"):
         return
     try:
-        before = json.loads((Path(out) / SOURCES_NAME).read_text(encoding="utf-8"))
+        before = json.loads((Path(out) / SOURCES_FOLDER / SOURCES_NAME).read_text(
+            encoding="utf-8"))
     except (OSError, ValueError):
         before = {}
     lines = []

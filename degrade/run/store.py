@@ -84,12 +84,9 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
     return zarr.open_group(str(path), mode="r+")
 
 
-#: files of a store beside its arrays and ``zarr.json``: the source table (see
-#: :mod:`.source_state`)
-SIDE_KEYS = ("sources.json",)
 #: what every store holds (its own keys, with the extra target arrays its attributes name:
 #: :func:`own_arrays`); ``--overwrite`` removes these and nothing else
-STORE_KEYS = ARRAYS + SIDE_KEYS + ("zarr.json",)
+STORE_KEYS = ARRAYS + ("zarr.json",)
 #: prefix of the staging folders inside a store (a store being made, or replaced)
 STAGING_PREFIX = ".degrade-staging-"
 
@@ -132,9 +129,6 @@ def publish_store(staging, path) -> None:
     remove_store_keys(path)
     for name in own_arrays(staging):
         os.replace(staging / name, path / name)
-    for name in SIDE_KEYS:
-        if (staging / name).exists():
-            os.replace(staging / name, path / name)
     os.replace(staging / "zarr.json", path / "zarr.json")
     shutil.rmtree(staging, ignore_errors=True)
 
@@ -145,9 +139,6 @@ def remove_store_keys(path) -> None:
     arrays = own_arrays(path)             # read from zarr.json before it goes
     with contextlib.suppress(FileNotFoundError):
         (path / "zarr.json").unlink()
-    for name in SIDE_KEYS:
-        with contextlib.suppress(FileNotFoundError):
-            (path / name).unlink()
     for name in arrays:
         if (path / name).is_dir() and not (path / name).is_symlink():
             shutil.rmtree(path / name)
@@ -186,7 +177,7 @@ def store_state(path) -> tuple[str, list[str]]:
         return "foreign", [path.name]
     names = [entry.name for entry in path.iterdir()]
     arrays = own_arrays(path)
-    own = set(arrays) | set(SIDE_KEYS) | {LEASE_NAME, LEASE_NAME + ".break"}
+    own = set(arrays) | {LEASE_NAME, LEASE_NAME + ".break"}
     other = sorted(n for n in names if n not in own and n != "zarr.json"
                    and not n.startswith(STAGING_PREFIX))
     if "zarr.json" in names:
