@@ -49,7 +49,7 @@ def one_error_line(stderr: str) -> str:
 
 
 #: a job of a few seconds on one worker: long enough for a second run to meet the first
-JOB = ("simple_x2", "--num", "400", "--workers", "1", "--scheduler", "threads", "--quiet")
+JOB = ("simple_x2", "--num", "4000", "--workers", "1", "--scheduler", "threads", "--quiet")
 
 
 @pytest.fixture(scope="module")
