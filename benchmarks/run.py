@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from _report import format_table
+
 HERE = Path(__file__).resolve().parent
 PRESETS = {  # size (square side, px), repeats, target seconds per repeat, import-time runs
     "full": dict(size=2048, repeats=7, target=0.2, import_runs=7),
@@ -206,12 +208,6 @@ def import_times(runs: int) -> list[dict]:
 
 
 # ------------------------------------------------------------------ output
-
-def format_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
 
 def report_cases(results: dict) -> str:
     meta = results["meta"]
