@@ -40,8 +40,9 @@ PHASES = (
     ("first sample (probe, in _open_or_create)", "degrade/run/job.py", "make_sample"),
     ("  numba: compile or load cached kernels", "numba/core/dispatcher.py", "_compile_for_args"),
     ("  numba: typing/lowering registries", "numba/core/base.py", "refresh"),
-    ("store creation (zarr import, metadata)", "degrade/run/store.py", "create_store"),
-    ("running the shard (dask)", "degrade/run/dispatch.py", "run_shards"),
+    ("zarr import (the store's codecs)", "degrade/run/store.py", "compressors"),
+    ("store creation (metadata)", "degrade/run/store.py", "create_store"),
+    ("running the shard", "degrade/run/dispatch.py", "run_shards"),
 )
 
 
@@ -66,23 +67,22 @@ def timed(argv: list[str], env: dict | None = None) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def rounds(recipe: str, tmp: Path, repeats: int) -> dict:
-    """Wall and CPU times of every case, the cases run in turn each round."""
+def rounds(recipe: str, tmp: Path, repeats: int, trees: list[str]) -> dict:
+    """Wall and CPU times of every case, the cases run in turn each round. ``trees``: source
+    trees to compare (each run with ``PYTHONPATH=TREE``), or [""] for this environment's."""
     warm_cache = tmp / "numba-warm"
     store = tmp / "first.zarr"
-    timed(command(recipe, store), {"NUMBA_CACHE_DIR": str(warm_cache)})    # fills the cache
-    cases = {
-        "python -c pass": lambda: timed([sys.executable, "-c", "pass"]),
-        "import degrade.ops": lambda: timed([sys.executable, "-c", "import degrade.ops"],
-                                            {"NUMBA_CACHE_DIR": str(warm_cache)}),
-        "generate --num 1, warm": lambda: timed(command(recipe, store),
-                                                {"NUMBA_CACHE_DIR": str(warm_cache)}),
-    }
-    cold = iter(range(repeats))
-
-    def cold_run():
-        return timed(command(recipe, store), {"NUMBA_CACHE_DIR": str(tmp / f"numba-cold-{next(cold)}")})
-    cases["generate --num 1, cold"] = cold_run
+    cases = {"python -c pass": lambda: timed([sys.executable, "-c", "pass"])}
+    cold = iter(range(repeats * len(trees)))
+    for tree in trees:
+        env = {"NUMBA_CACHE_DIR": str(warm_cache), **({"PYTHONPATH": tree} if tree else {})}
+        tag = f" ({tree})" if len(trees) > 1 else ""
+        timed(command(recipe, store), env)                       # fills the warm cache
+        cases[f"import degrade.ops{tag}"] = (
+            lambda env=env: timed([sys.executable, "-c", "import degrade.ops"], env))
+        cases[f"generate --num 1, warm{tag}"] = lambda env=env: timed(command(recipe, store), env)
+        cases[f"generate --num 1, cold{tag}"] = lambda env=env: timed(
+            command(recipe, store), {**env, "NUMBA_CACHE_DIR": str(tmp / f"numba-cold-{next(cold)}")})
     times = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
@@ -134,7 +134,7 @@ def report(times: dict, imports, phases, recipe: str, repeats: int) -> str:
     med = {name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
            for name, t in times.items()}
     floor = med["python -c pass"][0]
-    warm = med["generate --num 1, warm"][0]
+    warm = [w for name, (w, _) in med.items() if "warm" in name][-1]     # the last tree's
     out = [f"`{recipe}`, one sample, median of {repeats} interleaved rounds "
            f"({'met' if warm <= GOAL_S else 'not met'}: goal <= {GOAL_S} s warm)", "",
            format_table(["command (fresh process)", "wall s", "CPU s", "wall / python -c pass"],
@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--smoke", action="store_true", help="1 round (the test suite's run)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip importtime/cProfile")
+    parser.add_argument("--trees", nargs="+", default=[""], metavar="DIR",
+                        help="source trees to compare in the same rounds (PYTHONPATH=DIR each), "
+                             "e.g. an old checkout and this one")
     parser.add_argument("--write", type=Path, metavar="FILE",
                         help="also put the tables between <!-- startup:begin/end --> in FILE")
     args = parser.parse_args(argv)
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="degrade-startup-") as name:
         tmp = Path(name)
-        times = rounds(args.recipe, tmp, repeats)
+        times = rounds(args.recipe, tmp, repeats, args.trees)
         imports = phases = None
         if not args.no_breakdown:
             imports = import_breakdown(args.recipe, tmp, tmp / "numba-warm")

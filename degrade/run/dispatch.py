@@ -23,11 +23,19 @@ def run_shards(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_
     """
     if not todo:
         return []
+    size = ctx.shard_size
+    if len(todo) == 1 and isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS:
+        # one task, nothing to run beside it: in this process, without importing dask (~0.1 s
+        # of a short run's start-up); the same function, so the same bits
+        k = todo[0]
+        result = run_shard(ctx, k, plan.sample_file[k * size:(k + 1) * size],
+                           plan.sample_cell[k * size:(k + 1) * size])
+        on_done(result)
+        return [result]
     import dask
 
     token = ctx.token = uuid.uuid4().hex[:12]
     shared = dask.delayed(ctx, name=f"degrade-context-{token}", traverse=False)
-    size = ctx.shard_size
     tasks = [dask.delayed(run_shard, pure=False)(
         shared, k, plan.sample_file[k * size:(k + 1) * size],
         plan.sample_cell[k * size:(k + 1) * size], dask_key_name=f"degrade-shard-{token}-{k}")
