@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _report import format_table, machine_line, write_section
+from _report import format_table, machine_line, section_pattern, write_section
 
 GOAL_S = 0.8
 #: (label, file suffix, function name) of the phases read from the cProfile run
@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also put the tables between <!-- startup:begin/end --> in FILE")
     args = parser.parse_args(argv)
     repeats = 1 if args.smoke else args.repeats
+    if args.write:
+        section_pattern(args.write, "startup")          # before measuring, not after
     print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="degrade-startup-") as name:
         tmp = Path(name)
