@@ -120,3 +120,16 @@ def test_write_without_markers_is_an_error(tmp_path):
                             text=True, timeout=600)
     assert result.returncode != 0
     assert f"{doc}: no <!-- startup:begin --> ... <!-- startup:end --> markers" in result.stderr
+
+
+def test_command_scaling_smoke_writes_its_section(tmp_path):
+    doc = doc_with_markers(tmp_path, "scaling")
+    text = run_script("command_scaling.py", "--smoke", "--recipes", "simple_x2",
+                      "--write", str(doc)).stdout
+    rows = re.findall(r"^\| simple_x2 +\| (8|16) +\| ([\d.]+) +\| ([\d.]+) +\| ([\d.]+)x +\|"
+                      r" ([\d. ]+) \| ([\d.]+) / ([\d.]+) +\| (threads|processes) +\|$", text, re.M)
+    assert [r[0] for r in rows] == ["8", "16"], text
+    for _, one, two, speedup, rounds, *_ in rows:
+        assert float(speedup) == pytest.approx(float(one) / float(two), rel=0.02)
+        assert len(rounds.split()) == 1
+    assert "| simple_x2" in doc.read_text() and "stale table" not in doc.read_text()
