@@ -133,3 +133,22 @@ def test_command_scaling_smoke_writes_its_section(tmp_path):
         assert float(speedup) == pytest.approx(float(one) / float(two), rel=0.02)
         assert len(rounds.split()) == 1
     assert "| simple_x2" in doc.read_text() and "stale table" not in doc.read_text()
+
+
+def test_readers_smoke_writes_its_section(tmp_path):
+    pytest.importorskip("torch")
+    doc = doc_with_markers(tmp_path, "readers")
+    text = run_script("readers.py", "--smoke", "--write", str(doc)).stdout
+    rows = re.findall(r"^\| (degrade|degrade, shuffled|webdataset|litdata) +\| (0 \(main\)|1|2) +\|"
+                      r" (\d+) +\| ([\d.]+) +\| ([\d.]+) +\|$", text, re.M)
+    names = {r[0] for r in rows}
+    assert {"degrade", "degrade, shuffled"} <= names, text
+    assert len(rows) == 3 * len(names)                     # 0, 1 and 2 workers each
+    for name, workers, rate, cpu, ratio in rows:
+        assert int(rate) > 0 and float(cpu) > 0
+        if name == "degrade":
+            assert float(ratio) == 1.0
+    for package in ("webdataset", "litdata"):                # measured, or said to be skipped
+        assert package in names or f"{package}: not installed" in text
+    assert "mosaicml-streaming: not benchmarked" in text
+    assert "| degrade " in doc.read_text()
