@@ -10,9 +10,45 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+
+def timed_process(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stderr) of one process run to its end; the CPU time is the
+    user + system time of the process and of the children it waited for (``wait4``).
+    SystemExit if it fails."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{' '.join(argv)} failed:\n{text}")
+    return wall, usage.ru_utime + usage.ru_stime, text
+
+
+def add_run_options(parser, section: str, smoke: str, repeats: int = 3) -> None:
+    """The options every user-level benchmark has: ``--repeats`` (interleaved rounds),
+    ``--smoke`` (a run of seconds, the test suite's) and ``--write FILE`` (its section)."""
+    parser.add_argument("--repeats", type=int, default=repeats, help="interleaved rounds")
+    parser.add_argument("--smoke", action="store_true", help=smoke)
+    parser.add_argument("--write", type=Path, metavar="FILE",
+                        help=f"also put the tables between <!-- {section}:begin/end --> in FILE")
+
+
+def begin(args, section: str) -> None:
+    """Before measuring: check ``--write``'s markers (fail now, not after the run), then say
+    when and where."""
+    if args.write:
+        section_pattern(args.write, section)
+    print(machine_line(), flush=True)
 
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:

@@ -19,16 +19,13 @@ The speed-up needs two free cores: on a loaded machine it reads low (the table s
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _report import format_table, machine_line, section_pattern, write_section
+from _report import add_run_options, begin, format_table, timed_process, write_section
 
 RECIPES = ("simple_x2", "realesrgan_x4plus")
 NUMS = (480, 4096)
@@ -40,18 +37,9 @@ def run_command(recipe: str, src: Path, out: Path, num: int, workers: int) -> di
     scheduler it used."""
     argv = [sys.executable, "-m", "degrade", "generate", recipe, "--input", str(src), "--out",
             str(out), "--num", str(num), "--workers", str(workers), "--overwrite"]
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        err.seek(0)
-        text = err.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"{' '.join(argv)} failed:\n{text}")
+    wall, cpu, text = timed_process(argv)
     found = re.search(r"^scheduler: (\w+)", text, re.M)
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "scheduler": found.group(1) if found else "?"}
+    return {"wall": wall, "cpu": cpu, "scheduler": found.group(1) if found else "?"}
 
 
 def measure(recipes, nums, repeats: int, tmp: Path) -> list[dict]:
@@ -94,15 +82,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES))
     parser.add_argument("--nums", nargs="+", type=int, default=list(NUMS))
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--smoke", action="store_true", help="8 and 16 samples, 1 round")
-    parser.add_argument("--write", type=Path, metavar="FILE",
-                        help="also put the table between <!-- scaling:begin/end --> in FILE")
+    add_run_options(parser, "scaling", "8 and 16 samples, 1 round")
     args = parser.parse_args(argv)
-    if args.write:
-        section_pattern(args.write, "scaling")
+    begin(args, "scaling")
     nums, repeats = ([8, 16], 1) if args.smoke else (args.nums, args.repeats)
-    print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="degrade-scaling-") as name:
         text = report(measure(args.recipes, nums, repeats, Path(name)))
     print(text)

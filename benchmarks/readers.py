@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from _report import format_table, machine_line, section_pattern, write_section
+from _report import add_run_options, begin, format_table, write_section
 
 SHARD, BATCH, SIZE, SCALE = 64, 16, 256, 4
 WORKERS = (0, 1, 2)
@@ -230,16 +230,11 @@ def report(times: dict, disk: dict, skipped: dict, num: int, repeats: int) -> st
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=1024, help="pairs")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--smoke", action="store_true", help="64 pairs, 1 round")
-    parser.add_argument("--write", type=Path, metavar="FILE",
-                        help="also put the table between <!-- readers:begin/end --> in FILE")
+    add_run_options(parser, "readers", "64 pairs, 1 round")
     args = parser.parse_args(argv)
-    if args.write:
-        section_pattern(args.write, "readers")
+    begin(args, "readers")
     num, repeats = (64, 1) if args.smoke else (args.num, args.repeats)
     torch.set_num_threads(1)
-    print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="degrade-readers-") as name:
         makers, disk, skipped = build(Path(name), num)
         text = report(measure(makers, num, repeats), disk, skipped, num, repeats)

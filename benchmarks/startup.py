@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _report import format_table, machine_line, section_pattern, write_section
+from _report import add_run_options, begin, format_table, timed_process, write_section
 
 GOAL_S = 0.8
 #: (label, file suffix, function name) of the phases read from the cProfile run
@@ -52,19 +52,9 @@ def command(recipe: str, out: Path) -> list[str]:
 
 
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the child) of one run; SystemExit if it fails."""
-    import time
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode:
-            err.seek(0)
-            raise SystemExit(f"{' '.join(argv)} failed:\n{err.read().decode()}")
-    return wall, usage.ru_utime + usage.ru_stime
+    """(wall seconds, CPU seconds of the child) of one run."""
+    wall, cpu, _ = timed_process(argv, env)
+    return wall, cpu
 
 
 def rounds(recipe: str, tmp: Path, repeats: int, trees: list[str]) -> dict:
@@ -152,19 +142,14 @@ def report(times: dict, imports, phases, recipe: str, repeats: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="simple_x2", help="a built-in recipe name or a file")
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
-    parser.add_argument("--smoke", action="store_true", help="1 round (the test suite's run)")
+    add_run_options(parser, "startup", "1 round (the test suite's run)", repeats=7)
     parser.add_argument("--no-breakdown", action="store_true", help="skip importtime/cProfile")
     parser.add_argument("--trees", nargs="+", default=[""], metavar="DIR",
                         help="source trees to compare in the same rounds (PYTHONPATH=DIR each), "
                              "e.g. an old checkout and this one")
-    parser.add_argument("--write", type=Path, metavar="FILE",
-                        help="also put the tables between <!-- startup:begin/end --> in FILE")
     args = parser.parse_args(argv)
     repeats = 1 if args.smoke else args.repeats
-    if args.write:
-        section_pattern(args.write, "startup")          # before measuring, not after
-    print(machine_line(), flush=True)
+    begin(args, "startup")
     with tempfile.TemporaryDirectory(prefix="degrade-startup-") as name:
         tmp = Path(name)
         times = rounds(args.recipe, tmp, repeats, args.trees)
