@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import storage
-from .run.store import MISSING_CHUNK, shard_file
+from .run.layout import MISSING_CHUNK, shard_file
 
 #: index reads per batch (concurrent requests on an object store)
 BATCH = 256
