@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .run.layout import (ARRAYS, FLAT_KEYS, MISSING_CHUNK, StoreError, decode_index,
-                         index_nbytes, shard_file)
+from .run.layout import (FLAT_KEYS, MISSING_CHUNK, StoreError, decode_index, image_arrays,
+                         index_nbytes, shard_file, store_arrays)
 
 _OPEN_FILES = 32        #: shard files kept open per array and process
 _SHARD_INDEXES = 4096   #: decoded shard indexes kept per process (16 bytes per sample each)
@@ -72,11 +72,12 @@ def read_store_meta(path) -> dict:
         raise StoreError(f"{root}: not a zarr store (no zarr.json)")
     try:
         attrs = json.loads((root / "zarr.json").read_text()).get("attributes", {})
+        names = store_arrays(attrs)
         arrays = {name: json.loads((root / name / "zarr.json").read_text())
-                  for name in ARRAYS if (root / name / "zarr.json").is_file()}
+                  for name in names if (root / name / "zarr.json").is_file()}
     except (OSError, ValueError) as exc:
         raise StoreError(f"{root}: cannot read the store metadata ({exc})") from None
-    if "degrade" not in attrs or len(arrays) != len(ARRAYS):
+    if "degrade" not in attrs or len(arrays) != len(names):
         raise StoreError(f"{root}: a zarr group, but not a degrade store (no degrade attributes "
                          "or no hq/lq/records arrays)")
     if attrs.get("complete") is not True:
@@ -136,7 +137,7 @@ class StoreReader:
     def __init__(self, path: str, meta: dict, backend: str = "auto"):
         self.path, self.meta, self.pid = path, meta, os.getpid()
         self.layouts = {name: direct_layout(meta[name]) if backend == "auto" else None
-                        for name in ("hq", "lq")}
+                        for name in image_arrays(meta["attrs"])}
         self.decoders = {name: _decoder(layout["compressor"])
                          for name, layout in self.layouts.items() if layout is not None}
         self._arrays: dict = {}

@@ -20,7 +20,7 @@ from .._errors import ParameterError
 from .._validate import check_integer
 from .._registry import store_provenance
 from . import store as st
-from .layout import STORE_FORMAT
+from .layout import STORE_FORMAT, image_arrays, store_arrays
 from .dispatch import run_shards
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
@@ -138,11 +138,12 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
               "patches": plan.patches.as_dict(), "compression": compression,
               **store_provenance(recipe)}      # plugin packages and versions, if any
     group = _open_or_create(Path(out), ctx, recipe, plan, wanted, overwrite)
-    for name in ("hq", "lq"):
+    arrays = store_arrays(dict(group.attrs))
+    for name in image_arrays(dict(group.attrs)):
         ctx.shapes[name] = tuple(group[name].shape[1:])
         ctx.dtypes[name] = str(group[name].dtype)
     n_shards = -(-plan.num // ctx.shard_size)
-    ndims = {name: group[name].ndim for name in st.ARRAYS}
+    ndims = {name: group[name].ndim for name in arrays}
     done = st.done_shards(out, n_shards, ndims)
     todo = [k for k in range(n_shards) if k not in done]
     if done:
@@ -221,6 +222,9 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
     requested = wanted["dtype"]
     dtypes = {name: stored_dtype(recipe, arr, name, requested)
               for name, arr in (("hq", sample.hq), ("lq", sample.lq))}
+    # extra targets are made from the HQ, in its domain, and stored as it is
+    dtypes.update({name: dtypes["hq"] for name in sample.extra})
+    extra = {"extra_targets": list(sample.extra)} if sample.extra else {}
     attrs = {
         "degrade": {"store_format": STORE_FORMAT, "version": _version()},
         **wanted,
@@ -230,7 +234,7 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
         "dtype_scale": {n: st.DTYPE_SCALE[d] for n, d in dtypes.items()},
         "sources": plan.source_info, "roots": plan.roots, "kind": plan.kind,
         "skipped": plan.skipped, "skipped_count": len(plan.skipped),
-        "created": st.now(), "complete": False,
+        "created": st.now(), "complete": False, **extra,
     }
     group = st.create_store(out, num=plan.num, shard_size=wanted["shard_size"],
                             hq_shape=sample.hq.shape, lq_shape=sample.lq.shape,

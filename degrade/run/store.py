@@ -20,7 +20,7 @@ import numpy as np
 
 from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
 from .._quantise import quantise as _quantise
-from .layout import ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file
+from .layout import FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file, store_arrays
 
 def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
     """The store encoding: float32 [0, 1] -> the stored dtype,
@@ -44,7 +44,9 @@ def compressors(name: str):
 
 def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
                  compression: str, attrs: dict):
-    """Create the group with empty ``hq``/``lq``/``records`` arrays and the attributes."""
+    """Create the group with empty ``hq``/``lq``/``records`` arrays (and one per extra
+    target in ``attrs["extra_targets"]``, shaped as ``hq``, its type in ``dtypes``) and the
+    attributes."""
     import zarr
     from zarr.codecs import ZstdCodec
 
@@ -52,7 +54,8 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
     codecs = compressors(compression)
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
-    for name, shape in (("hq", hq_shape), ("lq", lq_shape)):
+    extra = [(name, hq_shape) for name in store_arrays(attrs)[3:]]
+    for name, shape in [("hq", hq_shape), ("lq", lq_shape)] + extra:
         shape = tuple(int(n) for n in shape)
         dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
@@ -79,7 +82,7 @@ def open_store(path, mode: str = "r"):
     except Exception as exc:
         raise StoreError(f"{path}: cannot open the zarr group ({exc})") from None
     attrs = dict(group.attrs)
-    if "degrade" not in attrs or any(name not in group for name in ARRAYS):
+    if "degrade" not in attrs or any(name not in group for name in store_arrays(attrs)):
         raise StoreError(f"{path}: a zarr group, but not a degrade store (no degrade attributes "
                          "or no hq/lq/records arrays)")
     return group
@@ -114,9 +117,10 @@ def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
 
 
 def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
-    """Shards whose hq, lq and records files all exist (each written atomically)."""
+    """Shards whose files of every array in ``ndims`` (name -> ndim, all of
+    :func:`.layout.store_arrays`) exist (each written atomically)."""
     return {k for k in range(n_shards)
-            if all(shard_file(path, name, k, ndims[name]).is_file() for name in ARRAYS)}
+            if all(shard_file(path, name, k, ndim).is_file() for name, ndim in ndims.items())}
 
 
 def _sample_codec(name: str):
@@ -178,14 +182,15 @@ def records_chunk(records: list[str], shard_len: int) -> bytes:
 
 
 def write_shard(path, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
-                records: list[str], compression: str = "none") -> None:
-    """Write one whole shard of the three arrays, each file atomically (temporary + rename).
+                records: list[str], compression: str = "none", extra: dict | None = None) -> None:
+    """Write one whole shard of the arrays, each file atomically (temporary + rename).
 
-    Order: records, lq, hq; a shard counts as done only when all three files exist.
-    ``shard_len`` is the arrays' shard length (samples per shard file).
+    Order: records, the extra targets (``extra``: name -> array), lq, hq; a shard counts as
+    done only when all its files exist. ``shard_len`` is the arrays' shard length (samples
+    per shard file).
     """
     _write_atomic(shard_file(path, "records", shard, 1), [records_chunk(records, shard_len)])
-    for name, data in (("lq", lq), ("hq", hq)):
+    for name, data in [*(extra or {}).items(), ("lq", lq), ("hq", hq)]:
         _write_atomic(shard_file(path, name, shard, data.ndim),
                       shard_parts(data, shard_len, compression))
 

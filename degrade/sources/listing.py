@@ -23,16 +23,35 @@ def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
         paths = [Path(p) for p in (raw_sample_paths() if kind == "raw" else sample_paths())]
         return (paths[0].parent if paths else Path(".")), paths
     root = Path(source.path).expanduser()
+    if source.root is not None:
+        if not root.is_file():
+            raise InputError(f"source {source.label}: not a file; a root ({source.root}) "
+                             "goes with a BasicSR meta_info file")
+        from .meta_info import read_meta_info
+        return read_meta_info(root, source.root)
     if root.is_file() and root.suffix.lower() == ".txt":
         base = root.parent
         lines = [ln.strip() for ln in root.read_text().splitlines()]
-        return base, [base / ln for ln in lines if ln and not ln.startswith("#")]
+        lines = [ln for ln in lines if ln and not ln.startswith("#")]
+        _refuse_meta_info_without_root(root, base, lines)
+        return base, [base / ln for ln in lines]
     if not root.is_dir():
         raise InputError(f"source {source.label}: not a folder or a .txt file list")
     if kind == "raw":
         return root, list_files(root, RAW_SUFFIXES)
     from .images import list_images
     return root, [Path(p) for p in list_images(root, recursive=True)]
+
+
+def _refuse_meta_info_without_root(listing: Path, base: Path, lines: list[str]) -> None:
+    """A plain list whose first line is a missing file followed by a shape is a BasicSR
+    meta_info file given without its root: say so once, instead of skipping every line."""
+    from .meta_info import has_shape_suffix
+
+    if lines and has_shape_suffix(lines[0]) and not (base / lines[0]).exists():
+        raise InputError(f"{listing}: line {lines[0]!r} reads as a BasicSR meta_info entry "
+                         "(a path and a shape); give its dataroot_gt with --root DIR "
+                         "(Python: a source {'path': ..., 'root': DIR})")
 
 
 def list_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
