@@ -117,7 +117,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         raise ParameterError("out: give the output store path")
     scheduler = resolve_scheduler(scheduler)
     workers = check_integer("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
-    if scheduler in ("processes", "auto") and workers > 1:
+    if scheduler == "processes" and workers > 1 or scheduler == "auto" and workers > 1 and (
+            num is None or num >= 2 * workers):    # (auto takes threads for fewer samples)
         start_fork_server()     # warms up in the background while this process plans the run
     recipe, plan, ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
                                                  weights, counts, strict))
