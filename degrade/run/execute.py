@@ -141,7 +141,8 @@ def _generate(recipe, sources, out: Path, num, seed, workers, scheduler, shard_s
               overwrite, dtype, patch_size, stride, weights, counts, compression, progress,
               t_start, hash_sources=False) -> dict:
     """:func:`generate` once the run holds the store's lease."""
-    if scheduler in ("processes", "auto") and workers > 1:
+    if scheduler == "processes" and workers > 1 or scheduler == "auto" and workers > 1 and (
+            num is None or num >= 2 * workers):    # (auto takes threads for fewer samples)
         start_fork_server()     # warms up in the background while this process plans the run
     recipe, plan, ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
                                                  weights, counts, strict))
