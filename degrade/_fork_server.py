@@ -19,6 +19,10 @@ from ._threads import SINGLE_THREADED
 
 os.environ.update(SINGLE_THREADED)
 
+from .run.pool import die_with_parent  # noqa: E402
+
+die_with_parent()        # a killed run takes its server (and so its workers) with it
+
 import cv2  # noqa: E402,F401
 import numba  # noqa: E402,F401
 

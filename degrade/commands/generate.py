@@ -54,6 +54,13 @@ def add_arguments(parser) -> None:
                         help="fail on the first unusable input file instead of skipping it")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing store at --out")
+    parser.add_argument("--max-image-pixels", type=int, metavar="N",
+                        help="largest image to read, in pixels (default 89478485, or "
+                             "DEGRADE_MAX_IMAGE_PIXELS; 0: no limit); also for the local "
+                             "worker processes (set it on cluster workers yourself)")
+    parser.add_argument("--hash-sources", action="store_true",
+                        help="record a content hash of every source file (not only its size "
+                             "and time), so that a resume refuses sources edited in place")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -64,6 +71,8 @@ def run(args) -> int:
     from ..run import generate
 
     show = not args.quiet
+    if args.max_image_pixels is not None:
+        _set_max_image_pixels(args.max_image_pixels)
 
     def _warning_line(message, category, filename, lineno, file=None, line=None):
         if show:
@@ -77,7 +86,8 @@ def run(args) -> int:
                            shard_size=args.shard_size, strict=args.strict,
                            overwrite=args.overwrite, dtype=args.dtype,
                            patch_size=args.patch_size, stride=args.stride, weights=args.weights,
-                           counts=args.counts, compression=args.compression, progress=show)
+                           counts=args.counts, compression=args.compression, progress=show,
+                           hash_sources=args.hash_sources)
     if show:
         print(f"{summary['path']}: {summary['num']} samples in {summary['shards']} shards "
               f"({summary['shards_written']} written, {summary['shards_reused']} kept from an "
@@ -85,6 +95,19 @@ def run(args) -> int:
               f"{summary['seconds']:.1f} s, {summary['samples_per_s']:.1f} samples/s, "
               f"{summary['mb_per_s']:.1f} MB/s{_steady(summary)}", file=sys.stderr)
     return 0
+
+
+def _set_max_image_pixels(value: int) -> None:
+    """Check the limit once and put it in this process's environment, which every reader
+    consults and local worker processes (threads, the fork server) inherit."""
+    import os
+
+    from .._errors import ParameterError
+    from ..sources.headers import MAX_PIXELS_ENV
+    if value < 0:
+        raise ParameterError(f"--max-image-pixels = {value}: expected a whole number of "
+                             "pixels >= 0 (0: no limit)")
+    os.environ[MAX_PIXELS_ENV] = str(value)
 
 
 def _sources(inputs, roots):

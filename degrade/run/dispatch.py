@@ -10,8 +10,8 @@ import uuid
 
 from .._errors import ParameterError
 from .job import Context, forget_run, write_listing
-from .pool import process_pool
-from .schedule import LOCAL_SCHEDULERS
+from .pool import process_pool, stop_pool
+from .schedule import LOCAL_SCHEDULERS, connect_timeout
 from .tasks import run_shard
 
 
@@ -56,6 +56,10 @@ def run_shards(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_
                 # leave one process idle for the last batch (16 shards on 2 processes: 6+6+4)
                 return list(dask.compute(*tasks, scheduler=local_get(scheduler), num_workers=workers,
                                          chunksize=1, **({"pool": pool} if pool else {})))
+        except BaseException:
+            if pool is not None:      # interrupted (Ctrl-C, SIGTERM) or failed: stop now
+                stop_pool(pool)
+            raise
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -128,8 +132,9 @@ def _run_distributed(tasks, scheduler, on_done, say=lambda message: None,
         client = scheduler
     else:
         try:
-            client = Client(scheduler)   # connect timeout: distributed.comm.timeouts.connect
-        except (OSError, TimeoutError) as exc:
+            # the address answered dask's handshake (schedule.check_scheduler_address)
+            client = Client(scheduler, timeout=connect_timeout())
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ParameterError(f"scheduler = {scheduler!r}: cannot connect to a dask.distributed "
                                  f"scheduler there ({type(exc).__name__}: {exc})") from None
     try:

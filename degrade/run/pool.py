@@ -21,6 +21,12 @@ numba (Objective-C runtime, Accelerate) is not safe there: macOS and Windows get
 spawned workers (:func:`fork_server_available` is False), as does any platform where the
 server cannot start.
 
+Workers and the server die with the process that started them, also when it is killed
+(SIGKILL): on Linux each asks the kernel for a parent-death signal (:func:`die_with_parent`:
+the server when it starts, a worker in its initialiser), so a killed run leaves no process
+behind holding memory or the caller's pipes (``timeout``, SLURM and Kubernetes wait on those).
+An interrupted run (Ctrl-C, SIGTERM) stops its workers at once (:func:`stop_pool`).
+
 Workers still import the calling script (``__main__``) as spawned ones do: guard a script's
 code with ``if __name__ == "__main__":``. The server keeps the code it imported when it
 started: ops registered, or degrade's code changed, after a process's first processes run
@@ -30,8 +36,11 @@ used as it is (its own preload list and environment).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sys
 import threading
+import weakref
 
 from .._threads import SINGLE_THREADED  # noqa: F401  (what the workers run with; tests)
 
@@ -47,7 +56,60 @@ def process_pool(workers: int):
     if not start_fork_server():
         return None
     from concurrent.futures import ProcessPoolExecutor
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    context = multiprocessing.get_context("forkserver")
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
+                               initargs=(stop,))
+    _STOPS[pool] = stop
+    return pool
+
+
+#: the stop event of each pool (set by :func:`stop_pool`)
+_STOPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def start_worker(stop) -> None:
+    """A worker's initialiser: die with the fork server (:func:`die_with_parent`), and at
+    once when the pool's ``stop`` event is set (:func:`stop_pool`; a thread waits on it)."""
+    die_with_parent()
+
+    def watch():
+        stop.wait()
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, name="degrade-stop", daemon=True).start()
+
+
+#: prctl option: the signal a process gets when its parent thread exits (linux/prctl.h)
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent exits (Linux; False elsewhere).
+
+    Called by the fork server as it starts and by each worker forked from it: a run killed
+    with SIGKILL then takes its server and workers with it. If the parent died before the
+    request, the process is already an orphan and exits now."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() == 1:              # the parent is gone already (re-parented to init)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return True
+
+
+def stop_pool(pool) -> None:
+    """Stop a pool's worker processes at once (an interrupted run): the shards they were
+    making are abandoned (shard files are written aside and renamed, so none is half-made)
+    instead of waited for. Each worker kills itself when the pool's stop event is set."""
+    stop = _STOPS.pop(pool, None)
+    if stop is not None:
+        stop.set()
 
 
 def start_fork_server() -> bool:

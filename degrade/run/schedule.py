@@ -36,8 +36,33 @@ AUTO_PROBE_SAMPLES, AUTO_PROBE_SECONDS = 8, 0.1
 
 
 
+#: seconds to reach a dask.distributed scheduler and hear its handshake (a listener that
+#: accepts and says nothing used to hang a run for good); ``DEGRADE_CONNECT_TIMEOUT`` sets it
+CONNECT_TIMEOUT = 10.0
+#: address schemes of dask.distributed's transports (and ``inproc``, not checked)
+TRANSPORTS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def connect_timeout() -> float:
+    """:data:`CONNECT_TIMEOUT`, or ``DEGRADE_CONNECT_TIMEOUT`` (seconds) when set."""
+    text = os.environ.get("DEGRADE_CONNECT_TIMEOUT")
+    if not text:
+        return CONNECT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e6:
+        raise ParameterError(f"DEGRADE_CONNECT_TIMEOUT = {text!r}: expected seconds > 0")
+    return value
+
+
 def resolve_scheduler(scheduler):
-    """'threads' | 'processes' | 'synchronous' | 'auto' | a distributed Client | 'tcp://...'."""
+    """'threads' | 'processes' | 'synchronous' | 'auto' | a distributed Client | 'tcp://...'.
+
+    An address is checked here, before the run plans or writes anything
+    (:func:`check_scheduler_address`)."""
+    from_env = scheduler is None and bool(os.environ.get("DASK_SCHEDULER_ADDRESS"))
     if scheduler is None:
         scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or "threads"
     if (isinstance(scheduler, str) and scheduler not in LOCAL_SCHEDULERS + ("auto",)
@@ -45,7 +70,55 @@ def resolve_scheduler(scheduler):
         raise ParameterError(f"scheduler = {scheduler!r}: expected one of "
                              f"{', '.join(LOCAL_SCHEDULERS)}, auto or a dask.distributed "
                              "address like tcp://HOST:8786")
+    if isinstance(scheduler, str) and "://" in scheduler:
+        check_scheduler_address(scheduler, "DASK_SCHEDULER_ADDRESS" if from_env else "scheduler")
     return scheduler
+
+
+def check_scheduler_address(address: str, name: str = "scheduler",
+                            timeout: float | None = None) -> None:
+    """Refuse a malformed address, and a tcp:// address where nothing answers as a dask
+    scheduler does, within ``timeout`` seconds (:func:`connect_timeout`), with one
+    ParameterError line.
+
+    A dask.distributed scheduler writes its handshake as soon as a connection opens (the
+    client's own read of it has no deadline: a listener that accepts and says nothing hung
+    ``Client()`` for good). So a tcp:// address is opened here and must send its first
+    bytes in time; other transports (tls://, ws://, ...) are only checked for their form.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    timeout = connect_timeout() if timeout is None else timeout
+    where = f"{name} = {address!r}"
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ParameterError(f"{where}: not an address like tcp://HOST:8786 ({exc})") from None
+    if parts.scheme == "inproc":      # a cluster in this process (processes=False)
+        return
+    if parts.scheme not in TRANSPORTS or not host or parts.path not in ("", "/"):
+        raise ParameterError(f"{where}: not an address like tcp://HOST:8786 (transports: "
+                             f"{', '.join(TRANSPORTS)})")
+    if parts.scheme != "tcp":
+        return
+    if port is None:
+        raise ParameterError(f"{where}: no port; expected tcp://HOST:PORT (dask's is 8786)")
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            first = conn.recv(1)
+    except socket.timeout:
+        raise ParameterError(f"{where}: cannot connect to a dask.distributed scheduler there "
+                             f"(no dask handshake within {timeout:g} s: is it a dask "
+                             "scheduler's port? DEGRADE_CONNECT_TIMEOUT sets the wait)") from None
+    except OSError as exc:
+        raise ParameterError(f"{where}: cannot connect to a dask.distributed scheduler there "
+                             f"({type(exc).__name__}: {exc.strerror or exc})") from None
+    if not first:
+        raise ParameterError(f"{where}: cannot connect to a dask.distributed scheduler there "
+                             "(the listener closed the connection without a dask handshake)")
 
 
 def auto_scheduler(ctx: Context, plan, todo: list[int], workers: int) -> tuple[str, str]:

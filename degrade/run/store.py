@@ -9,6 +9,7 @@ resumes.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,7 +21,8 @@ import numpy as np
 
 from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
 from .._quantise import quantise as _quantise
-from .layout import FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file, store_arrays
+from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index,
+                     shard_file, store_arrays)
 
 def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
     """The store encoding: float32 [0, 1] -> the stored dtype,
@@ -43,14 +45,23 @@ def compressors(name: str):
 
 
 def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
-                 compression: str, attrs: dict):
+                 compression: str, attrs: dict, publish: bool = True):
     """Create the group with empty ``hq``/``lq``/``records`` arrays (and one per extra
     target in ``attrs["extra_targets"]``, shaped as ``hq``, its type in ``dtypes``) and the
-    attributes."""
+    attributes.
+
+    The store is made aside, in a staging folder inside ``path`` (:func:`staging_folder`),
+    and then published (:func:`publish_store`: the arrays moved in, the group's
+    ``zarr.json`` last), so a run killed during creation leaves no ``zarr.json`` and the
+    next run creates the store again instead of refusing a half-made one. ``publish=False``
+    leaves it in the staging folder (``--overwrite`` publishes it after its first shard);
+    the group returned is then the staged one.
+    """
     import zarr
     from zarr.codecs import ZstdCodec
 
-    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    staging = staging_folder(path)
+    group = zarr.open_group(str(staging), mode="w", zarr_format=3)
     codecs = compressors(compression)
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
@@ -67,7 +78,114 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
                        compressors=ZstdCodec(level=3), config=config,
                        dimension_names=("sample",), chunk_key_encoding=FLAT_KEYS)
     group.update_attributes(attrs)          # one metadata write (attrs.update writes per key)
-    return group
+    if not publish:
+        return group
+    publish_store(staging, path)
+    return zarr.open_group(str(path), mode="r+")
+
+
+#: what every store holds (its own keys, with the extra target arrays its attributes name:
+#: :func:`own_arrays`); ``--overwrite`` removes these and nothing else
+STORE_KEYS = ARRAYS + ("zarr.json",)
+#: prefix of the staging folders inside a store (a store being made, or replaced)
+STAGING_PREFIX = ".degrade-staging-"
+
+
+def staging_folder(path) -> Path:
+    """A new, empty staging folder inside the store folder ``path`` (same file system, so
+    publishing is a rename)."""
+    folder = Path(path) / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def own_arrays(path) -> tuple[str, ...]:
+    """The arrays of the store in folder ``path``: ``hq``, ``lq``, ``records`` and the extra
+    targets its ``zarr.json`` names; without a readable group ``zarr.json`` (a creation cut
+    short), every sub-folder that holds a zarr array."""
+    path = Path(path)
+    try:
+        attrs = json.loads((path / "zarr.json").read_text(encoding="utf-8")).get("attributes")
+        return store_arrays(attrs if isinstance(attrs, dict) else {})
+    except (OSError, ValueError, AttributeError):
+        pass
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in path.iterdir():
+            try:
+                meta = json.loads((entry / "zarr.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and meta.get("node_type") == "array":
+                found.append(entry.name)
+    return ARRAYS + tuple(sorted(set(found) - set(ARRAYS)))
+
+
+def publish_store(staging, path) -> None:
+    """Move a staged store into ``path``: any old store keys out of the way first (the old
+    ``zarr.json`` first of all, so a kill in between leaves an unfinished store, which the
+    next run makes again), then the new arrays, the new ``zarr.json`` last."""
+    staging, path = Path(staging), Path(path)
+    remove_store_keys(path)
+    for name in own_arrays(staging):
+        os.replace(staging / name, path / name)
+    os.replace(staging / "zarr.json", path / "zarr.json")
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_store_keys(path) -> None:
+    """Remove a store's own keys (``zarr.json`` first), leaving any other file in its folder."""
+    path = Path(path)
+    arrays = own_arrays(path)             # read from zarr.json before it goes
+    with contextlib.suppress(FileNotFoundError):
+        (path / "zarr.json").unlink()
+    for name in arrays:
+        if (path / name).is_dir() and not (path / name).is_symlink():
+            shutil.rmtree(path / name)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (path / name).unlink()
+
+
+def remove_staging(path) -> None:
+    """Remove what a killed run left in the store folder ``path``: staging folders, and the
+    ``.partial`` files of writes it did not finish (the caller holds the lease, so no other
+    run is writing them)."""
+    path = Path(path)
+    for entry in path.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(entry, ignore_errors=True)
+    for folder in (path,) + tuple(path / name for name in own_arrays(path)):
+        for entry in folder.glob("*.partial"):
+            with contextlib.suppress(OSError):
+                entry.unlink()
+
+
+def store_state(path) -> tuple[str, list[str]]:
+    """What the folder ``path`` holds: ('absent' | 'empty' | 'store' | 'unfinished' |
+    'foreign', the names of the files that are not the store's own).
+
+    'empty': nothing but a lease or staging folders; 'store': a ``zarr.json`` (whatever
+    else is beside it); 'unfinished': store arrays without the group's ``zarr.json`` (a
+    creation or a replacement that was killed); 'foreign': other files and no ``zarr.json``.
+    """
+    from .lease import LEASE_NAME
+
+    path = Path(path)
+    if not path.exists():
+        return "absent", []
+    if not path.is_dir():
+        return "foreign", [path.name]
+    names = [entry.name for entry in path.iterdir()]
+    arrays = own_arrays(path)
+    own = set(arrays) | {LEASE_NAME, LEASE_NAME + ".break"}
+    other = sorted(n for n in names if n not in own and n != "zarr.json"
+                   and not n.startswith(STAGING_PREFIX))
+    if "zarr.json" in names:
+        return "store", other
+    if other:
+        return "foreign", other
+    return ("unfinished" if any(n in own - {LEASE_NAME, LEASE_NAME + ".break"}
+                                for n in names) else "empty"), other
 
 
 def open_store(path, mode: str = "r"):
@@ -86,19 +204,6 @@ def open_store(path, mode: str = "r"):
         raise StoreError(f"{path}: a zarr group, but not a degrade store (no degrade attributes "
                          "or no hq/lq/records arrays)")
     return group
-
-
-def remove_store(path) -> None:
-    """Delete an existing store (``--overwrite``); refuses folders that are not zarr stores."""
-    path = Path(path)
-    if not path.exists():
-        return
-    if path.is_dir() and not any(path.iterdir()):
-        return
-    if not (path / "zarr.json").is_file():
-        raise StoreError(f"{path} exists and is not a zarr store; refusing to delete it "
-                         "(choose another --out)")
-    shutil.rmtree(path)
 
 
 def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
@@ -165,10 +270,15 @@ def _write_atomic(target: Path, parts: list) -> None:
     except FileNotFoundError:          # the array's folder does not exist yet
         target.parent.mkdir(parents=True, exist_ok=True)
         handle = open(temporary, "wb")
-    with handle:
-        for part in parts:
-            handle.write(part)
-    os.replace(temporary, target)
+    try:
+        with handle:
+            for part in parts:
+                handle.write(part)
+        os.replace(temporary, target)
+    except BaseException:             # a full disk, a kill signal: leave no .partial behind
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 def records_chunk(records: list[str], shard_len: int) -> bytes:

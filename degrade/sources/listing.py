@@ -6,8 +6,9 @@ import os
 from pathlib import Path, PurePath
 
 from .._errors import InputError
-from .headers import header_shape
+from .headers import check_image_pixels, header_shape
 from .images import read_image
+from .names import read_list_file
 from .raw import bayer_pattern
 from .spec import Source
 
@@ -30,11 +31,9 @@ def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
         from .meta_info import read_meta_info
         return read_meta_info(root, source.root)
     if root.is_file() and root.suffix.lower() == ".txt":
-        base = root.parent
-        lines = [ln.strip() for ln in root.read_text().splitlines()]
-        lines = [ln for ln in lines if ln and not ln.startswith("#")]
-        _refuse_meta_info_without_root(root, base, lines)
-        return base, [base / ln for ln in lines]
+        paths = read_list_file(root)        # any common encoding (names.py)
+        _refuse_meta_info_without_root(root, root.parent, [str(path) for path in paths[:1]])
+        return root.parent, paths
     if not root.is_dir():
         raise InputError(f"source {source.label}: not a folder or a .txt file list")
     if kind == "raw":
@@ -85,6 +84,8 @@ def probe_shape(path: Path, kind: str) -> tuple[int, int]:
         import rawpy
         try:
             with rawpy.imread(str(path)) as raw:
+                # the pixel limit from the header's sizes, before bayer_pattern unpacks
+                check_image_pixels(path, raw.sizes.raw_height, raw.sizes.raw_width)
                 bayer_pattern(raw, path)      # X-Trans, linear DNG, CMYG: skipped up front
                 return int(raw.sizes.height), int(raw.sizes.width)
         except InputError:

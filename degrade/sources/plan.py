@@ -32,6 +32,7 @@ import numpy as np
 from .._errors import InputError, ParameterError
 from .._validate import check_integer
 from .listing import file_size, list_source_files, probe_shapes, relative_path
+from .names import display_name
 from .patches import Patches, grid_cells
 from .spec import Source
 
@@ -122,6 +123,7 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
     """
     if num is not None:
         check_integer("num", num, 1)
+        _check_total("num", num)
     even = kind == "raw"
     _check_patches(patches, min_size, even)
     need = _needed_size(patches, min_size)
@@ -144,14 +146,17 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
             except InputError as exc:
                 if strict:
                     raise
-                skipped.append({"path": str(path), "reason": skip_reason(exc, path)})
+                skipped.append({"path": display_name(path),
+                                "reason": display_name(skip_reason(exc, path))})
                 if warn is not None:
-                    warn(f"skipping {exc}")
-                digest.update(f"\0skip:{rel}".encode())
+                    warn(display_name(f"skipping {exc}"))
+                digest.update(f"\0skip:{rel}".encode("utf-8", "surrogateescape"))
                 continue
-            digest.update(f"\0{rel}:{file_size(path)}:{shape[0]}x{shape[1]}".encode())
+            # names hashed as their bytes on disk (a name that is not UTF-8 has surrogate escapes)
+            digest.update(f"\0{rel}:{file_size(path)}:{shape[0]}x{shape[1]}"
+                          .encode("utf-8", "surrogateescape"))
             files.append(str(path))
-            rel_paths.append(rel)
+            rel_paths.append(display_name(rel))
             shapes.append(shape)
             file_source.append(s_index)
             usable += 1
@@ -164,6 +169,8 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
     file_source_arr = np.array(file_source, dtype=np.int64)
     units = [_source_units(shapes_arr[file_source_arr == s], patches, even) for s in range(len(sources))]
     counts = _split_counts(sources, num, [int(u.sum()) for u in units])
+    _check_total("the samples of the sources (counts, or one per file or grid patch)",
+                 sum(counts))
     for entry, count in zip(info, counts):
         entry["samples"] = count
     src, j = _interleave(counts)
@@ -182,6 +189,17 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
             sample_cell[mask] = unit - np.concatenate([[0], cum])[f_local]
     return SamplePlan(kind, roots, files, shapes_arr, file_source_arr, sample_file, sample_cell,
                       patches, skipped, digest.hexdigest(), info, rel_paths)
+
+
+#: the most samples one plan holds: its map takes 16 bytes a sample (1.6 GB here), and a
+#: larger --num (1e12) used to overflow or try to allocate terabytes
+MAX_SAMPLES = 100_000_000
+
+
+def _check_total(name: str, total: int) -> None:
+    if total > MAX_SAMPLES:
+        raise ParameterError(f"{name} = {total}: expected at most {MAX_SAMPLES:_} samples in "
+                             "one store (make several stores)")
 
 
 def _check_patches(patches: Patches, min_size, even: bool) -> None:

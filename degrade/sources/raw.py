@@ -21,6 +21,7 @@ import numpy as np
 from .._cfa import PATTERNS
 from .._color import RGB2XYZ
 from .._errors import InputError, ParameterError
+from .headers import check_image_pixels
 
 COLOR_MATRIX_SOURCES = ("rgb_xyz_matrix", "color_matrix", "default")
 WB_SOURCES = ("camera", "daylight", "default")
@@ -84,9 +85,15 @@ def _open(path):
     if not p.is_file():
         raise InputError(f"{path}: no such RAW file")
     try:
-        return rawpy.imread(str(p))
+        raw = rawpy.imread(str(p))
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise InputError(f"{path}: rawpy cannot read it ({type(exc).__name__}: {exc})") from None
+    try:      # the size from the file's header, before anything is unpacked
+        check_image_pixels(path, raw.sizes.raw_height, raw.sizes.raw_width)
+    except InputError:
+        raw.close()
+        raise
+    return raw
 
 
 def bayer_pattern(raw, path) -> str:

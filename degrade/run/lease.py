@@ -1,0 +1,254 @@
+"""One writer per store: a lease taken before a run writes anything into its store.
+
+Two ``generate`` runs on one ``--out`` used to race: the second cleared the folder while the
+first wrote into it, and with different seeds both finished ``complete``. A run now holds a
+*lease*: a small JSON document (host, pid, the process's start time, when it was taken and
+last renewed, a random token) at ``STORE/degrade.lease``. A second run finds it and stops
+with one line naming the holder (:class:`LeaseHeld`).
+
+A lease is *stale*, and is taken over, when
+
+* its holder ran on this host and that process is gone (the pid is dead, or now belongs to
+  a process that started at another time: pids are reused), or
+* it was not renewed for ``timeout`` seconds (a holder on another host: its pid cannot be
+  checked from here). The holder renews it every ``timeout / 4`` seconds from a thread
+  (:meth:`Lease.keep_renewed`), so a live run never looks stale.
+
+The interface is written for two back ends:
+
+* :class:`FileLease` (a local or network folder, the one implemented): taking the lease is
+  ``open(O_CREAT | O_EXCL)``, which exactly one process wins; renewing rewrites it through a
+  temporary file and ``os.replace`` after checking the token is still ours; breaking a stale
+  lease is serialised by a second exclusive file (``degrade.lease.break``), so that two runs
+  that both find a stale lease cannot both take it.
+* an object-store lease (not implemented here) maps the same operations onto conditional
+  requests: :meth:`Lease.acquire` is a ``PUT`` with ``If-None-Match: *`` (S3, GCS and Azure
+  answer 412 when the object exists: exactly one writer wins), :meth:`Lease.renew` a ``PUT``
+  with ``If-Match: <etag of our lease>`` (412: someone broke it; stop), breaking a stale
+  lease a ``DELETE`` with ``If-Match: <etag of the stale lease we read>`` followed by a new
+  conditional create, and :meth:`Lease.release` a ``DELETE`` with ``If-Match``. Only pid
+  liveness is host-local; on object storage staleness is by age alone unless the holder is
+  on this host.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from .layout import StoreError
+
+#: the lease's key in a store (one of the store's own keys, see :mod:`.store`)
+LEASE_NAME = "degrade.lease"
+#: seconds without renewal after which another host's lease is stale (renewed every quarter)
+LEASE_TIMEOUT = 300.0
+
+
+class LeaseHeld(StoreError):
+    """Another live run holds the store's lease."""
+
+
+def _stat_fields(pid: int) -> list[bytes]:
+    """The fields of ``/proc/PID/stat`` after the command name (Linux), [] where unreadable;
+    ``[0]`` is the state (``Z``: a zombie, dead but not yet reaped), ``[19]`` the start time."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return []
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    return stat[stat.rfind(b")") + 2:].split()
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as the kernel counts it (Linux ``/proc``), or None where
+    that cannot be read; with the pid it names one process (pids are reused)."""
+    fields = _stat_fields(pid)
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed and not yet reaped, does not)."""
+    fields = _stat_fields(pid)
+    if fields and fields[0] == b"Z":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # exists, owned by another user
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def describe(info: dict) -> str:
+    """The holder of a lease, for messages."""
+    return (f"pid {info.get('pid')} on {info.get('host')}, started {info.get('started')}, "
+            f"renewed {info.get('renewed')}")
+
+
+class Lease:
+    """The operations of a store lease (see the module docstring for the two back ends).
+
+    Use as a context manager (``with FileLease(path): ...``): acquire, keep renewed,
+    release."""
+
+    timeout: float = LEASE_TIMEOUT
+
+    def acquire(self) -> None:        # pragma: no cover - interface
+        raise NotImplementedError
+
+    def renew(self) -> None:          # pragma: no cover - interface
+        raise NotImplementedError
+
+    def release(self) -> None:        # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stale(self, info: dict) -> bool:
+        """Whether a lease document names a holder that is gone."""
+        if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
+            if not pid_alive(info["pid"]):
+                return True
+            start = info.get("pid_start")
+            if start is not None and process_start(info["pid"]) not in (None, start):
+                return True                               # the pid was reused
+        return time.time() - float(info.get("renewed_at", 0)) > self.timeout
+
+    def document(self, token: str, started: str) -> dict:
+        now = time.time()
+        return {"host": socket.gethostname(), "pid": os.getpid(),
+                "pid_start": process_start(os.getpid()), "token": token,
+                "started": started, "renewed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                "renewed_at": now}
+
+    @contextlib.contextmanager
+    def keep_renewed(self):
+        """Renew the lease every ``timeout / 4`` seconds from a daemon thread while the
+        block runs."""
+        stop = threading.Event()
+
+        def loop():
+            while not stop.wait(self.timeout / 4):
+                with contextlib.suppress(OSError, StoreError):
+                    self.renew()
+        thread = threading.Thread(target=loop, name="degrade-lease", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class FileLease(Lease):
+    """A lease file in a folder: exclusive create, token-checked renew and release."""
+
+    def __init__(self, folder, timeout: float | None = None):
+        self.path = Path(folder) / LEASE_NAME
+        self.token = uuid.uuid4().hex
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if timeout is not None:
+            self.timeout = float(timeout)
+        self.held = False
+
+    def read(self) -> dict | None:
+        """The lease document, None when there is none; an unreadable one reads as {}
+        (a holder killed while writing it: stale by age, as its renewed_at is 0)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            info = json.loads(text)
+        except ValueError:
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def _create(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.document(self.token, self.started), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:         # a full disk: leave no empty lease behind
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
+        return True
+
+    def acquire(self) -> None:
+        """Take the lease, taking over a stale one; LeaseHeld when a live run holds it."""
+        for _ in range(5):
+            if self._create():
+                self.held = True
+                return
+            info = self.read()
+            if info is None:
+                continue                  # released between our create and read: try again
+            if info and not self.stale(info):
+                raise LeaseHeld(f"{self.path.parent}: another degrade run writes this store "
+                                f"({describe(info)}); wait for it to finish, or stop it "
+                                f"(a lease left by a dead run is taken over: on this host at "
+                                f"once, from another host after {self.timeout:g} s)")
+            self._break(info)
+        raise LeaseHeld(f"{self.path}: could not take the lease (it keeps changing hands)")
+
+    def _break(self, info: dict) -> None:
+        """Remove a stale lease, one breaker at a time, only if it is still the one judged."""
+        guard = self.path.with_name(LEASE_NAME + ".break")
+        try:
+            fd = os.open(guard, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            with contextlib.suppress(OSError):   # a breaker killed mid-way leaves its guard
+                if time.time() - guard.stat().st_mtime > 60:
+                    guard.unlink()
+            time.sleep(0.05)
+            return
+        os.close(fd)
+        try:
+            if self.read() == info:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                guard.unlink()
+
+    def renew(self) -> None:
+        info = self.read()
+        if not info or info.get("token") != self.token:
+            raise LeaseHeld(f"{self.path}: this run's lease was taken over")
+        temporary = self.path.with_name(f"{LEASE_NAME}.{self.token}.partial")
+        temporary.write_text(json.dumps(self.document(self.token, self.started)),
+                             encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        info = self.read()
+        if info and info.get("token") == self.token:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+__all__ = ["FileLease", "LEASE_NAME", "LEASE_TIMEOUT", "Lease", "LeaseHeld", "describe",
+           "pid_alive", "process_start"]
