@@ -14,19 +14,22 @@ import os
 import sys
 import time
 import warnings
-from pathlib import Path
 
+import numpy as np
+
+from .. import storage
 from .._errors import ParameterError
 from .._validate import check_integer
 from .._registry import store_provenance
 from . import store as st
+from . import verify
 from .layout import STORE_FORMAT
 from .dispatch import run_shards
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
 from .progress import Progress
 from .resume import recorded_failures, stored_shard_size, unique_failures
-from .schedule import auto_scheduler, resolve_scheduler, shard_len
+from .schedule import LOCAL_SCHEDULERS, auto_scheduler, resolve_scheduler, shard_len
 
 DEFAULT_SHARD_SIZE = 64
 
@@ -50,7 +53,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
              workers: int | None = None, scheduler=None, shard_size: int | None = None,
              strict: bool = False, overwrite: bool = False, dtype: str = "auto",
              patch_size: int | None = None, stride: int | None = None, weights=None,
-             counts=None, compression: str = "none", progress: bool = True) -> dict:
+             counts=None, compression: str = "none", progress: bool = True,
+             storage_options: dict | None = None) -> dict:
     """Generate a training store: every sample of ``recipe`` over ``sources`` into ``out``.
 
     Parameters
@@ -59,8 +63,10 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     sources : None, path, Source, dict or list of these
         Folders of images (PNG/JPEG/TIFF, 8/16-bit) or of RAW files (RAW recipes), ``.txt``
         file lists, or None for the built-in samples. See :func:`degrade.sources.folders.as_sources`.
-    out : path
-        The store directory (zarr v3). An existing store of the same job is resumed.
+    out : path, URL or zarr store
+        The store (zarr v3): a folder (made absolute here), ``file://``, an object store URL
+        (``s3://bucket/x.zarr``, ``gs://``, ``az://``) or a zarr ``LocalStore``/``FsspecStore``
+        (see :mod:`degrade.storage`). An existing store of the same job is resumed.
     num : int or None
         Number of samples; None = one per file (or per grid patch).
     seed : int or None
@@ -93,6 +99,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         Codec of hq/lq (records are always zstd).
     progress : bool
         Print a progress line (samples/s, ETA) on stderr.
+    storage_options : dict or None
+        fsspec options of a URL ``out`` and of URL sources (endpoint, credentials, ...;
+        ``--storage-option KEY=VALUE``).
 
     Returns
     -------
@@ -113,36 +122,100 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         Bad arguments.
     """
     t_start = time.perf_counter()
-    if out is None:
-        raise ParameterError("out: give the output store path")
+    location = storage.resolve(out)
+    if storage_options and not location.is_local:   # local --out: the options are the inputs'
+        location = storage.resolve(out, storage_options)
     scheduler = resolve_scheduler(scheduler)
     workers = check_integer("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
+    client, own_client = _cluster_client(scheduler, location)   # before anything is written
+    try:
+        return _generate(recipe, sources, location, client or scheduler, t_start, num=num,
+                         seed=seed, workers=workers, shard_size=shard_size, strict=strict,
+                         overwrite=overwrite, dtype=dtype, patch_size=patch_size,
+                         stride=stride, weights=weights, counts=counts,
+                         compression=compression, progress=progress,
+                         storage_options=storage_options)
+    finally:
+        if own_client:
+            client.close()
+
+
+def _cluster_client(scheduler, location: storage.Location):
+    """``(client, made here)`` for a dask.distributed scheduler (address or Client), checked
+    to answer and to have workers; ``(None, False)`` for a local scheduler. A ``memory://``
+    store lives in one process and cannot take a cluster's writes."""
+    if isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS + ("auto",):
+        return None, False
+    if location.scheme == "memory":
+        raise ParameterError(f"--out {location.url}: a memory:// store lives in this process; "
+                             "a cluster's workers cannot write to it (use a shared folder or "
+                             "an object store URL)")
+    if isinstance(scheduler, str):
+        from ..cluster import connect
+        return connect(scheduler), True
+    return scheduler, False
+
+
+def _absolute_sources(sources, weights, counts):
+    """The sources with local paths made absolute (``file://`` URLs turned into paths) and
+    URLs kept, before any task is built: a worker's working directory is not the client's."""
+    from ..sources.remote import normalise_source
+    from ..sources.spec import Source, as_sources
+
+    if sources is None:
+        return None
+    return [Source(None if s.path is None else normalise_source(s.path), s.weight, s.count)
+            for s in as_sources(sources, weights=weights, counts=counts)]
+
+
+def _check_cluster(client, plan, ctx: Context, location: storage.Location) -> None:
+    """Every worker reads the inputs and writes to the very store the client sees."""
+    from ..cluster import check_cluster_access, input_probe
+
+    inputs = []
+    for source, root in enumerate(plan.roots):
+        files = [f for f, s in zip(ctx.files, ctx.file_source) if int(s) == source][:1]
+        inputs.append(input_probe(str(root), files, None, ctx.storage_options))
+    check_cluster_access(client, inputs, location)
+
+
+def _generate(recipe, sources, location: storage.Location, scheduler, t_start: float, *,
+              num, seed, workers, shard_size, strict, overwrite, dtype, patch_size, stride,
+              weights, counts, compression, progress, storage_options) -> dict:
+    storage.check_writable(location)
+    distributed = not (isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS + ("auto",))
     if scheduler in ("processes", "auto") and workers > 1:
         start_fork_server()     # warms up in the background while this process plans the run
+    sources = _absolute_sources(sources, weights, counts)
     recipe, plan, ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
-                                                 weights, counts, strict))
+                                                 weights, counts, strict,
+                                                 storage_options=dict(storage_options or {})))
     seed = ctx.seed
     if shard_size is None:
-        shard_size = (None if overwrite else stored_shard_size(Path(out))) \
+        shard_size = (None if overwrite else stored_shard_size(location)) \
             or default_shard_size(plan.num)
     shard_size = check_integer("shard_size", shard_size, 1)
     if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
         raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16 or float16")
     st.compressors(compression)
     say = _printer(progress)
-    ctx.store, ctx.shard_size, ctx.compression = str(Path(out)), min(shard_size, plan.num), compression
+    ctx.store, ctx.store_options = location.url, dict(location.options)
+    ctx.shard_size, ctx.compression = min(shard_size, plan.num), compression
+    if distributed:
+        _check_cluster(scheduler, plan, ctx, location)
+    out = location.url
     wanted = {"store_format": STORE_FORMAT, "recipe_hash": recipe.hash,
               "recipe_name": recipe.name, "seed": seed, "num": plan.num,
               "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
               "patches": plan.patches.as_dict(), "compression": compression,
               **store_provenance(recipe)}      # plugin packages and versions, if any
-    group = _open_or_create(Path(out), ctx, recipe, plan, wanted, overwrite)
+    group = _open_or_create(location, ctx, recipe, plan, wanted, overwrite)
     for name in ("hq", "lq"):
         ctx.shapes[name] = tuple(group[name].shape[1:])
         ctx.dtypes[name] = str(group[name].dtype)
     n_shards = -(-plan.num // ctx.shard_size)
     ndims = {name: group[name].ndim for name in st.ARRAYS}
-    done = st.done_shards(out, n_shards, ndims)
+    done = st.done_shards(location, n_shards, ndims)
     todo = [k for k in range(n_shards) if k not in done]
     if done:
         say(f"resuming {out}: {len(done)} of {n_shards} shards already done")
@@ -162,20 +235,33 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     for failure in unique_failures(failures):
         warnings.warn(f"replaced {failure['path']} (it passed the header check but cannot be "
                       f"decoded) by the next file of its source: {failure['reason']}", stacklevel=2)
-    failures += recorded_failures(out, ctx, sorted(done))
+    failures += recorded_failures(location, ctx, sorted(done))
     skipped = plan.skipped + unique_failures(failures)
     seconds = time.perf_counter() - t_start
     written = sum(r["samples"] for r in results)
     nbytes = sum(r["bytes"] for r in results)
+    _check_whole(location, ctx, plan.num, ndims)
     group.update_attributes({"complete": True, "finished": st.now(), "skipped": skipped,
                              "skipped_count": len(skipped)})
-    return {"path": str(out), "num": plan.num, "shards": n_shards, "shards_written": len(todo),
+    return {"path": out, "num": plan.num, "shards": n_shards, "shards_written": len(todo),
             "shards_reused": len(done), "samples_written": written, "skipped": skipped,
             "seconds": seconds, "samples_per_s": written / seconds if seconds else 0.0,
             "mb_per_s": nbytes / 1e6 / seconds if seconds else 0.0,
             "scheduler": scheduler if isinstance(scheduler, str) else "distributed",
             "first_shard_s": finished[0][0] - t_start if finished else 0.0,
             "steady_samples_per_s": _steady_rate(finished)}
+
+
+def _check_whole(location: storage.Location, ctx: Context, num: int, ndims: dict) -> None:
+    """Before a store is marked complete: every expected shard is in the store, whole (one
+    listing, then the indexes; :mod:`.verify`). A run whose tasks all reported success may
+    still miss shards (a worker writing to its own disk, a lost write, a deleted file)."""
+    arrays = {name: (ndims[name], None if ctx.compression != "none" else
+                     int(np.prod(ctx.shapes[name])) * np.dtype(ctx.dtypes[name]).itemsize)
+              for name in ("hq", "lq")}
+    problems = verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays)
+    if problems:
+        raise st.StoreError(verify.summary(problems, -(-num // ctx.shard_size), location.url))
 
 
 def _steady_rate(finished: list) -> float | None:
@@ -198,17 +284,18 @@ def _steady_rate(finished: list) -> float | None:
     return sum(n for _, n in after) / (after[-1][0] - start)
 
 
-def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwrite: bool):
+def _open_or_create(out: storage.Location, ctx: Context, recipe, plan, wanted: dict,
+                    overwrite: bool):
     if overwrite:
         st.remove_store(out)
-    elif out.exists() and not (out.is_dir() and not any(out.iterdir())):
+    elif not st.is_empty(out):
         try:
             group = st.open_store(out, mode="r+")
         except st.StoreError as exc:
             raise st.StoreError(f"{exc}; use --overwrite to replace it, or another --out") from None
         diff = st.fingerprint_mismatch(dict(group.attrs), wanted)
         if diff:
-            raise st.StoreError(f"{out} holds a store of another job; refusing to mix samples "
+            raise st.StoreError(f"{out.url} holds a store of another job; refusing to mix samples "
                                 "(use --overwrite to replace it, or another --out):\n  "
                                 + "\n  ".join(diff))
         return group

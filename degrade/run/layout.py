@@ -40,9 +40,15 @@ class StoreError(DegradeError):
     """An output store cannot be created, resumed or read."""
 
 
+def shard_key(array: str, shard: int, ndim: int) -> str:
+    """The key of shard ``shard`` of ``array`` in the store: ``ARRAY/c.K.0.0...``
+    (``FLAT_KEYS``); the same on a local folder and an object store."""
+    return "/".join((array, ".".join(["c", str(shard)] + ["0"] * (ndim - 1))))
+
+
 def shard_file(path, array: str, shard: int, ndim: int) -> Path:
-    """The file of shard ``shard`` of ``array``: ``ARRAY/c.K.0.0...`` (``FLAT_KEYS``)."""
-    return Path(path, array, ".".join(["c", str(shard)] + ["0"] * (ndim - 1)))
+    """The file of shard ``shard`` of ``array`` in a local store (:func:`shard_key`)."""
+    return Path(path, shard_key(array, shard, ndim))
 
 
 def index_nbytes(shard_len: int) -> int:

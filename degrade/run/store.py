@@ -18,9 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import storage
 from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
 from .._quantise import quantise as _quantise
-from .layout import ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file
+from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file,
+                     shard_key)
+
+
+def as_location(where) -> storage.Location:
+    """A store's :class:`~degrade.storage.Location` from a Location, a path or a URL."""
+    return where if isinstance(where, storage.Location) else storage.resolve(where)
+
 
 def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
     """The store encoding: float32 [0, 1] -> the stored dtype,
@@ -42,13 +50,13 @@ def compressors(name: str):
     raise StoreError(f"compression = {name!r}: expected 'none', 'lz4' or 'zstd'")
 
 
-def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
+def create_store(where, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
                  compression: str, attrs: dict):
     """Create the group with empty ``hq``/``lq``/``records`` arrays and the attributes."""
     import zarr
     from zarr.codecs import ZstdCodec
 
-    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    group = zarr.open_group(storage.zarr_store(as_location(where)), mode="w", zarr_format=3)
     codecs = compressors(compression)
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
@@ -67,15 +75,34 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
     return group
 
 
-def open_store(path, mode: str = "r"):
+def has_group(location: storage.Location) -> bool:
+    """Whether ``location`` holds a zarr group (its ``zarr.json``)."""
+    if location.is_local:
+        return Path(location.url, "zarr.json").is_file()
+    try:
+        return storage.filesystem(location).isfile(location.key_path("zarr.json"))
+    except FileNotFoundError:
+        return False
+
+
+def is_empty(location: storage.Location) -> bool:
+    """Nothing at ``location`` yet (an absent or empty folder or prefix)."""
+    if location.is_local:
+        path = Path(location.url)
+        return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    return not storage.list_keys(location)
+
+
+def open_store(where, mode: str = "r"):
     """Open an existing store's group; StoreError if it is not a degrade store."""
     import zarr
 
-    path = Path(path)
-    if not (path / "zarr.json").is_file():
+    location = as_location(where)
+    path = location.url
+    if not has_group(location):
         raise StoreError(f"{path}: not a zarr store (no zarr.json)")
     try:
-        group = zarr.open_group(str(path), mode=mode)
+        group = zarr.open_group(storage.zarr_store(location, read_only=mode == "r"), mode=mode)
     except Exception as exc:
         raise StoreError(f"{path}: cannot open the zarr group ({exc})") from None
     attrs = dict(group.attrs)
@@ -85,9 +112,18 @@ def open_store(path, mode: str = "r"):
     return group
 
 
-def remove_store(path) -> None:
+def remove_store(where) -> None:
     """Delete an existing store (``--overwrite``); refuses folders that are not zarr stores."""
-    path = Path(path)
+    location = as_location(where)
+    if not location.is_local:
+        if is_empty(location):
+            return
+        if not has_group(location):
+            raise StoreError(f"{location.url} holds objects and is not a zarr store; refusing "
+                             "to delete them (choose another --out)")
+        storage.filesystem(location).rm(location.path, recursive=True)
+        return
+    path = Path(location.url)
     if not path.exists():
         return
     if path.is_dir() and not any(path.iterdir()):
@@ -113,10 +149,11 @@ def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
     return lines
 
 
-def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
-    """Shards whose hq, lq and records files all exist (each written atomically)."""
-    return {k for k in range(n_shards)
-            if all(shard_file(path, name, k, ndims[name]).is_file() for name in ARRAYS)}
+def done_shards(where, n_shards: int, ndims: dict) -> set[int]:
+    """Shards whose hq, lq and records objects all exist (each written whole), from one
+    listing of the store."""
+    from .verify import present_shards
+    return present_shards(as_location(where), n_shards, ndims)
 
 
 def _sample_codec(name: str):
@@ -177,17 +214,23 @@ def records_chunk(records: list[str], shard_len: int) -> bytes:
     return bytes(numcodecs.Zstd(level=3, checksum=False).encode(numcodecs.VLenUTF8().encode(items)))
 
 
-def write_shard(path, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
+def write_shard(where, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
                 records: list[str], compression: str = "none") -> None:
-    """Write one whole shard of the three arrays, each file atomically (temporary + rename).
+    """Write one whole shard of the three arrays, each object whole: a local file to a
+    temporary name then renamed, an object in one PUT (see :mod:`degrade.storage`).
 
-    Order: records, lq, hq; a shard counts as done only when all three files exist.
+    Order: records, lq, hq; a shard counts as done only when all three objects exist.
     ``shard_len`` is the arrays' shard length (samples per shard file).
     """
-    _write_atomic(shard_file(path, "records", shard, 1), [records_chunk(records, shard_len)])
-    for name, data in (("lq", lq), ("hq", hq)):
-        _write_atomic(shard_file(path, name, shard, data.ndim),
-                      shard_parts(data, shard_len, compression))
+    location = as_location(where)
+    parts = [("records", 1, [records_chunk(records, shard_len)])] + [
+        (name, data.ndim, shard_parts(data, shard_len, compression))
+        for name, data in (("lq", lq), ("hq", hq))]
+    for name, ndim, chunks in parts:
+        if location.is_local:
+            _write_atomic(shard_file(location.url, name, shard, ndim), chunks)
+        else:
+            storage.put_object(location, shard_key(name, shard, ndim), chunks)
 
 
 def now() -> str:

@@ -46,6 +46,8 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
         _store_into(lq[k], sample.lq, "lq", ctx, index, path)
         records[k] = record_json(record)
         failures.extend(failed)
-    write_shard(ctx.store, shard, ctx.shard_size, hq, lq, records, ctx.compression)
+    where = ctx.location
+    # a local store goes by its path (what write_shard has always been given)
+    write_shard(where.url if where.is_local else where, shard, ctx.shard_size, hq, lq, records, ctx.compression)
     return {"shard": shard, "samples": count, "bytes": hq.nbytes + lq.nbytes,
             "failures": failures, "worker": f"{os.getpid()}:{threading.get_ident()}"}

@@ -19,16 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import storage
-from .run.store import MISSING_CHUNK, shard_file
+from .. import storage
+from .layout import MISSING_CHUNK, decode_index, index_nbytes, shard_key
 
 #: index reads per batch (concurrent requests on an object store)
 BATCH = 256
-
-
-def shard_key(array: str, shard: int, ndim: int) -> str:
-    """The key of one shard object of ``array`` (the layout of :mod:`degrade.run.store`)."""
-    return shard_file("", array, shard, ndim).as_posix()
 
 
 def present_shards(location: storage.Location, n_shards: int, ndims: dict) -> set[int]:
@@ -42,15 +37,12 @@ def present_shards(location: storage.Location, n_shards: int, ndims: dict) -> se
 
 def _index_problem(raw, key: str, size: int, count: int, shard_len: int,
                    sample_nbytes: int | None) -> str | None:
-    import google_crc32c
-
     if isinstance(raw, BaseException):
         return f"{key}: index unreadable ({storage.describe_error(raw)})"
     index_size = 16 * shard_len
-    if len(raw) != index_size + 4 or (np.frombuffer(raw[index_size:], "<u4")[0]
-                                      != google_crc32c.value(bytes(raw[:index_size]))):
+    index = decode_index(bytes(raw), shard_len)
+    if index is None:
         return f"{key}: shard index is truncated or corrupt (crc32c mismatch)"
-    index = np.frombuffer(raw[:index_size], "<u8").reshape(-1, 2)
     offsets, lengths = index[:count, 0], index[:count, 1]
     if (offsets == MISSING_CHUNK).any():
         return f"{key}: sample {int(np.argmax(offsets == MISSING_CHUNK))} of the shard is missing"
@@ -97,7 +89,7 @@ def check_shards(location: storage.Location, *, num: int, shard_len: int, arrays
             if size is None:
                 problems[k] = f"{key} is missing"
                 break
-            index_size = 16 * shard_len + 4
+            index_size = index_nbytes(shard_len)
             expected = None if sample_nbytes is None else count * sample_nbytes + index_size
             if size < index_size or (expected is not None and size != expected):
                 problems[k] = f"{key} has {size} bytes, expected " + (
@@ -108,7 +100,7 @@ def check_shards(location: storage.Location, *, num: int, shard_len: int, arrays
     try:
         for start in range(0, len(reads), BATCH):
             batch = [r for r in reads[start:start + BATCH] if r[0] not in problems]
-            got = reader.read_many([(key, size - 16 * shard_len - 4, 16 * shard_len + 4)
+            got = reader.read_many([(key, size - index_nbytes(shard_len), index_nbytes(shard_len))
                                     for _, key, size, _, _ in batch])
             for (k, key, size, count, sample_nbytes), raw in zip(batch, got):
                 reason = _index_problem(raw, key, size, count, shard_len, sample_nbytes)
