@@ -129,12 +129,15 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     workers = check_integer("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
     client, own_client = _cluster_client(scheduler, location)   # before anything is written
     try:
-        return _generate(recipe, sources, location, client or scheduler, t_start, num=num,
+        summary = _generate(recipe, sources, location, client or scheduler, t_start, num=num,
                          seed=seed, workers=workers, shard_size=shard_size, strict=strict,
                          overwrite=overwrite, dtype=dtype, patch_size=patch_size,
                          stride=stride, weights=weights, counts=counts,
                          compression=compression, progress=progress,
                          storage_options=storage_options)
+        if own_client:                  # the address the caller gave
+            summary["scheduler"] = scheduler
+        return summary
     finally:
         if own_client:
             client.close()
