@@ -15,8 +15,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
-
 from .. import storage
 from .._errors import ParameterError
 from .._validate import check_integer
@@ -218,10 +216,15 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
         ctx.dtypes[name] = str(group[name].dtype)
     n_shards = -(-plan.num // ctx.shard_size)
     ndims = {name: group[name].ndim for name in st.ARRAYS}
-    done = st.done_shards(location, n_shards, ndims)
-    todo = [k for k in range(n_shards) if k not in done]
+    # a resumed store's finished shards are checked (sizes, index checksums), not trusted
+    problems = _damaged_shards(location, ctx, plan.num, ndims)
+    done = {k for k in range(n_shards) if k not in problems}
+    todo = sorted(problems)
     if done:
-        say(f"resuming {out}: {len(done)} of {n_shards} shards already done")
+        damaged = [k for k, why in problems.items() if not why.endswith(" is missing")]
+        say(f"resuming {out}: {len(done)} of {n_shards} shards already done"
+            + (f"; {len(damaged)} damaged shard(s) made again (shard {damaged[0]}: "
+               f"{problems[damaged[0]]})" if damaged else ""))
     if scheduler == "auto":
         scheduler, why = auto_scheduler(ctx, plan, todo, workers)
         say(f"scheduler: {scheduler} ({why})")
@@ -255,14 +258,20 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
             "steady_samples_per_s": _steady_rate(finished)}
 
 
-def _check_whole(location: storage.Location, ctx: Context, num: int, ndims: dict) -> None:
-    """Before a store is marked complete: every expected shard is in the store, whole (one
-    listing, then the indexes; :mod:`.verify`). A run whose tasks all reported success may
-    still miss shards (a worker writing to its own disk, a lost write, a deleted file)."""
+def _damaged_shards(location: storage.Location, ctx: Context, num: int, ndims: dict) -> dict:
+    """``{shard: reason}`` of the shards that are missing or damaged in the store (one
+    listing, then one ranged read of each shard's index; :mod:`.verify`)."""
     arrays = {name: (ndims[name], None if ctx.compression != "none" else
-                     int(np.prod(ctx.shapes[name])) * np.dtype(ctx.dtypes[name]).itemsize)
+                     verify.chunk_nbytes(ctx.shapes[name], ctx.dtypes[name]))
               for name in ("hq", "lq")}
-    problems = verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays)
+    return verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays)
+
+
+def _check_whole(location: storage.Location, ctx: Context, num: int, ndims: dict) -> None:
+    """Before a store is marked complete: every expected shard is in the store, whole. A run
+    whose tasks all reported success may still miss shards (a worker writing to its own
+    disk, a lost write, a deleted file); the error names them, a rerun makes them."""
+    problems = _damaged_shards(location, ctx, num, ndims)
     if problems:
         raise st.StoreError(verify.summary(problems, -(-num // ctx.shard_size), location.url))
 

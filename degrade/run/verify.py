@@ -26,6 +26,11 @@ from .layout import MISSING_CHUNK, decode_index, index_nbytes, shard_key
 BATCH = 256
 
 
+def chunk_nbytes(shape, dtype) -> int:
+    """Stored bytes of one uncompressed sample (inner chunk) of ``shape`` and ``dtype``."""
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
 def present_shards(location: storage.Location, n_shards: int, ndims: dict) -> set[int]:
     """Shards whose objects all exist (``ndims``: ``{array: ndim}`` of hq, lq, records), from
     one listing: what a rerun skips. Each shard object is written whole (a local file by
