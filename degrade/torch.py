@@ -36,7 +36,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without torch
 
 from . import _rng
 from ._errors import ParameterError
-from ._torch_io import StoreReader, read_store_meta
+from ._torch_io import StoreReader, read_store_meta, resolve_store
 from ._validate import check_flag, check_index, check_integer
 from .run.job import FileCache, JobSpec, RunState, make_sample, plan_job, record_json, stored_dtype
 from .run.store import DTYPE_SCALE, dequantise, quantise
@@ -243,8 +243,10 @@ class PairDataset(_EpochMixin, Dataset):
 
     Parameters
     ----------
-    store : path
-        The store directory (zarr v3 group with ``hq``, ``lq``, ``records``).
+    store : path or URL
+        The store (zarr v3 group with ``hq``, ``lq``, ``records``): a folder, or a URL
+        (``s3://bucket/train.zarr``, ``gs://``, ``az://``; see docs/cluster.md), read by
+        ranged requests (a shard's index once per worker, then one request per sample).
     crop, hflip, vflip, rot90 : see :class:`PairedAugment`
         Training-time augmentation, deterministic per ``(seed, epoch, index)``.
     seed : int
@@ -260,7 +262,10 @@ class PairDataset(_EpochMixin, Dataset):
     backend : {'auto', 'zarr'}
         'auto' reads the plain uncompressed / lz4 / zstd shard layout that ``generate`` writes
         straight from the shard files (its index decoded once per shard, CRC checked), else
-        zarr; 'zarr' always reads ``z[i]`` with zarr (one sample per call).
+        zarr; 'zarr' always reads ``z[i]`` with zarr (one sample per call). Either way a
+        sample missing from the store is a StoreError, never fill values.
+    storage_options : dict or None
+        fsspec options of a URL ``store`` (endpoint_url, key, secret, profile, ...).
 
     Returns (``__getitem__``)
     -------------------------
@@ -287,11 +292,13 @@ class PairDataset(_EpochMixin, Dataset):
 
     def __init__(self, store, *, crop: int | None = None, hflip: bool = False,
                  vflip: bool = False, rot90: bool = False, seed: int = 0, to_float: bool = True,
-                 record=False, transform=None, backend: str = "auto"):
+                 record=False, transform=None, backend: str = "auto",
+                 storage_options: dict | None = None):
         if backend not in ("auto", "zarr"):
             raise ParameterError(f"backend = {backend!r}: expected 'auto' or 'zarr'")
-        self.path = str(Path(store))
-        self.meta = read_store_meta(self.path)     # JSON files only: no zarr in this process
+        self.location = resolve_store(store, storage_options)
+        self.path = self.location.url
+        self.meta = read_store_meta(self.location)   # JSON objects only: no zarr in this process
         self.attrs = self.meta["attrs"]
         self.augment = PairedAugment(crop, hflip, vflip, rot90)
         if self.augment.active:
@@ -325,7 +332,7 @@ class PairDataset(_EpochMixin, Dataset):
         reader = self._reader
         if reader is None or reader.pid != os.getpid():    # first use, or inherited by a fork
             _in_worker_setup(needs_cv2=False)
-            reader = self._reader = StoreReader(self.path, self.meta, self.backend)
+            reader = self._reader = StoreReader(self.location, self.meta, self.backend)
         return reader
 
     def __getitem__(self, index) -> dict:

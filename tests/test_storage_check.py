@@ -21,8 +21,9 @@ def made_store(tmp_path_factory):
     out = tmp_path_factory.mktemp("check") / "made.zarr"
     degrade.generate("simple_x2", None, str(out), num=NUM, shard_size=SHARD, progress=False)
     group = zarr.open_group(str(out), mode="r")
-    arrays = {name: (group[name].ndim, int(np.prod(group[name].shape[1:]))
-                     * group[name].dtype.itemsize) for name in ("hq", "lq")}
+    arrays = {name: (group[name].ndim, store_check.chunk_nbytes(group[name].shape[1:],
+                                                                group[name].dtype))
+              for name in ("hq", "lq")}
     return out, arrays
 
 

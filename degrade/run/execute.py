@@ -21,7 +21,7 @@ from .._validate import check_integer
 from .._registry import store_provenance
 from . import store as st
 from . import verify
-from .layout import STORE_FORMAT
+from .layout import STORE_FORMAT, has_checksums
 from .dispatch import run_shards
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
@@ -214,6 +214,7 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
     for name in ("hq", "lq"):
         ctx.shapes[name] = tuple(group[name].shape[1:])
         ctx.dtypes[name] = str(group[name].dtype)
+    ctx.checksums = has_checksums(group["hq"].metadata.to_dict())   # a resumed store's own
     n_shards = -(-plan.num // ctx.shard_size)
     ndims = {name: group[name].ndim for name in st.ARRAYS}
     # a resumed store's finished shards are checked (sizes, index checksums), not trusted
@@ -262,7 +263,7 @@ def _damaged_shards(location: storage.Location, ctx: Context, num: int, ndims: d
     """``{shard: reason}`` of the shards that are missing or damaged in the store (one
     listing, then one ranged read of each shard's index; :mod:`.verify`)."""
     arrays = {name: (ndims[name], None if ctx.compression != "none" else
-                     verify.chunk_nbytes(ctx.shapes[name], ctx.dtypes[name]))
+                     verify.chunk_nbytes(ctx.shapes[name], ctx.dtypes[name], ctx.checksums))
               for name in ("hq", "lq")}
     return verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays)
 

@@ -180,6 +180,8 @@ class Context:
     shapes: dict = field(default_factory=dict)
     strict: bool = False
     compression: str = "none"
+    #: the store's chunks end with a crc32c (stores made before that have none)
+    checksums: bool = True
     #: names the run; copies of the context unpickled in one process share one state
     token: str = ""
     #: a file holding the source listing (:data:`LISTING_FIELDS`) while local worker

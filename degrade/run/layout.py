@@ -51,6 +51,26 @@ def shard_file(path, array: str, shard: int, ndim: int) -> Path:
     return Path(path, shard_key(array, shard, ndim))
 
 
+#: bytes of the crc32c each stored chunk ends with (zarr's ``crc32c`` codec, last in the
+#: chunk's codecs), in stores made since it was added; older stores have none
+CHECKSUM_NBYTES = 4
+
+
+def chunk_checksum(data) -> bytes:
+    """The 4 bytes zarr's ``crc32c`` codec appends to an encoded chunk ``data``."""
+    import google_crc32c
+    return np.array([google_crc32c.value(np.frombuffer(data, np.uint8))], dtype="<u4").tobytes()
+
+
+def has_checksums(meta: dict) -> bool:
+    """Whether an array's chunks end with a crc32c (``meta``: its zarr.json as a dict); for a
+    sharded array, the inner chunks' codecs."""
+    codecs = meta.get("codecs") or []
+    if codecs and codecs[0].get("name") == "sharding_indexed":
+        codecs = (codecs[0].get("configuration") or {}).get("codecs") or []
+    return bool(codecs) and codecs[-1].get("name") == "crc32c"
+
+
 def index_nbytes(shard_len: int) -> int:
     """Bytes of a shard's index and its checksum at the end of the shard file."""
     return 16 * shard_len + 4

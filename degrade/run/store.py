@@ -21,8 +21,8 @@ import numpy as np
 from .. import storage
 from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
 from .._quantise import quantise as _quantise
-from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index, shard_file,
-                     shard_key)
+from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, chunk_checksum,
+                     encode_index, shard_file, shard_key)
 
 
 def as_location(where) -> storage.Location:
@@ -51,25 +51,31 @@ def compressors(name: str):
 
 
 def create_store(where, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
-                 compression: str, attrs: dict):
-    """Create the group with empty ``hq``/``lq``/``records`` arrays and the attributes."""
+                 compression: str, attrs: dict, checksums: bool = True):
+    """Create the group with empty ``hq``/``lq``/``records`` arrays and the attributes.
+
+    ``checksums``: every stored chunk (a sample of hq/lq, a shard of records) ends with its
+    crc32c (zarr's ``crc32c`` codec), so a damaged sample is an error, never wrong pixels;
+    the decoded arrays are the same either way."""
     import zarr
-    from zarr.codecs import ZstdCodec
+    from zarr.codecs import Crc32cCodec, ZstdCodec
 
     group = zarr.open_group(storage.zarr_store(as_location(where)), mode="w", zarr_format=3)
     codecs = compressors(compression)
+    check = [Crc32cCodec()] if checksums else []
+    codecs = [c for c in (codecs,) if c is not None] + check
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
     for name, shape in (("hq", hq_shape), ("lq", lq_shape)):
         shape = tuple(int(n) for n in shape)
         dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
-                           shards=(shard,) + shape, compressors=codecs, config=config,
+                           shards=(shard,) + shape, compressors=codecs or None, config=config,
                            dimension_names=dims, fill_value=0, chunk_key_encoding=FLAT_KEYS)
     # records: one plain chunk per shard (a sharded string array costs ~13 ms per 64-sample
     # write against ~1 ms; reading one record decodes its shard's JSON, well under 1 ms)
     group.create_array("records", shape=(num,), dtype=str, chunks=(shard,),
-                       compressors=ZstdCodec(level=3), config=config,
+                       compressors=[ZstdCodec(level=3)] + check, config=config,
                        dimension_names=("sample",), chunk_key_encoding=FLAT_KEYS)
     group.update_attributes(attrs)          # one metadata write (attrs.update writes per key)
     return group
@@ -166,7 +172,8 @@ def _sample_codec(name: str):
     return None
 
 
-def shard_parts(samples: np.ndarray, shard_len: int, compression: str) -> list:
+def shard_parts(samples: np.ndarray, shard_len: int, compression: str,
+                checksums: bool = True) -> list:
     """The buffers that make one shard file of ``hq``/``lq`` (zarr v3 ``sharding_indexed``).
 
     Inner chunks are single samples, encoded with the ``bytes`` codec (little endian) and the
@@ -177,18 +184,25 @@ def shard_parts(samples: np.ndarray, shard_len: int, compression: str) -> list:
     data = np.ascontiguousarray(samples, dtype=samples.dtype.newbyteorder("<"))
     count = data.shape[0]
     codec = _sample_codec(compression)
-    if codec is None:
+    if codec is None and not checksums:
         parts = [memoryview(data.reshape(-1).view(np.uint8))]
         lengths = np.full(count, data[0].nbytes, np.uint64)
+        return parts + [encode_index(lengths, shard_len)]
+    flat = data.reshape(count, -1).view(np.uint8)
+    chunks = [memoryview(flat[i]) if codec is None else bytes(codec.encode(flat[i]))
+              for i in range(count)]
+    if checksums:          # zarr's crc32c codec: the chunk's crc32c appended
+        chunks = [part for chunk in chunks for part in (chunk, chunk_checksum(chunk))]
+        lengths = np.array([len(c) + 4 for c in chunks[::2]], np.uint64)
     else:
-        parts = [bytes(codec.encode(data[i].reshape(-1).view(np.uint8))) for i in range(count)]
-        lengths = np.array([len(p) for p in parts], np.uint64)
-    return parts + [encode_index(lengths, shard_len)]
+        lengths = np.array([len(c) for c in chunks], np.uint64)
+    return chunks + [encode_index(lengths, shard_len)]
 
 
-def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes:
+def encode_shard(samples: np.ndarray, shard_len: int, compression: str,
+                 checksums: bool = True) -> bytes:
     """The bytes of one shard file (see :func:`shard_parts`)."""
-    return b"".join(shard_parts(samples, shard_len, compression))
+    return b"".join(shard_parts(samples, shard_len, compression, checksums))
 
 
 def _write_atomic(target: Path, parts: list) -> None:
@@ -204,27 +218,29 @@ def _write_atomic(target: Path, parts: list) -> None:
     os.replace(temporary, target)
 
 
-def records_chunk(records: list[str], shard_len: int) -> bytes:
+def records_chunk(records: list[str], shard_len: int, checksums: bool = True) -> bytes:
     """The bytes of one ``records`` chunk: zarr's ``vlen-utf8`` then ``zstd`` (level 3) codecs
     over ``shard_len`` strings (the last, partial shard padded with the fill value ``""``),
     exactly what zarr writes for this array (a test compares the bytes)."""
     import numcodecs
 
     items = np.array(list(records) + [""] * (shard_len - len(records)), dtype=object)
-    return bytes(numcodecs.Zstd(level=3, checksum=False).encode(numcodecs.VLenUTF8().encode(items)))
+    data = bytes(numcodecs.Zstd(level=3, checksum=False).encode(numcodecs.VLenUTF8().encode(items)))
+    return data + chunk_checksum(data) if checksums else data
 
 
 def write_shard(where, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
-                records: list[str], compression: str = "none") -> None:
+                records: list[str], compression: str = "none", checksums: bool = True) -> None:
     """Write one whole shard of the three arrays, each object whole: a local file to a
     temporary name then renamed, an object in one PUT (see :mod:`degrade.storage`).
 
     Order: records, lq, hq; a shard counts as done only when all three objects exist.
-    ``shard_len`` is the arrays' shard length (samples per shard file).
+    ``shard_len`` is the arrays' shard length (samples per shard file); ``checksums``: the
+    store's chunks end with a crc32c (:func:`create_store`).
     """
     location = as_location(where)
-    parts = [("records", 1, [records_chunk(records, shard_len)])] + [
-        (name, data.ndim, shard_parts(data, shard_len, compression))
+    parts = [("records", 1, [records_chunk(records, shard_len, checksums)])] + [
+        (name, data.ndim, shard_parts(data, shard_len, compression, checksums))
         for name, data in (("lq", lq), ("hq", hq))]
     for name, ndim, chunks in parts:
         if location.is_local:

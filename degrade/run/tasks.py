@@ -48,6 +48,7 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
         failures.extend(failed)
     where = ctx.location
     # a local store goes by its path (what write_shard has always been given)
-    write_shard(where.url if where.is_local else where, shard, ctx.shard_size, hq, lq, records, ctx.compression)
+    write_shard(where.url if where.is_local else where, shard, ctx.shard_size, hq, lq, records, ctx.compression,
+                ctx.checksums)
     return {"shard": shard, "samples": count, "bytes": hq.nbytes + lq.nbytes,
             "failures": failures, "worker": f"{os.getpid()}:{threading.get_ident()}"}

@@ -20,15 +20,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import storage
-from .layout import MISSING_CHUNK, decode_index, index_nbytes, shard_key
+from .layout import CHECKSUM_NBYTES, MISSING_CHUNK, decode_index, index_nbytes, shard_key
 
 #: index reads per batch (concurrent requests on an object store)
 BATCH = 256
 
 
-def chunk_nbytes(shape, dtype) -> int:
-    """Stored bytes of one uncompressed sample (inner chunk) of ``shape`` and ``dtype``."""
-    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+def chunk_nbytes(shape, dtype, checksums: bool = True) -> int:
+    """Stored bytes of one uncompressed sample (inner chunk) of ``shape`` and ``dtype``, with
+    its crc32c when the store has ``checksums``."""
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize + (CHECKSUM_NBYTES if checksums else 0)
 
 
 def present_shards(location: storage.Location, n_shards: int, ndims: dict) -> set[int]:
