@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from . import storage
-from .run.layout import (ARRAYS, CHECKSUM_NBYTES, FLAT_KEYS, MISSING_CHUNK, StoreError,
-                         chunk_checksum, decode_index, index_nbytes, shard_file, shard_key)
+from .run.layout import (CHECKSUM_NBYTES, FLAT_KEYS, MISSING_CHUNK, StoreError, chunk_checksum,
+                         decode_index, image_arrays, index_nbytes, shard_file, shard_key,
+                         store_arrays)
 
 _OPEN_FILES = 32        #: shard files kept open per array and process
 _SHARD_INDEXES = 4096   #: decoded shard indexes kept per process (16 bytes per sample each)
@@ -94,15 +95,16 @@ def read_store_meta(path, storage_options: dict | None = None) -> dict:
             from None
     try:
         attrs = json.loads(group).get("attributes", {})
+        names = store_arrays(attrs)
         arrays = {}
-        for name in ARRAYS:
+        for name in names:
             try:
                 arrays[name] = json.loads(storage.get_object(location, f"{name}/zarr.json"))
             except FileNotFoundError:
                 pass
     except (OSError, ValueError) as exc:
         raise StoreError(f"{root}: cannot read the store metadata ({exc})") from None
-    if "degrade" not in attrs or len(arrays) != len(ARRAYS):
+    if "degrade" not in attrs or len(arrays) != len(names):
         raise StoreError(f"{root}: a zarr group, but not a degrade store (no degrade attributes "
                          "or no hq/lq/records arrays)")
     if attrs.get("complete") is not True:
@@ -172,7 +174,7 @@ class StoreReader:
             storage.resolve(path, storage_options)
         self.path, self.meta, self.pid = self.location.url, meta, os.getpid()
         # the shard layouts, for presence checks; ``layouts``: those read directly
-        self.shards = {name: direct_layout(meta[name]) for name in ("hq", "lq")}
+        self.shards = {name: direct_layout(meta[name]) for name in image_arrays(meta["attrs"])}
         self.layouts = self.shards if backend == "auto" else dict.fromkeys(self.shards)
         self.decoders = {name: _decoder(layout["compressor"])
                          for name, layout in self.layouts.items() if layout is not None}

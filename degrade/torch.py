@@ -6,11 +6,14 @@
 - :class:`OnTheFlyDataset` runs the recipe inside the DataLoader workers and gives, for
   epoch 0, exactly the pair ``degrade generate`` writes for the same index.
 
-Both return ``{"lq", "hq", "index"}`` (+ ``"record"`` on request): CHW tensors, float32 in
-[0, 1] by default, or the stored integer type (``to_float=False``) to convert on the GPU.
-Optional paired random crops aligned to the scale factor and paired flips/rotations are
-drawn from :func:`degrade._rng.epoch_stream` ``(seed, epoch, index)``; call
-:meth:`set_epoch` before each epoch (it reaches persistent workers too). See docs/torch.md.
+Both return ``{"lq", "hq", "index"}`` (+ ``"record"`` on request; ``keys="basicsr"``:
+``{"lq", "gt", "lq_path", "gt_path", "index"}``): CHW tensors, float32 in [0, 1] by default,
+or the stored integer type (``to_float=False``) to convert on the GPU. Optional paired random
+crops aligned to the scale factor and paired flips/rotations are drawn from
+:func:`degrade._rng.epoch_stream` ``(seed, epoch, index)``. Without :meth:`set_epoch` they
+are fresh every epoch inside DataLoader workers (mixed with torch's per-epoch worker seed);
+once :meth:`set_epoch` is called they depend on ``(seed, epoch, index)`` only (it reaches
+persistent workers too). See docs/torch.md.
 
 Worker rules (docs/torch.md, "Workers"): nothing is opened in the process that builds
 the dataset; each process opens the store read-only on its first ``__getitem__`` (after a
@@ -36,13 +39,17 @@ except ImportError as _exc:  # pragma: no cover - exercised only without torch
 
 from . import _rng
 from ._errors import ParameterError
+from ._pairs import PairedAugment, sample_path
 from ._torch_io import StoreReader, read_store_meta, resolve_store
 from ._validate import check_flag, check_index, check_integer
 from .run.job import FileCache, JobSpec, RunState, make_sample, plan_job, record_json, stored_dtype
 from .run.store import DTYPE_SCALE, dequantise, quantise
 
 __all__ = ["OnTheFlyDataset", "PairDataset", "PairLoader", "PairedAugment", "epoch_seed",
-           "to_float"]
+           "sample_path", "to_float"]
+
+KEYS = ("degrade", "basicsr")    #: the ``keys`` conventions of the sample dicts
+_SEED_MASK = 2 ** 64 - 1
 
 
 def to_float(batch: torch.Tensor, scale: float) -> torch.Tensor:
@@ -58,90 +65,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
     ``degrade generate --seed seed``), else a 64-bit seed derived from ``(seed, epoch)``
     (:func:`degrade._rng.epoch_seed`)."""
     return _rng.epoch_seed(seed, epoch)
-
-
-# --------------------------------------------------------------------------- augmentation
-class PairedAugment:
-    """Paired random crop aligned to the scale factor, and paired flips / 90-degree turns.
-
-    Parameters
-    ----------
-    crop : int or None
-        HQ crop side (the LQ crop is ``crop // scale``); a multiple of the scale factor.
-    hflip, vflip, rot90 : bool
-        Each applied with probability 1/2 to both images (``rot90`` transposes, as BasicSR's
-        ``use_rot``; it needs square images or a crop).
-
-    Notes
-    -----
-    With LQ shape ``(h, w)`` and scale ``s`` (HQ = ``(h s, w s)``), the LQ corner is
-    ``y = floor(u (h - c/s + 1))`` (step-aligned) and the HQ corner ``y s``: the pair stays
-    registered, as BasicSR's ``paired_random_crop``. Mosaics keep their CFA phase (corners on
-    even rows/columns); flips of a mosaic would change its pattern and are refused.
-    Draw order per sample, from ``epoch_stream(seed, epoch, index)``: u_y, u_x, hflip, vflip,
-    rot90, always all five (so enabling one option does not move the others).
-    """
-
-    def __init__(self, crop: int | None = None, hflip: bool = False, vflip: bool = False,
-                 rot90: bool = False):
-        if crop is not None:
-            crop = check_integer("crop", crop, 1)
-        self.crop = crop
-        self.hflip, self.vflip, self.rot90 = (check_flag(name, value) for name, value in
-                                              (("hflip", hflip), ("vflip", vflip), ("rot90", rot90)))
-
-    @property
-    def active(self) -> bool:
-        return self.crop is not None or self.hflip or self.vflip or self.rot90
-
-    def check(self, hq_shape, lq_shape) -> int:
-        """Validate against the sample shapes; returns the scale factor."""
-        (H, W), (h, w) = tuple(hq_shape[:2]), tuple(lq_shape[:2])
-        scale = H // h if h else 0
-        if scale < 1 or (H, W) != (h * scale, w * scale):
-            raise ParameterError(f"crop/flips: HQ {H}x{W} is not an integer multiple of LQ {h}x{w}")
-        mosaic = len(hq_shape) == 2 or len(lq_shape) == 2
-        if mosaic and (self.hflip or self.vflip or self.rot90):
-            raise ParameterError("hflip/vflip/rot90 on a mosaic would change its CFA pattern "
-                                 "(the record's 'pattern'); use crops only for mosaics")
-        if self.crop is not None:
-            if self.crop % scale:
-                raise ParameterError(f"crop = {self.crop}: expected a multiple of the scale "
-                                     f"factor {scale} (the LQ crop is crop / scale)")
-            if self.crop > min(H, W):
-                raise ParameterError(f"crop = {self.crop}: larger than the HQ samples {H}x{W}")
-            step = self._step(hq_shape, lq_shape, scale)
-            if (self.crop // scale) % step or (len(hq_shape) == 2 and self.crop % 2):
-                raise ParameterError(f"crop = {self.crop}: a mosaic crop must keep whole 2x2 "
-                                     "CFA cells (even LQ and HQ crop sides)")
-        elif self.rot90 and H != W:
-            raise ParameterError(f"rot90 needs square samples or a crop, samples are {H}x{W}")
-        return scale
-
-    @staticmethod
-    def _step(hq_shape, lq_shape, scale: int) -> int:
-        step = 2 if len(lq_shape) == 2 else 1
-        if len(hq_shape) == 2 and (step * scale) % 2:
-            step *= 2
-        return step
-
-    def __call__(self, hq: np.ndarray, lq: np.ndarray, rng: np.random.Generator):
-        """Apply to one pair (HWC or HW arrays); returns views (made contiguous later)."""
-        scale = self.check(hq.shape, lq.shape)
-        u_y, u_x, p_h, p_v, p_r = rng.random(5)
-        if self.crop is not None:
-            step, c = self._step(hq.shape, lq.shape, scale), self.crop // scale
-            y = int(u_y * ((lq.shape[0] - c) // step + 1)) * step
-            x = int(u_x * ((lq.shape[1] - c) // step + 1)) * step
-            lq = lq[y:y + c, x:x + c]
-            hq = hq[y * scale:(y + c) * scale, x * scale:(x + c) * scale]
-        if self.hflip and p_h < 0.5:
-            hq, lq = hq[:, ::-1], lq[:, ::-1]
-        if self.vflip and p_v < 0.5:
-            hq, lq = hq[::-1], lq[::-1]
-        if self.rot90 and p_r < 0.5:
-            hq, lq = hq.swapaxes(0, 1), lq.swapaxes(0, 1)
-        return hq, lq
 
 
 # --------------------------------------------------------------------------- shared parts
@@ -189,19 +112,49 @@ def _in_worker_setup(needs_cv2: bool) -> None:
             cv2.setNumThreads(1)
 
 
+def _check_keys(keys: str) -> str:
+    if keys not in KEYS:
+        raise ParameterError(f"keys = {keys!r}: expected 'degrade' (lq, hq) or 'basicsr' "
+                             "(lq, gt, lq_path, gt_path)")
+    return keys
+
+
 class _EpochMixin:
-    """``set_epoch`` through shared memory, so persistent workers see it (fork and spawn)."""
+    """``set_epoch`` through shared memory, so persistent workers see it (fork and spawn).
+
+    The counter starts at -1, "never set": the augmentation is then fresh per epoch inside
+    workers (:meth:`_augment_seed`) and the epoch reads as 0.
+    """
 
     def _init_epoch(self) -> None:
-        self._epoch = multiprocessing.RawValue("q", 0)
+        self._epoch = multiprocessing.RawValue("q", -1)
 
     @property
     def epoch(self) -> int:
-        return int(self._epoch.value)
+        return max(0, int(self._epoch.value))
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch of the next pass (crops, flips, on-the-fly degradations)."""
+        """Select the epoch of the next pass (crops, flips, on-the-fly degradations); from
+        the first call on, crops and flips depend on ``(seed, epoch, index)`` only."""
         self._epoch.value = check_integer("epoch", epoch, 0, where="set_epoch")
+
+    def _augment_seed(self) -> int:
+        """The seed of the crop/flip draws: ``seed``, or, in a DataLoader worker while
+        ``set_epoch`` was never called and ``fresh_augmentation`` is on, ``seed`` mixed with
+        torch's base seed of the workers (``info.seed - info.id``, the same in every worker),
+        which torch draws anew for each epoch's iterator from its own RNG: fresh crops every
+        epoch, reproducible under ``torch.manual_seed`` (or the loader's ``generator``)."""
+        if self.fresh_augmentation and self._epoch.value < 0:
+            info = get_worker_info()
+            if info is not None:
+                return (self.seed << 64) | ((info.seed - info.id) & _SEED_MASK)
+        return self.seed
+
+    @property
+    def image_keys(self) -> tuple:
+        """The keys of the image tensors of a sample dict (what :class:`PairLoader` converts)."""
+        hq = "gt" if self.keys == "basicsr" else "hq"
+        return ("lq", hq) + tuple(self._extra_key(name) for name in self._extra_names())
 
     def _epoch_state(self, state: dict) -> dict:
         # the shared value travels to workers being started (spawn/forkserver); a plain pickle
@@ -215,12 +168,35 @@ class _EpochMixin:
             value, self._epoch = self._epoch, multiprocessing.RawValue("q", 0)
             self._epoch.value = value
 
-    def _finish(self, index: int, hq: np.ndarray, lq: np.ndarray, record_text) -> dict:
+    def _extra_names(self) -> tuple:
+        return self._extra
+
+    def _extra_key(self, name: str) -> str:
+        """An extra target's key in the sample dict: its name; with BasicSR keys a leading
+        ``hq`` becomes ``gt`` (``hq_usm`` -> ``gt_usm``, Real-ESRGAN's name)."""
+        if self.keys == "basicsr" and name.startswith("hq"):
+            return "gt" + name[2:]
+        return name
+
+    def _finish(self, index: int, hq: np.ndarray, lq: np.ndarray, record_text,
+                extra: dict | None = None) -> dict:
+        extra = extra or {}
         if self.augment.active:
-            hq, lq = self.augment(hq, lq, _rng.epoch_stream(self.seed, self.epoch, index))
+            rng = _rng.epoch_stream(self._augment_seed(), self.epoch, index)
+            if extra:
+                hq, lq, moved = self.augment(hq, lq, rng, list(extra.values()))
+                extra = dict(zip(extra, moved))
+            else:
+                hq, lq = self.augment(hq, lq, rng)
         as_float = self.to_float and not getattr(self, "_integer_transport", False)
-        sample = {"lq": _chw_tensor(lq, as_float), "hq": _chw_tensor(hq, as_float),
-                  "index": index}
+        lq_key, hq_key = self.image_keys[:2]
+        sample = {"lq": _chw_tensor(lq, as_float), hq_key: _chw_tensor(hq, as_float)}
+        for name, array in extra.items():
+            sample[self._extra_key(name)] = _chw_tensor(array, as_float)
+        sample["index"] = index
+        if self.keys == "basicsr":
+            path = sample_path(self._roots, json.loads(record_text()), index)
+            sample["lq_path"] = sample["gt_path"] = path
         if self.record is True:
             sample["record"] = record_text()
         elif self.record:
@@ -248,9 +224,21 @@ class PairDataset(_EpochMixin, Dataset):
         (``s3://bucket/train.zarr``, ``gs://``, ``az://``; see docs/cluster.md), read by
         ranged requests (a shard's index once per worker, then one request per sample).
     crop, hflip, vflip, rot90 : see :class:`PairedAugment`
-        Training-time augmentation, deterministic per ``(seed, epoch, index)``.
+        Training-time augmentation, deterministic per ``(seed, epoch, index)`` once
+        :meth:`set_epoch` is called.
     seed : int
         Seed of the augmentation draws (not of the stored degradations).
+    fresh_augmentation : bool
+        True (default): until :meth:`set_epoch` is first called, the draws inside DataLoader
+        workers also depend on torch's per-epoch worker seed, so every epoch gets new crops
+        and flips with no extra code (non-persistent workers; persistent workers keep their
+        seed, and ``num_workers=0`` has none: call ``set_epoch`` there). False:
+        ``(seed, epoch, index)`` only, always.
+    keys : {'degrade', 'basicsr'}
+        'basicsr': the sample dict of a BasicSR paired dataset: ``gt`` for ``hq`` (an extra
+        target ``hq_x`` as ``gt_x``), plus ``gt_path`` = ``lq_path`` = the source image with
+        ``#index`` before its suffix (:func:`sample_path`). :class:`PairLoader` keeps its
+        integer transport.
     to_float : bool
         True: float32 in [0, 1] (``stored / dtype_scale``); False: the stored dtype
         (uint8/uint16/float16) — convert on the GPU with :func:`to_float`.
@@ -270,8 +258,9 @@ class PairDataset(_EpochMixin, Dataset):
     Returns (``__getitem__``)
     -------------------------
     dict
-        ``lq`` (C, h, w) and ``hq`` (C, H, W) tensors (C = 1 for mosaics), ``index`` (int),
-        optional ``record``.
+        ``lq`` (C, h, w) and ``hq`` (C, H, W) tensors (C = 1 for mosaics), one (C, H, W)
+        tensor per extra target of the store (``hq_usm``...; cropped and flipped as ``hq``),
+        ``index`` (int), optional ``record``.
 
     Raises
     ------
@@ -282,17 +271,25 @@ class PairDataset(_EpochMixin, Dataset):
 
     Examples
     --------
-    >>> ds = PairDataset("train.zarr", crop=96, hflip=True)            # doctest: +SKIP
-    >>> loader = torch.utils.data.DataLoader(ds, batch_size=16, shuffle=True,
+    >>> import degrade
+    >>> _ = degrade.generate("simple_x2", None, "pairs.zarr", num=8, progress=False)
+    >>> ds = PairDataset("pairs.zarr", crop=96, hflip=True)
+    >>> loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True,
     ...                                      num_workers=2, persistent_workers=True)
-    >>> for epoch in range(10):                                         # doctest: +SKIP
+    >>> for epoch in range(2):
     ...     ds.set_epoch(epoch)
-    ...     for batch in loader: ...
+    ...     for batch in loader:
+    ...         print(tuple(batch["lq"].shape), tuple(batch["hq"].shape))
+    (4, 3, 48, 48) (4, 3, 96, 96)
+    (4, 3, 48, 48) (4, 3, 96, 96)
+    (4, 3, 48, 48) (4, 3, 96, 96)
+    (4, 3, 48, 48) (4, 3, 96, 96)
     """
 
     def __init__(self, store, *, crop: int | None = None, hflip: bool = False,
                  vflip: bool = False, rot90: bool = False, seed: int = 0, to_float: bool = True,
                  record=False, transform=None, backend: str = "auto",
+                 fresh_augmentation: bool = True, keys: str = "degrade",
                  storage_options: dict | None = None):
         if backend not in ("auto", "zarr"):
             raise ParameterError(f"backend = {backend!r}: expected 'auto' or 'zarr'")
@@ -306,6 +303,9 @@ class PairDataset(_EpochMixin, Dataset):
         self.seed = check_integer("seed", seed, 0)
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
         self.backend = backend
+        self.fresh_augmentation = check_flag("fresh_augmentation", fresh_augmentation)
+        self.keys, self._roots = _check_keys(keys), list(self.attrs.get("roots") or [])
+        self._extra = tuple(self.attrs.get("extra_targets") or ())
         self._reader = None
         self._init_epoch()
 
@@ -339,7 +339,8 @@ class PairDataset(_EpochMixin, Dataset):
         index = check_index(index, len(self))
         reader = self._open()
         hq, lq = reader.read("hq", index), reader.read("lq", index)
-        return self._finish(index, hq, lq, lambda: reader.record(index))
+        extra = {name: reader.read(name, index) for name in self._extra}
+        return self._finish(index, hq, lq, lambda: reader.record(index), extra)
 
 
 class PairLoader(DataLoader):
@@ -360,12 +361,17 @@ class PairLoader(DataLoader):
 
     Examples
     --------
-    >>> ds = PairDataset("train.zarr", crop=96, hflip=True)            # doctest: +SKIP
-    >>> loader = PairLoader(ds, batch_size=16, shuffle=True, num_workers=2,
-    ...                     persistent_workers=True)                    # doctest: +SKIP
+    >>> import degrade
+    >>> _ = degrade.generate("simple_x2", None, "pairs.zarr", num=8, progress=False)
+    >>> ds = PairDataset("pairs.zarr", crop=96, hflip=True)
+    >>> loader = PairLoader(ds, batch_size=4, shuffle=True, num_workers=1)
+    >>> batch = next(iter(loader))                    # the worker sent uint8
+    >>> batch["hq"].dtype, tuple(batch["hq"].shape)
+    (torch.float32, (4, 3, 96, 96))
     """
 
     def __init__(self, dataset, **kwargs):
+        self._keys = getattr(dataset, "image_keys", ())
         self._convert = (isinstance(dataset, PairDataset) and dataset.to_float
                          and dataset.transform is None and kwargs.get("collate_fn") is None)
         self._pin = False
@@ -383,7 +389,7 @@ class PairLoader(DataLoader):
             yield from batches
             return
         for batch in batches:
-            for key in ("lq", "hq"):
+            for key in self._keys:
                 value = batch[key]
                 value = torch.from_numpy(dequantise(value.numpy()))
                 batch[key] = value.pin_memory() if self._pin else value
@@ -416,7 +422,7 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
     dtype : {'auto', 'uint8', 'uint16', 'float16', 'float32'}
         Quantisation as in the store ('auto': uint8 for sRGB, uint16 for mosaics and linear
         data); 'float32' skips it (the recipe's float output, not clipped).
-    crop, hflip, vflip, rot90, to_float, record, transform
+    crop, hflip, vflip, rot90, to_float, record, transform, fresh_augmentation, keys
         As :class:`PairDataset`.
     cache_files : int
         Decoded source files kept per worker (samples are drawn at random, so this mostly
@@ -429,8 +435,8 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
 
     Examples
     --------
-    >>> ds = OnTheFlyDataset("simple_x2", None, num=64, crop=64)     # doctest: +SKIP
-    >>> ds.set_epoch(3); ds[0]["lq"].shape                           # doctest: +SKIP
+    >>> ds = OnTheFlyDataset("simple_x2", None, num=64, crop=64)
+    >>> ds.set_epoch(3); ds[0]["lq"].shape
     torch.Size([3, 32, 32])
 
     Notes
@@ -444,7 +450,8 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                  patch_size: int | None = None, stride: int | None = None, weights=None,
                  counts=None, strict: bool = False, dtype: str = "auto", crop: int | None = None,
                  hflip: bool = False, vflip: bool = False, rot90: bool = False,
-                 to_float: bool = True, record=False, transform=None, cache_files: int = 4):
+                 to_float: bool = True, record=False, transform=None, cache_files: int = 4,
+                 fresh_augmentation: bool = True, keys: str = "degrade"):
         import cv2
 
         if dtype not in ("auto", "float32") + tuple(DTYPE_SCALE):
@@ -463,6 +470,9 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
             raise ParameterError(f"crop = {crop}: expected a multiple of the scale factor {scale} "
                                  "(the LQ crop is crop / scale)")
         self.to_float, self.record, self.transform = bool(to_float), _check_record(record), transform
+        self.fresh_augmentation = check_flag("fresh_augmentation", fresh_augmentation)
+        self.keys, self._roots = _check_keys(keys), list(plan.roots)
+        self._extra = recipe.extra_targets
         self._cache, self._cache_pid = None, None
         self._init_epoch()
         # OpenCV's thread pool does not survive fork: a forked worker that uses cv2 after the
@@ -506,4 +516,5 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
         sample, record, _ = make_sample(ctx, index, int(self.sample_file[index]),
                                         int(self.sample_cell[index]), cache)
         hq, lq = self._stored(sample.hq, "hq"), self._stored(sample.lq, "lq")
-        return self._finish(index, hq, lq, lambda: record_json(record))
+        extra = {name: self._stored(sample.extra[name], "hq") for name in self._extra}
+        return self._finish(index, hq, lq, lambda: record_json(record), extra)

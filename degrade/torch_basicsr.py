@@ -15,43 +15,21 @@ training script adds one line, ``import degrade.torch_basicsr``, and its options
         use_rot: true
         ...                           # the usual loader keys (batch_size_per_gpu, ...)
 
-The pairs come from :class:`degrade.torch.PairDataset`. Crops and flips are fresh every
-epoch without extra code, as BasicSR users expect (its loop never calls a dataset's
-``set_epoch``): inside DataLoader workers the augmentation seed is mixed with torch's base
-seed of the workers, which torch draws anew for every epoch (BasicSR's default
-non-persistent workers; reproducible under BasicSR's ``manual_seed``). ``set_epoch`` also
-moves to another epoch (persistent workers, or ``num_worker_per_gpu: 0``);
-``fresh_augmentation: false`` makes the draws depend on ``(seed, epoch, index)`` only, for
-exact per-epoch determinism with ``set_epoch``. ``gt_path``/``lq_path``
-name the sample's source image with the sample index before the suffix
-(``photos/a#17.png``), so BasicSR's ``basename without extension`` is unique per sample.
+The items are :class:`degrade.torch.PairDataset`'s with ``keys="basicsr"``: crops and flips
+fresh every epoch without extra code (BasicSR's loop never calls a dataset's ``set_epoch``;
+torch's per-epoch worker seed does it), exact per ``(seed, epoch, index)`` once ``set_epoch``
+is called or with ``fresh_augmentation: false``; ``gt_path``/``lq_path`` name the sample's
+source image with the sample index before the suffix (``photos/a#17.png``), so BasicSR's
+``basename without extension`` is unique per sample.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path, PurePosixPath
-
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from ._errors import ParameterError
 from .torch import PairDataset
 
-__all__ = ["DegradePairDataset", "basicsr_item", "register"]
-
-def sample_path(attrs: dict, record: dict, index: int) -> str:
-    """The source image of a sample, with ``#index`` before its suffix."""
-    source = record.get("source") or {}
-    roots = attrs.get("roots") or []
-    k = source.get("source")
-    rel = PurePosixPath(str(source.get("path") or f"sample{index}"))
-    root = roots[k] if isinstance(k, int) and 0 <= k < len(roots) else ""
-    return str(Path(root) / rel.with_name(f"{rel.stem}#{index}{rel.suffix}"))
-
-
-def basicsr_item(sample: dict, path: str) -> dict:
-    """A degrade sample dict (``hq``, ``lq``, ``index``) with BasicSR's keys."""
-    return {"lq": sample["lq"], "gt": sample["hq"], "lq_path": path, "gt_path": path,
-            "index": sample["index"]}
+__all__ = ["DegradePairDataset", "register"]
 
 
 class DegradePairDataset(Dataset):
@@ -83,8 +61,9 @@ class DegradePairDataset(Dataset):
         rot = bool(opt.get("use_rot", False)) and train
         self.pairs = PairDataset(opt["dataroot"], crop=opt.get("gt_size") if train else None,
                                  hflip=bool(opt.get("use_hflip", False)) and train,
-                                 vflip=rot, rot90=rot, seed=int(opt.get("seed", 0)), record=True)
-        self.seed, self.fresh = self.pairs.seed, bool(opt.get("fresh_augmentation", True))
+                                 vflip=rot, rot90=rot, seed=int(opt.get("seed", 0)),
+                                 fresh_augmentation=opt.get("fresh_augmentation", True),
+                                 keys="basicsr")
         if "scale" in opt and int(opt["scale"]) != self.pairs.scale:
             raise ParameterError(f"DegradePairDataset: scale = {opt['scale']!r}, but the store "
                                  f"{opt['dataroot']} holds x{self.pairs.scale} pairs")
@@ -97,12 +76,7 @@ class DegradePairDataset(Dataset):
         self.pairs.set_epoch(epoch)
 
     def __getitem__(self, index) -> dict:
-        info = get_worker_info() if self.fresh else None
-        if info is not None:      # torch's base seed of this epoch's workers, the same in each
-            self.pairs.seed = (self.seed << 64) | ((info.seed - info.id) & (2 ** 64 - 1))
-        sample = self.pairs[index]
-        record = json.loads(sample.pop("record"))
-        return basicsr_item(sample, sample_path(self.pairs.attrs, record, sample["index"]))
+        return self.pairs[index]
 
 
 def register() -> bool:

@@ -127,10 +127,7 @@ def run_python(block: Block, namespace: dict) -> None:
 
 #: Pages whose examples are known not to run yet, with the fix their owner is making (strict:
 #: the entry must go once the page runs).
-KNOWN_BROKEN_DOCS = {
-    "docs/dataset_engine.md": "examples read photos/ and reuse train.zarr for different jobs",
-    "docs/torch.md": "the worked example needs CUDA, photos/ and an undefined model",
-}
+KNOWN_BROKEN_DOCS: dict[str, str] = {}
 
 
 @pytest.mark.slow
@@ -209,9 +206,7 @@ def package_modules() -> list[str]:
 
 #: Modules whose examples are known not to run yet, with the owner's fix (strict: remove the
 #: entry once fixed).
-KNOWN_BROKEN = {
-    "degrade.torch": "PairDataset's example uses `ds` defined on a line marked +SKIP",
-}
+KNOWN_BROKEN = {}
 
 
 @pytest.mark.parametrize("name", package_modules())

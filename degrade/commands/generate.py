@@ -9,6 +9,7 @@ examples:
   degrade generate simple_x2 --out mix.zarr --input portraits/ --input general/ --weights 0.8 0.2
   degrade generate simple_x2 --out grid.zarr --input div2k/ --patch-size 480 --stride 240
   degrade generate raw_recipe.yaml --out raw.zarr --input dng/ --scheduler tcp://10.0.0.5:8786
+  degrade generate realesrgan_x4plus --out df2k.zarr --input meta_info_DF2K.txt --root DF2K/
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def add_arguments(parser) -> None:
                              "URL prefix (s3://bucket/photos/); repeat for several sources "
                              "(default: the built-in samples)")
     add_storage_option(parser)
+    parser.add_argument("--root", action="append", metavar="DIR", dest="roots",
+                        help="read --input as a BasicSR meta_info file whose entries (optionally "
+                             "followed by a shape '(H,W,C)') are relative to DIR (dataroot_gt); "
+                             "one --root for all inputs or one per --input")
     parser.add_argument("--weights", type=float, nargs="+", metavar="W",
                         help="share of the samples per --input (e.g. 0.8 0.2)")
     parser.add_argument("--counts", type=int, nargs="+", metavar="N",
@@ -74,7 +79,6 @@ def run(args) -> int:
     from ..storage import parse_storage_options
 
     options = parse_storage_options(args.storage_options)
-
     show = not args.quiet
 
     def _warning_line(message, category, filename, lineno, file=None, line=None):
@@ -84,7 +88,8 @@ def run(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = _warning_line
-        summary = generate(args.recipe, args.inputs, args.out, num=args.num, seed=args.seed,
+        summary = generate(args.recipe, _sources(args.inputs, args.roots), args.out,
+                           num=args.num, seed=args.seed,
                            workers=args.workers, scheduler=_scheduler(args.scheduler),
                            shard_size=args.shard_size, strict=args.strict,
                            overwrite=args.overwrite, dtype=args.dtype,
@@ -98,6 +103,19 @@ def run(args) -> int:
               f"{summary['seconds']:.1f} s, {summary['samples_per_s']:.1f} samples/s, "
               f"{summary['mb_per_s']:.1f} MB/s{_steady(summary)}", file=sys.stderr)
     return 0
+
+
+def _sources(inputs, roots):
+    """--input paths, paired with their --root (meta_info files) when given."""
+    from .._errors import ParameterError
+
+    if not roots:
+        return inputs
+    if not inputs or len(roots) not in (1, len(inputs)):
+        raise ParameterError(f"--root given {len(roots)} time(s) for {len(inputs or [])} "
+                             "--input(s): expected one --root for all inputs or one per --input")
+    roots = roots * len(inputs) if len(roots) == 1 else roots
+    return [{"path": path, "root": root} for path, root in zip(inputs, roots)]
 
 
 def _scheduler(option: str | None) -> str | None:

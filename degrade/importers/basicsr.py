@@ -238,6 +238,12 @@ def _header(w, data, file, model, opt, ds):
         w("    - {op: usm_sharpen, amount: 0.5, threshold: 10, ksize: 51}",
           "gt_usm" if model == "RealESRNetModel" else "l1_gt_usm, percep_gt_usm, gan_gt_usm")
     w("  lq_from: target")
+    usm = [] if model == "RealESRNetModel" else [k for k in ("l1_gt_usm", "percep_gt_usm")
+                                                  if opt.boolean(k)]
+    if usm and not _hq_sharpened(model, opt):
+        w("  extra:", ", ".join(usm) + ": their target USM(GT), stored as the array hq_usm")
+        w("    hq_usm:")
+        w("      - {op: usm_sharpen, amount: 0.5, threshold: 10, ksize: 51}")
 
 
 def _hq_sharpened(model, opt) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .._errors import DegradeError, InputError, RecipeError
 from .domains import chain_domain
-from .parse import Parser, parse_target, parse_top
+from .parse import Parser, parse_extra_targets, parse_target, parse_top
 from .recipe import Recipe
 from .yaml_limits import load_yaml
 
@@ -65,11 +65,17 @@ def recipe_from_yaml(text: str, file: str | None = None) -> Recipe:
         target_domain = chain_domain(target_stages, input_domain)
         start = target_domain if target.lq_from == "target" else input_domain
         output_domain = chain_domain(stages, start)
+        extra = parse_extra_targets(data.get("target"), parser)
+        for name, nodes in extra.items():
+            if chain_domain(nodes, target_domain) != target_domain:
+                raise RecipeError(f"extra target {name!r} ends in another domain than the HQ "
+                                  f"({target_domain}); it is stored as the HQ is",
+                                  path=f"target.extra.{name}")
     except RecipeError as e:
         raise e.located(file=file) from None
     name = data.get("name") or (Path(file).stem if file else "inline")
     return Recipe(name=str(name), text=text, file=file, seed=seed, input_domain=input_domain,
-                  target=target, target_stages=target_stages, stages=stages,
+                  target=target, target_stages=target_stages, stages=stages, extra_stages=extra,
                   target_domain=target_domain, output_domain=output_domain,
                   description=str(data.get("description", "")))
 

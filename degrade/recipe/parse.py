@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,9 @@ from .distributions import Constant, check_limits, cumulative_weights, parse_val
 from .nodes import GroupNode, Node, OneOfNode, OpNode, ShuffleNode, SomeOfNode
 
 TOP_KEYS = ("name", "description", "seed", "input", "target", "blocks", "stages")
-TARGET_KEYS = ("size", "scale", "region", "flips", "stages", "lq_from")
+TARGET_KEYS = ("size", "scale", "region", "flips", "stages", "lq_from", "extra")
+#: names an extra target cannot take (the store's arrays, the sample dict's keys)
+RESERVED_TARGETS = ("hq", "lq", "records", "record", "index", "gt", "lq_path", "gt_path")
 FLIP_KEYS = ("hflip", "vflip", "rot90")
 STAGE_KEYS = ("op", "p", "id", "sampler", "weight")
 CONTROL_KEYS = ("stages", "block", "one_of", "some_of", "shuffle")
@@ -387,6 +390,32 @@ def parse_target(raw, parser: Parser, input_domain: str) -> tuple[Target, list[N
     return Target(size, scale, hflip, vflip, rot90, lq_from, "scale" in raw, region), stages
 
 
+def parse_extra_targets(raw, parser: Parser) -> dict:
+    """``target.extra``: ``{NAME: [stages]}``, the extra target-side images made from the HQ
+    (after ``target.stages``), stored next to it. Parsed after the LQ chain, so the node
+    numbers (and the random streams) of every other stage are those of the recipe without
+    them."""
+    raw = (raw or {}).get("extra") if isinstance(raw, dict) else None
+    if raw is None:
+        return {}
+    path = "target.extra"
+    if not isinstance(raw, dict) or not raw:
+        raise RecipeError(f"extra = {raw!r}: expected a mapping NAME: [stages] (e.g. hq_usm: "
+                          "[{op: usm_sharpen}])", path=path)
+    out = {}
+    for name, stages in raw.items():
+        if (not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name)
+                or name in RESERVED_TARGETS):
+            raise RecipeError(f"extra target name {name!r}: expected a lower-case identifier "
+                              f"(letters, digits, _) other than {', '.join(RESERVED_TARGETS)}",
+                              path=f"{path}.{name}")
+        if not isinstance(stages, list) or not stages:
+            raise RecipeError(f"{name} = {stages!r}: expected a non-empty list of stages that "
+                              "make it from the HQ", path=f"{path}.{name}")
+        out[name] = parser.stage_list(stages, f"{path}.{name}")
+    return out
+
+
 def _region(raw, size, scale, input_domain):
     """``target.region``: None, 'whole', or a size >= the crop size, divisible by the scale."""
     if raw is None:
@@ -433,4 +462,4 @@ def parse_top(data, file: str | None):
     return domain, seed
 
 
-__all__ = ["Parser", "Target", "parse_target", "parse_top", "Constant"]
+__all__ = ["Parser", "Target", "parse_extra_targets", "parse_target", "parse_top", "Constant"]

@@ -20,11 +20,13 @@ TARGET_NODE = 0   # node number of the target-side draws (crop position, flips)
 @dataclass
 class Sample:
     """One training pair: ``hq`` target, ``lq`` degraded input, the ``record`` of every drawn
-    parameter (JSON-serialisable) and the sample's metadata (e.g. CFA ``pattern``)."""
+    parameter (JSON-serialisable), the sample's metadata (e.g. CFA ``pattern``) and the
+    recipe's extra targets (``target.extra``: name -> image of the HQ's shape)."""
     hq: np.ndarray
     lq: np.ndarray
     record: dict
     meta: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
 
 def _orient(img: np.ndarray, target: dict) -> np.ndarray:
@@ -59,12 +61,12 @@ class Recipe:
 
     Attributes: ``name``, ``text`` (YAML), ``hash`` (sha256 of the text), ``seed``,
     ``input_domain``, ``output_domain``, ``target_domain``, ``target_size`` ((h, w) or None),
-    ``scale``, ``file``.
+    ``scale``, ``file``, ``extra_targets`` (names of the extra targets, in recipe order).
     """
 
     def __init__(self, *, name, text, file, seed, input_domain, target: Target,
                  target_stages: list[Node], stages: list[Node], target_domain, output_domain,
-                 description=""):
+                 description="", extra_stages: dict | None = None):
         self.name, self.text, self.file, self.seed = name, text, file, seed
         self.description = description
         self.hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -72,6 +74,7 @@ class Recipe:
             input_domain, target_domain, output_domain
         self.target = target
         self.target_stages, self.stages = target_stages, stages
+        self.extra_stages = dict(extra_stages or {})
 
     # -- public attributes ----------------------------------------------------------------------
     @property
@@ -81,6 +84,10 @@ class Recipe:
     @property
     def scale(self) -> int:
         return self.target.scale
+
+    @property
+    def extra_targets(self) -> tuple:
+        return tuple(self.extra_stages)
 
     def __repr__(self):
         return f"Recipe({self.name!r}, input={self.input_domain}, output={self.output_domain})"
@@ -97,7 +104,8 @@ class Recipe:
 
         Returns a JSON-serialisable record: ``seed``, ``index``, ``recipe`` (name),
         ``target`` (crop position as fractions ``u_y``/``u_x`` of the free range, flips) and
-        ``target_steps`` / ``steps`` (the ops that run, in order, with their parameters).
+        ``target_steps`` / ``steps`` (the ops that run, in order, with their parameters);
+        with extra targets also ``extra_steps`` (name -> the ops that make it from the HQ).
         """
         seed = self.seed if seed is None else seed
         rng = _rng.stream(seed, index, TARGET_NODE, _rng.TARGET)
@@ -115,6 +123,10 @@ class Recipe:
                   "target_steps": [], "steps": []}
         self._plan(self.target_stages, seed, index, record["target_steps"])
         self._plan(self.stages, seed, index, record["steps"])
+        if self.extra_stages:     # only then: records of other recipes stay as they were
+            record["extra_steps"] = {}
+            for name, nodes in self.extra_stages.items():
+                self._plan(nodes, seed, index, record["extra_steps"].setdefault(name, []))
         return record
 
     def _plan(self, nodes: list[Node], seed: int, index: int, steps: list) -> None:
@@ -197,7 +209,16 @@ class Recipe:
         if self.target.region is not None:
             hq, lq = self._paired_crop(hq, lq, record["target"])
             lq_meta["target_size"] = list(hq.shape[:2])
-        return Sample(hq, lq, record, lq_meta)
+        # extra targets from the final HQ, as Real-ESRGAN sharpens the cropped GT
+        extra = {}
+        for name, extra_steps in record.get("extra_steps", {}).items():
+            extra[name] = self._apply(hq, extra_steps, seed, index, hq_meta)[0]
+            if extra[name].shape != hq.shape:
+                path = f"target.extra.{name}"
+                raise RecipeError(f"sample {index}: extra target {name!r} has shape "
+                                  f"{extra[name].shape}, the HQ {hq.shape}; an extra target "
+                                  "must keep the HQ's shape", file=self.file, path=path)
+        return Sample(hq, lq, record, lq_meta, extra)
 
     def _paired_crop(self, hq, lq, target: dict):
         """The ``size`` crop of a degraded region, at a position on the LQ grid (top-left

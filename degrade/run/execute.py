@@ -21,7 +21,7 @@ from .._validate import check_integer
 from .._registry import store_provenance
 from . import store as st
 from . import verify
-from .layout import STORE_FORMAT, has_checksums
+from .layout import STORE_FORMAT, has_checksums, image_arrays, store_arrays
 from .dispatch import run_shards
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
@@ -161,11 +161,13 @@ def _absolute_sources(sources, weights, counts):
     """The sources with local paths made absolute (``file://`` URLs turned into paths) and
     URLs kept, before any task is built: a worker's working directory is not the client's."""
     from ..sources.remote import normalise_source
-    from ..sources.spec import Source, as_sources
+    from ..sources.spec import as_sources
 
     if sources is None:
         return None
-    return [Source(None if s.path is None else normalise_source(s.path), s.weight, s.count)
+    return [dataclasses.replace(s, **{name: normalise_source(getattr(s, name))
+                                      for name in ("path", "root")
+                                      if getattr(s, name, None) is not None})
             for s in as_sources(sources, weights=weights, counts=counts)]
 
 
@@ -211,12 +213,13 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
               "patches": plan.patches.as_dict(), "compression": compression,
               **store_provenance(recipe)}      # plugin packages and versions, if any
     group = _open_or_create(location, ctx, recipe, plan, wanted, overwrite)
-    for name in ("hq", "lq"):
+    arrays = store_arrays(dict(group.attrs))
+    for name in image_arrays(dict(group.attrs)):
         ctx.shapes[name] = tuple(group[name].shape[1:])
         ctx.dtypes[name] = str(group[name].dtype)
     ctx.checksums = has_checksums(group["hq"].metadata.to_dict())   # a resumed store's own
     n_shards = -(-plan.num // ctx.shard_size)
-    ndims = {name: group[name].ndim for name in st.ARRAYS}
+    ndims = {name: group[name].ndim for name in arrays}
     # a resumed store's finished shards are checked (sizes, index checksums), not trusted
     problems = _damaged_shards(location, ctx, plan.num, ndims)
     done = {k for k in range(n_shards) if k not in problems}
@@ -264,7 +267,7 @@ def _damaged_shards(location: storage.Location, ctx: Context, num: int, ndims: d
     listing, then one ranged read of each shard's index; :mod:`.verify`)."""
     arrays = {name: (ndims[name], None if ctx.compression != "none" else
                      verify.chunk_nbytes(ctx.shapes[name], ctx.dtypes[name], ctx.checksums))
-              for name in ("hq", "lq")}
+              for name in ndims if name != "records"}
     return verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays)
 
 
@@ -320,6 +323,9 @@ def _open_or_create(out: storage.Location, ctx: Context, recipe, plan, wanted: d
     requested = wanted["dtype"]
     dtypes = {name: stored_dtype(recipe, arr, name, requested)
               for name, arr in (("hq", sample.hq), ("lq", sample.lq))}
+    # extra targets are made from the HQ, in its domain, and stored as it is
+    dtypes.update({name: dtypes["hq"] for name in sample.extra})
+    extra = {"extra_targets": list(sample.extra)} if sample.extra else {}
     attrs = {
         "degrade": {"store_format": STORE_FORMAT, "version": _version()},
         **wanted,
@@ -329,7 +335,7 @@ def _open_or_create(out: storage.Location, ctx: Context, recipe, plan, wanted: d
         "dtype_scale": {n: st.DTYPE_SCALE[d] for n, d in dtypes.items()},
         "sources": plan.source_info, "roots": plan.roots, "kind": plan.kind,
         "skipped": plan.skipped, "skipped_count": len(plan.skipped),
-        "created": st.now(), "complete": False,
+        "created": st.now(), "complete": False, **extra,
     }
     group = st.create_store(out, num=plan.num, shard_size=wanted["shard_size"],
                             hq_shape=sample.hq.shape, lq_shape=sample.lq.shape,

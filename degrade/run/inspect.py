@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import ARRAYS, StoreError
+from .layout import StoreError, store_arrays
 from .store import dequantise, done_shards, open_store
 
 MAX_SUMMARY_RECORDS = 2000
@@ -68,10 +68,10 @@ def inspect_store(path) -> dict:
     num = int(group["hq"].shape[0])
     shard = int(group["hq"].shards[0])
     n_shards = -(-num // shard)
-    done = done_shards(path, n_shards, {n: group[n].ndim for n in ARRAYS})
+    done = done_shards(path, n_shards, {n: group[n].ndim for n in store_arrays(attrs)})
     samples_done = sum(min(shard, num - k * shard) for k in done)
     arrays = {}
-    for name in ARRAYS:
+    for name in store_arrays(attrs):
         a = group[name]
         on_disk = sum(f.stat().st_size for f in Path(path, name).rglob("*") if f.is_file())
         arrays[name] = {"shape": list(a.shape), "dtype": str(a.dtype), "chunks": list(a.chunks),
@@ -146,7 +146,8 @@ def contact_sheet(path, out, *, pairs: int = 8, seed: int = 0) -> Path:
     group = open_store(path)
     num = int(group["hq"].shape[0])
     shard = int(group["hq"].shards[0])
-    done = sorted(done_shards(path, -(-num // shard), {n: group[n].ndim for n in ARRAYS}))
+    done = sorted(done_shards(path, -(-num // shard),
+                              {n: group[n].ndim for n in store_arrays(dict(group.attrs))}))
     available = [i for k in done for i in range(k * shard, min(num, (k + 1) * shard))]
     if not available:
         raise StoreError(f"{path}: no finished samples to draw")

@@ -323,12 +323,18 @@ class RunState:
 
     def shard_buffers(self, ctx: Context, count: int) -> tuple[np.ndarray, np.ndarray]:
         """This thread's ``hq`` and ``lq`` arrays for ``count`` samples (views of its buffers)."""
+        buffers = self.shard_arrays(ctx, count)
+        return buffers["hq"], buffers["lq"]
+
+    def shard_arrays(self, ctx: Context, count: int) -> dict:
+        """This thread's arrays for ``count`` samples of every stored image array (``hq``,
+        ``lq``, then the extra targets: the names of ``ctx.shapes``), views of its buffers."""
         buffers = getattr(self.local, "buffers", None)
         if buffers is None:
-            buffers = self.local.buffers = tuple(
-                np.empty((ctx.shard_size,) + tuple(ctx.shapes[name]), ctx.dtypes[name])
-                for name in ("hq", "lq"))
-        return buffers[0][:count], buffers[1][:count]
+            buffers = self.local.buffers = {
+                name: np.empty((ctx.shard_size,) + tuple(shape), ctx.dtypes[name])
+                for name, shape in ctx.shapes.items()}
+        return {name: buffer[:count] for name, buffer in buffers.items()}
 
 
 class FileCache:

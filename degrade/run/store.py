@@ -21,8 +21,8 @@ import numpy as np
 from .. import storage
 from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
 from .._quantise import quantise as _quantise
-from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, chunk_checksum,
-                     encode_index, shard_file, shard_key)
+from .layout import (FINGERPRINT_KEYS, FLAT_KEYS, StoreError, chunk_checksum, encode_index,
+                     shard_file, shard_key, store_arrays)
 
 
 def as_location(where) -> storage.Location:
@@ -52,7 +52,9 @@ def compressors(name: str):
 
 def create_store(where, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
                  compression: str, attrs: dict, checksums: bool = True):
-    """Create the group with empty ``hq``/``lq``/``records`` arrays and the attributes.
+    """Create the group with empty ``hq``/``lq``/``records`` arrays (and one per extra
+    target in ``attrs["extra_targets"]``, shaped as ``hq``, its type in ``dtypes``) and the
+    attributes.
 
     ``checksums``: every stored chunk (a sample of hq/lq, a shard of records) ends with its
     crc32c (zarr's ``crc32c`` codec), so a damaged sample is an error, never wrong pixels;
@@ -66,7 +68,8 @@ def create_store(where, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes
     codecs = [c for c in (codecs,) if c is not None] + check
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
-    for name, shape in (("hq", hq_shape), ("lq", lq_shape)):
+    extra = [(name, hq_shape) for name in store_arrays(attrs)[3:]]
+    for name, shape in [("hq", hq_shape), ("lq", lq_shape)] + extra:
         shape = tuple(int(n) for n in shape)
         dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
@@ -112,7 +115,7 @@ def open_store(where, mode: str = "r"):
     except Exception as exc:
         raise StoreError(f"{path}: cannot open the zarr group ({exc})") from None
     attrs = dict(group.attrs)
-    if "degrade" not in attrs or any(name not in group for name in ARRAYS):
+    if "degrade" not in attrs or any(name not in group for name in store_arrays(attrs)):
         raise StoreError(f"{path}: a zarr group, but not a degrade store (no degrade attributes "
                          "or no hq/lq/records arrays)")
     return group
@@ -156,8 +159,8 @@ def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
 
 
 def done_shards(where, n_shards: int, ndims: dict) -> set[int]:
-    """Shards whose hq, lq and records objects all exist (each written whole), from one
-    listing of the store."""
+    """Shards whose objects of every array in ``ndims`` (name -> ndim, all of
+    :func:`.layout.store_arrays`) exist (each written whole), from one listing."""
     from .verify import present_shards
     return present_shards(as_location(where), n_shards, ndims)
 
@@ -230,18 +233,20 @@ def records_chunk(records: list[str], shard_len: int, checksums: bool = True) ->
 
 
 def write_shard(where, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
-                records: list[str], compression: str = "none", checksums: bool = True) -> None:
-    """Write one whole shard of the three arrays, each object whole: a local file to a
-    temporary name then renamed, an object in one PUT (see :mod:`degrade.storage`).
+                records: list[str], compression: str = "none", checksums: bool = True,
+                extra: dict | None = None) -> None:
+    """Write one whole shard of the arrays, each object whole: a local file to a temporary
+    name then renamed, an object in one PUT (see :mod:`degrade.storage`).
 
-    Order: records, lq, hq; a shard counts as done only when all three objects exist.
+    Order: records, the extra targets (``extra``: name -> array), lq, hq; a shard counts as
+    done only when all its objects exist.
     ``shard_len`` is the arrays' shard length (samples per shard file); ``checksums``: the
     store's chunks end with a crc32c (:func:`create_store`).
     """
     location = as_location(where)
     parts = [("records", 1, [records_chunk(records, shard_len, checksums)])] + [
         (name, data.ndim, shard_parts(data, shard_len, compression, checksums))
-        for name, data in (("lq", lq), ("hq", hq))]
+        for name, data in [*(extra or {}).items(), ("lq", lq), ("hq", hq)]]
     for name, ndim, chunks in parts:
         if location.is_local:
             _write_atomic(shard_file(location.url, name, shard, ndim), chunks)

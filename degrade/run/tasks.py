@@ -29,12 +29,12 @@ def _store_into(out: np.ndarray, array: np.ndarray, name: str, ctx: Context, ind
 
 
 def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray) -> dict:
-    """Make the samples of one shard and write its three arrays whole. Returns a summary."""
+    """Make the samples of one shard and write its arrays whole. Returns a summary."""
     import cv2
     cv2.setNumThreads(1)
     start = shard * ctx.shard_size
     count = len(file_ids)
-    hq, lq = ctx.run_state().shard_buffers(ctx, count)
+    buffers = ctx.run_state().shard_arrays(ctx, count)       # hq, lq, then extra targets
     records = [""] * count
     failures = []
     cache = FileCache(ctx)
@@ -42,13 +42,19 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
         index = start + int(k)
         sample, record, failed = make_sample(ctx, index, int(file_ids[k]), int(cells[k]), cache)
         path = record["source"]["path"]
-        _store_into(hq[k], sample.hq, "hq", ctx, index, path)
-        _store_into(lq[k], sample.lq, "lq", ctx, index, path)
+        for name, buffer in buffers.items():
+            array = sample.hq if name == "hq" else sample.lq if name == "lq" else sample.extra[name]
+            _store_into(buffer[k], array, name, ctx, index, path)
         records[k] = record_json(record)
         failures.extend(failed)
+    hq, lq = buffers.pop("hq"), buffers.pop("lq")
+    extra = {"extra": buffers} if buffers else {}    # extra targets, when the recipe has any
+    if not ctx.checksums:           # a store made before chunks had checksums
+        extra["checksums"] = False
     where = ctx.location
     # a local store goes by its path (what write_shard has always been given)
-    write_shard(where.url if where.is_local else where, shard, ctx.shard_size, hq, lq, records, ctx.compression,
-                ctx.checksums)
-    return {"shard": shard, "samples": count, "bytes": hq.nbytes + lq.nbytes,
+    write_shard(where.url if where.is_local else where, shard, ctx.shard_size, hq, lq, records,
+                ctx.compression, **extra)
+    return {"shard": shard, "samples": count,
+            "bytes": hq.nbytes + lq.nbytes + sum(b.nbytes for b in buffers.values()),
             "failures": failures, "worker": f"{os.getpid()}:{threading.get_ident()}"}

@@ -23,12 +23,19 @@ def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
         paths = [Path(p) for p in (raw_sample_paths() if kind == "raw" else sample_paths())]
         return (paths[0].parent if paths else Path(".")), paths
     root = Path(source.path).expanduser()
+    if source.root is not None:
+        if not root.is_file():
+            raise InputError(f"source {source.label}: not a file; a root ({source.root}) "
+                             "goes with a BasicSR meta_info file")
+        from .meta_info import read_meta_info
+        return read_meta_info(root, source.root)
     if root.is_file() and root.suffix.lower() == ".txt":
         base = root.parent
         lines = [ln.strip() for ln in root.read_text().splitlines()]
+        lines = [ln for ln in lines if ln and not ln.startswith("#")]
+        _refuse_meta_info_without_root(root, base, lines)
         # an entry with a scheme is a URL (an object on a store), kept as text
-        return base, [ln if "://" in ln else base / ln
-                      for ln in lines if ln and not ln.startswith("#")]
+        return base, [ln if "://" in ln else base / ln for ln in lines]
     if not root.is_dir():
         raise InputError(f"source {source.label}: not a folder or a .txt file list")
     if kind == "raw":
@@ -58,6 +65,15 @@ def list_and_probe(source: Source, kind: str, storage_options: dict | None = Non
         [remote.object_size(f, storage_options) if remote.is_url(f) else file_size(f)
          for f in files]
     return root, files, sizes, probed
+def _refuse_meta_info_without_root(listing: Path, base: Path, lines: list[str]) -> None:
+    """A plain list whose first line is a missing file followed by a shape is a BasicSR
+    meta_info file given without its root: say so once, instead of skipping every line."""
+    from .meta_info import has_shape_suffix
+
+    if lines and has_shape_suffix(lines[0]) and not (base / lines[0]).exists():
+        raise InputError(f"{listing}: line {lines[0]!r} reads as a BasicSR meta_info entry "
+                         "(a path and a shape); give its dataroot_gt with --root DIR "
+                         "(Python: a source {'path': ..., 'root': DIR})")
 
 
 def list_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:

@@ -22,6 +22,12 @@ from .._errors import InputError
 _SUFFIX = re.compile(r"^\(\s*\d+\s*,\s*\d+\s*(,\s*\d+\s*)?\)(\s+\d+)?$")
 
 
+def has_shape_suffix(line: str) -> bool:
+    """Whether a list line reads as a meta_info entry with a shape (``a.png (480,480,3)``)."""
+    _, _, rest = line.strip().partition(" ")
+    return bool(rest.strip()) and bool(_SUFFIX.match(rest.strip()))
+
+
 def parse_meta_info(text: str, *, file: str = "<meta_info>") -> list[str]:
     """The relative image paths of a meta_info text, in file order (blank lines and ``#``
     comments skipped).

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,7 +12,8 @@ from .._validate import check_integer
 
 @dataclass(frozen=True)
 class Source:
-    """One input of a dataset: a folder, a file list (``.txt``) or the built-in samples.
+    """One input of a dataset: a folder, a file list (``.txt``), a BasicSR ``meta_info`` file
+    with its ``root``, or the built-in samples.
 
     Parameters
     ----------
@@ -22,11 +23,16 @@ class Source:
         Relative share of the samples (used when ``count`` is None).
     count : int or None
         Exact number of samples from this source.
+    root : str or None
+        Makes ``path`` a BasicSR ``meta_info`` file whose entries (optionally followed by a
+        shape, ``a.png (480,480,3)``) are relative to this folder (BasicSR's
+        ``dataroot_gt``); see :mod:`degrade.sources.meta_info`.
     """
 
     path: str | None = None
     weight: float = 1.0
     count: int | None = None
+    root: str | None = None
 
     @property
     def label(self) -> str:
@@ -38,7 +44,7 @@ def as_sources(spec=None, *, weights=None, counts=None) -> list[Source]:
     """Normalise a source specification to a list of :class:`Source`.
 
     ``spec`` is None (built-in samples), a path, a :class:`Source`, a dict with ``path``
-    (and ``weight``/``count``), or a list of these. ``weights``/``counts`` (one per source)
+    (and ``weight``/``count``/``root``), or a list of these. ``weights``/``counts`` (one per source)
     override the per-source values.
     """
     items = [spec] if spec is None or isinstance(spec, (str, os.PathLike, Source, dict)) else list(spec)
@@ -50,13 +56,16 @@ def as_sources(spec=None, *, weights=None, counts=None) -> list[Source]:
         if isinstance(item, Source):
             out.append(item)
         elif isinstance(item, dict):
-            unknown = set(item) - {"path", "weight", "count"}
+            unknown = set(item) - {"path", "weight", "count", "root"}
             if unknown:
                 raise ParameterError(f"sources: unknown key(s) {sorted(unknown)}; expected "
-                                     "path, weight, count")
-            path = item.get("path")
+                                     "path, weight, count, root")
+            path, root = item.get("path"), item.get("root")
+            if root is not None and path is None:
+                raise ParameterError(f"sources: root = {root!r} without a path; the root "
+                                     "belongs to a meta_info file given as path")
             out.append(Source(None if path is None else str(path), float(item.get("weight", 1.0)),
-                              item.get("count")))
+                              item.get("count"), None if root is None else str(root)))
         elif item is None:
             out.append(Source(None))
         else:
@@ -66,9 +75,9 @@ def as_sources(spec=None, *, weights=None, counts=None) -> list[Source]:
             raise ParameterError(f"sources: {len(values)} {name} for {len(out)} sources; "
                                  "give one per source")
     if weights is not None:
-        out = [Source(s.path, float(w), s.count) for s, w in zip(out, weights)]
+        out = [replace(s, weight=float(w)) for s, w in zip(out, weights)]
     if counts is not None:
-        out = [Source(s.path, s.weight, c) for s, c in zip(out, counts)]
+        out = [replace(s, count=c) for s, c in zip(out, counts)]
     for s in out:
         if not (np.isfinite(s.weight) and s.weight >= 0):
             raise ParameterError(f"sources: weight of {s.label} = {s.weight!r}: expected a number >= 0")
