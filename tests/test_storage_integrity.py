@@ -82,3 +82,28 @@ def test_writer_signature_takes_a_path_or_a_location(tmp_path):
     store.write_shard(str(out), 0, 2, hq, hq, ["c", "d"])
     assert store.done_shards(out, 2, {"hq": 3, "lq": 3, "records": 1}) == {0, 1}
     np.testing.assert_array_equal(zarr.open_array(str(out), path="hq", mode="r")[2:], hq)
+
+
+def test_inspect_verify_finds_a_flipped_bit(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "v.zarr"
+    _generate(out)
+    command = [sys.executable, "-m", "degrade.cli", "inspect", str(out), "--verify",
+               "--no-recipe"]
+    ok = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "all whole" in ok.stdout, ok.stderr
+    hq1 = shard_file(out, "hq", 1, 4)
+    data = bytearray(hq1.read_bytes())
+    data[100] ^= 0x04                          # inside sample 4: sizes and index still fine
+    hq1.write_bytes(bytes(data))
+    records = shard_file(out, "records", 2, 1)
+    data = bytearray(records.read_bytes())
+    data[20] ^= 0x01
+    records.write_bytes(bytes(data))
+    bad = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
+    assert "2 shard(s) damaged" in bad.stderr and "sample 4 fails its crc32c" in bad.stdout
+    assert "records/c.2: fails its crc32c" in bad.stdout

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import storage
-from .layout import CHECKSUM_NBYTES, MISSING_CHUNK, decode_index, index_nbytes, shard_key
+from .layout import (CHECKSUM_NBYTES, MISSING_CHUNK, chunk_checksum, decode_index, index_nbytes,
+                     shard_key)
 
 #: index reads per batch (concurrent requests on an object store)
 BATCH = 256
@@ -125,3 +126,59 @@ def summary(problems: dict, n_shards: int, store: str, limit: int = 5) -> str:
     return (f"{store}: {len(problems)} of {n_shards} shard(s) missing or damaged after the run "
             f"({shown}{more}); the store is not marked complete: run the same command again "
             "to make them")
+
+
+def _chunk_problem(data: bytes, checksums: bool) -> str | None:
+    if checksums and (len(data) < CHECKSUM_NBYTES
+                      or chunk_checksum(data[:-CHECKSUM_NBYTES]) != data[-CHECKSUM_NBYTES:]):
+        return "fails its crc32c"
+    return None
+
+
+def _records_problem(data: bytes, count: int, checksums: bool) -> str | None:
+    import json
+
+    import numcodecs
+
+    if _chunk_problem(data, checksums):
+        return "fails its crc32c"
+    body = data[:-CHECKSUM_NBYTES] if checksums else data
+    try:
+        texts = numcodecs.VLenUTF8().decode(numcodecs.Zstd().decode(body))
+    except Exception as exc:            # the chunk does not decode
+        return f"does not decode ({type(exc).__name__})"
+    for j in range(count):
+        try:
+            json.loads(str(texts[j]))
+        except ValueError:
+            return f"record {j} of the shard is not valid JSON"
+    return None
+
+
+def verify_store(location: storage.Location, *, num: int, shard_len: int, arrays: dict,
+                 checksums: bool) -> dict:
+    """``{shard: reason}`` of every damaged shard, checking everything: :func:`check_shards`
+    (presence, sizes, indexes), then each shard read whole: every sample's crc32c (stores
+    with ``checksums``) and every record decoded and parsed (``degrade inspect --verify``).
+    ``arrays`` as for :func:`check_shards`."""
+    problems = check_shards(location, num=num, shard_len=shard_len, arrays=arrays)
+    for k in range(-(-num // shard_len)):
+        if k in problems:
+            continue
+        count = min(shard_len, num - k * shard_len)
+        key = shard_key("records", k, 1)
+        reason = _records_problem(storage.get_object(location, key), count, checksums)
+        if reason:
+            problems[k] = f"{key}: {reason}"
+            continue
+        for name, (ndim, _) in arrays.items():
+            key = shard_key(name, k, ndim)
+            data = storage.get_object(location, key)
+            index = decode_index(data[-index_nbytes(shard_len):], shard_len)
+            bad = [j for j, (offset, nbytes) in enumerate(index[:count])
+                   if _chunk_problem(data[int(offset):int(offset + nbytes)], checksums)]
+            if bad:
+                problems[k] = f"{key}: sample {k * shard_len + bad[0]} fails its crc32c" + (
+                    f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+                break
+    return dict(sorted(problems.items()))
