@@ -427,6 +427,9 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
     cache_files : int
         Decoded source files kept per worker (samples are drawn at random, so this mostly
         helps small sources such as the built-in samples).
+    storage_options : dict or None
+        fsspec options of sources on object storage (``s3://bucket/photos/``, ``.txt`` lists
+        of URLs): endpoint_url, key, secret, profile, ...
 
     Raises
     ------
@@ -451,14 +454,16 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                  counts=None, strict: bool = False, dtype: str = "auto", crop: int | None = None,
                  hflip: bool = False, vflip: bool = False, rot90: bool = False,
                  to_float: bool = True, record=False, transform=None, cache_files: int = 4,
-                 fresh_augmentation: bool = True, keys: str = "degrade"):
+                 fresh_augmentation: bool = True, keys: str = "degrade",
+                 storage_options: dict | None = None):
         import cv2
 
         if dtype not in ("auto", "float32") + tuple(DTYPE_SCALE):
             raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16, float16 or "
                                  "float32")
         recipe, plan, self.ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
-                                                          weights, counts, strict))
+                                                          weights, counts, strict,
+                                                          storage_options=storage_options))
         self.seed = self.ctx.seed
         self.cache_files = check_integer("cache_files", cache_files, 1)
         self.sample_file, self.sample_cell = plan.sample_file, plan.sample_cell

@@ -71,3 +71,24 @@ def test_damaged_or_missing_samples_are_errors(local_store, tmp_path, backend):
         ds[4]
     with pytest.raises(StoreError, match="missing"):
         ds[9]
+
+
+def test_on_the_fly_sources_on_s3(s3_server, s3_bucket):
+    from degrade.sources.samples import sample_paths
+    from degrade.torch import OnTheFlyDataset
+
+    client = s3_server.client()
+    for path in sample_paths():
+        client.put_object(Bucket=s3_bucket, Key=f"p/{path.name}", Body=path.read_bytes())
+    options = s3_server.storage_options()
+    remote = OnTheFlyDataset("simple_x2", f"s3://{s3_bucket}/p", num=6, crop=32,
+                             storage_options=options, to_float=False, fresh_augmentation=False)
+    local = OnTheFlyDataset("simple_x2", str(sample_paths()[0].parent), num=6, crop=32,
+                            to_float=False, fresh_augmentation=False)
+    for i in range(6):
+        np.testing.assert_array_equal(remote[i]["lq"].numpy(), local[i]["lq"].numpy())
+    got = _batches(remote, 2, "fork")
+    want = _batches(local, 2, "fork")
+    for a, b in zip(got, want):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
