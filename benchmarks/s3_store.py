@@ -9,7 +9,7 @@ read), ``--repeats`` rounds, medians:
 * ``generate``: ``realesrgan_x4plus`` (256 px HQ, 64 px LQ), ``--num`` samples, 2 thread
   workers, into ``s3://`` and into a local folder; samples/s and the ratio S3 / local;
 * ``PairDataset``: the same store on S3 and local, read in random order by a DataLoader with
-  one worker (``to_float=False``): samples/s per worker;
+  one worker, batches of 16 (``to_float=False``): samples/s per worker;
 * ``per sample``: the object-store overhead per sample of the writer (one PUT per shard of
   256x256x3 uint8 samples, against writing the same bytes to a local file) for shard sizes
   8..256, in ms per sample, and the shard size where it is smallest; and of the reader (one
@@ -50,11 +50,11 @@ def _loader_rate(ds, count: int) -> float:
     from torch.utils.data import DataLoader
 
     order = np.random.default_rng(0).permutation(len(ds))[:count].tolist()
-    loader = DataLoader(ds, batch_size=None, sampler=order, num_workers=1)
+    loader = DataLoader(ds, batch_size=16, sampler=order, num_workers=1)
     it = iter(loader)
-    next(it)                              # worker start, first shard index: not timed
+    next(it)                              # worker start, first batch: not timed
     start = time.perf_counter()
-    n = sum(1 for _ in it)
+    n = sum(len(batch["index"]) for batch in it)
     return n / (time.perf_counter() - start)
 
 

@@ -329,21 +329,46 @@ class StoreReader:
             data = self._remote.read(self._key(name, index // layout["shard_len"], layout),
                                      offset, nbytes)
         if data is not None:                 # compressed, or read from an object store
-            if len(data) != nbytes:
-                raise self._damaged(name, index, layout, f"is truncated ({len(data)} of "
-                                    f"{nbytes} bytes)")
-            if check:
-                data, crc = data[:-CHECKSUM_NBYTES], data[-CHECKSUM_NBYTES:]
-                if chunk_checksum(data) != bytes(crc):
-                    raise self._damaged(name, index, layout, "fails its crc32c (damaged)")
-            flat = np.frombuffer(data if decoder is None else decoder.decode(data), dtype)
-            if flat.size != int(np.prod(shape)):
-                raise self._damaged(name, index, layout, f"has {flat.size} values, expected "
-                                    f"{int(np.prod(shape))}")
-            return flat.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+            return self._decode(name, index, layout, data, nbytes)
         if got != out.nbytes:
             raise self._damaged(name, index, layout, f"is truncated ({got} of {out.nbytes} "
                                 "bytes)")
         if check and chunk_checksum(out.reshape(-1).view(np.uint8)) != bytes(crc):
             raise self._damaged(name, index, layout, "fails its crc32c (damaged)")
         return out.astype(dtype.newbyteorder("="), copy=False)
+
+    def _decode(self, name: str, index: int, layout: dict, data: bytes, nbytes: int):
+        """A sample from its stored chunk bytes: length and crc32c checked, decompressed."""
+        dtype, shape = layout["dtype"], layout["sample_shape"]
+        if len(data) != nbytes:
+            raise self._damaged(name, index, layout, f"is truncated ({len(data)} of "
+                                f"{nbytes} bytes)")
+        if layout["checksum"]:
+            data, crc = data[:-CHECKSUM_NBYTES], data[-CHECKSUM_NBYTES:]
+            if chunk_checksum(data) != bytes(crc):
+                raise self._damaged(name, index, layout, "fails its crc32c (damaged)")
+        decoder = self.decoders[name]
+        flat = np.frombuffer(data if decoder is None else decoder.decode(data), dtype)
+        if flat.size != int(np.prod(shape)):
+            raise self._damaged(name, index, layout, f"has {flat.size} values, expected "
+                                f"{int(np.prod(shape))}")
+        return flat.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+
+    def read_many(self, name: str, indices) -> list:
+        """:meth:`read` of several samples; on an object store their ranged GETs go out
+        concurrently in one batch (a DataLoader batch: ``PairDataset.__getitems__``)."""
+        layout = self.layouts[name]
+        if self._remote is None or layout is None:
+            return [self.read(name, i) for i in indices]
+        with self._lock:
+            entries = [self._entry(name, i, layout) for i in indices]
+        keys = [self._key(name, i // layout["shard_len"], layout) for i in indices]
+        datas = self._remote.read_many([(key, offset, nbytes)
+                                        for key, (offset, nbytes) in zip(keys, entries)])
+        out = []
+        for i, key, (_, nbytes), data in zip(indices, keys, entries, datas):
+            if isinstance(data, BaseException):
+                raise StoreError(f"{self.path}/{key}: sample {i} unreadable "
+                                 f"({storage.describe_error(data)})")
+            out.append(self._decode(name, i, layout, data, nbytes))
+        return out

@@ -342,6 +342,17 @@ class PairDataset(_EpochMixin, Dataset):
         extra = {name: reader.read(name, index) for name in self._extra}
         return self._finish(index, hq, lq, lambda: reader.record(index), extra)
 
+    def __getitems__(self, indices) -> list:
+        """A DataLoader batch: on an object store each array's samples are fetched in one
+        concurrent batch of ranged GETs instead of one request after the other."""
+        indices = [check_index(i, len(self)) for i in indices]
+        reader = self._open()
+        arrays = {name: reader.read_many(name, indices) for name in ("hq", "lq") + self._extra}
+        return [self._finish(index, arrays["hq"][k], arrays["lq"][k],
+                             lambda index=index: reader.record(index),
+                             {name: arrays[name][k] for name in self._extra})
+                for k, index in enumerate(indices)]
+
 
 class PairLoader(DataLoader):
     """A ``DataLoader`` for a float :class:`PairDataset` that moves integers between processes.
