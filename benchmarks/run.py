@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from _report import format_table, section_pattern, write_section
+
 HERE = Path(__file__).resolve().parent
 PRESETS = {  # size (square side, px), repeats, target seconds per repeat, import-time runs
     "full": dict(size=2048, repeats=7, target=0.2, import_runs=7),
@@ -207,12 +209,6 @@ def import_times(runs: int) -> list[dict]:
 
 # ------------------------------------------------------------------ output
 
-def format_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
 def report_cases(results: dict) -> str:
     meta = results["meta"]
     title = (f"degrade benchmarks ({meta['preset']}): {meta['size']}x{meta['size']} RGB float32, "
@@ -249,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-compile", action="store_true", help="skip numba first-call timing")
     parser.add_argument("--no-import", action="store_true", help="skip import timing")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--write", type=Path, metavar="FILE",
+                        help="also put the tables between <!-- ops:begin/end --> in FILE")
     parser.add_argument("--first-call", metavar="NAME", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.first_call:
@@ -259,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(f"{c.name:{width[0]}s}  {c.module:{width[1]}s}  {c.baseline_label}"
                          for c in cases))
         return
+    if args.write:
+        section_pattern(args.write, "ops")              # before measuring, not after
     preset = "quick" if args.quick else "full"
     cfg = dict(PRESETS[preset])
     cfg.update({k: v for k, v in (("size", args.size), ("repeats", args.repeats),
@@ -283,6 +283,11 @@ def main(argv: list[str] | None = None) -> None:
         print("\n" + report_imports(results["imports"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.write:
+        parts = [report_cases(results)]
+        parts += [report_compile(results["compile"])] if results["compile"] else []
+        parts += [report_imports(results["imports"])] if results["imports"] else []
+        write_section(args.write, "ops", "\n\n".join(parts))
 
 if __name__ == "__main__":     # run as a script: its folder is on sys.path (for _common, cases_*)
     main()

@@ -23,10 +23,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from ._errors import InputError, ParameterError
-from ._torch_io import StoreReader, read_store_meta
 
 FORMATS = ("basicsr",)
 NAME = "{:08d}.png"
@@ -52,7 +49,10 @@ def export_basicsr(store, out, *, overwrite: bool = False) -> dict:
         The store holds no RGB pairs (mosaics, packed RAW) or float16 images; ``out`` exists
         and is not empty (without ``overwrite``) or is not a previous export.
     """
-    import cv2
+    import cv2        # here, not at the top: the command line imports FORMATS to build its parser
+    import numpy as np
+
+    from ._torch_io import StoreReader, read_store_meta
 
     meta = read_store_meta(store)
     shapes = {n: tuple(meta[n]["shape"][1:]) for n in ("hq", "lq")}

@@ -79,3 +79,76 @@ def test_case_with_unknown_or_missing_key_is_rejected(fresh_python):
                         "name, setup, degrade, baseline, baseline_label, numba")
     assert lines[1] == ("benchmarks/cases_demo.py: case 'y': missing key(s) degrade, baseline, "
                         "baseline_label")
+
+
+BENCH = RUN.parent
+
+
+def run_script(name: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, str(BENCH / name), *args], capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def doc_with_markers(tmp_path, name: str) -> Path:
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"before\n<!-- {name}:begin -->\nstale table\n<!-- {name}:end -->\nafter\n")
+    return doc
+
+
+def test_startup_smoke_writes_its_section(tmp_path):
+    doc = doc_with_markers(tmp_path, "startup")
+    text = run_script("startup.py", "--smoke", "--write", str(doc)).stdout
+    rows = dict(re.findall(r"^\| (python -c pass|import degrade.ops|generate --num 1, warm|"
+                           r"generate --num 1, cold) +\| ([\d.]+) +\|", text, re.M))
+    assert len(rows) == 4 and all(float(v) > 0 for v in rows.values()), text
+    assert re.search(r"^\| numba +\| [\d.]+ +\|$", text, re.M)          # import breakdown
+    assert re.search(r"^\| +numba: typing/lowering registries +\| [\d.]+ +\|$", text, re.M)
+    written = doc.read_text()
+    assert written.startswith("before\n<!-- startup:begin -->\n") and written.endswith(
+        "<!-- startup:end -->\nafter\n")
+    assert "stale table" not in written and "benchmarks/startup.py --smoke" in written
+    assert "| generate --num 1, warm" in written
+
+
+def test_write_without_markers_is_an_error(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("no markers\n")
+    result = subprocess.run([sys.executable, str(BENCH / "startup.py"), "--smoke",
+                             "--no-breakdown", "--write", str(doc)], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode != 0
+    assert f"{doc}: no <!-- startup:begin --> ... <!-- startup:end --> markers" in result.stderr
+
+
+def test_command_scaling_smoke_writes_its_section(tmp_path):
+    doc = doc_with_markers(tmp_path, "scaling")
+    text = run_script("command_scaling.py", "--smoke", "--recipes", "simple_x2",
+                      "--write", str(doc)).stdout
+    rows = re.findall(r"^\| simple_x2 +\| (8|16) +\| ([\d.]+) +\| ([\d.]+) +\| ([\d.]+)x +\|"
+                      r" ([\d. ]+) \| ([\d.]+) / ([\d.]+) +\| (threads|processes) +\|$", text, re.M)
+    assert [r[0] for r in rows] == ["8", "16"], text
+    for _, one, two, speedup, rounds, *_ in rows:
+        assert float(speedup) == pytest.approx(float(one) / float(two), rel=0.02)
+        assert len(rounds.split()) == 1
+    assert "| simple_x2" in doc.read_text() and "stale table" not in doc.read_text()
+
+
+def test_readers_smoke_writes_its_section(tmp_path):
+    pytest.importorskip("torch")
+    doc = doc_with_markers(tmp_path, "readers")
+    text = run_script("readers.py", "--smoke", "--write", str(doc)).stdout
+    rows = re.findall(r"^\| (degrade|degrade, shuffled|webdataset|litdata) +\| (0 \(main\)|1|2) +\|"
+                      r" (\d+) +\| ([\d.]+) +\| ([\d.]+) +\|$", text, re.M)
+    names = {r[0] for r in rows}
+    assert {"degrade", "degrade, shuffled"} <= names, text
+    assert len(rows) == 3 * len(names)                     # 0, 1 and 2 workers each
+    for name, workers, rate, cpu, ratio in rows:
+        assert int(rate) > 0 and float(cpu) > 0
+        if name == "degrade":
+            assert float(ratio) == 1.0
+    for package in ("webdataset", "litdata"):                # measured, or said to be skipped
+        assert package in names or f"{package}: not installed" in text
+    assert "mosaicml-streaming: not benchmarked" in text
+    assert "| degrade " in doc.read_text()

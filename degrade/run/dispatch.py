@@ -23,11 +23,19 @@ def run_shards(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_
     """
     if not todo:
         return []
+    size = ctx.shard_size
+    if len(todo) == 1 and isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS:
+        # one task, nothing to run beside it: in this process, without importing dask (~0.1 s
+        # of a short run's start-up); the same function, so the same bits
+        k = todo[0]
+        result = run_shard(ctx, k, plan.sample_file[k * size:(k + 1) * size],
+                           plan.sample_cell[k * size:(k + 1) * size])
+        on_done(result)
+        return [result]
     import dask
 
     token = ctx.token = uuid.uuid4().hex[:12]
     shared = dask.delayed(ctx, name=f"degrade-context-{token}", traverse=False)
-    size = ctx.shard_size
     tasks = [dask.delayed(run_shard, pure=False)(
         shared, k, plan.sample_file[k * size:(k + 1) * size],
         plan.sample_cell[k * size:(k + 1) * size], dask_key_name=f"degrade-shard-{token}-{k}")
@@ -46,12 +54,25 @@ def run_shards(ctx: Context, plan, todo: list[int], scheduler, workers: int, on_
             with _Report(), listing_file(ctx, scheduler == "processes"):
                 # chunksize=1: a shard is a coarse task already; dask's default batches of 6
                 # leave one process idle for the last batch (16 shards on 2 processes: 6+6+4)
-                return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers,
+                return list(dask.compute(*tasks, scheduler=local_get(scheduler), num_workers=workers,
                                          chunksize=1, **({"pool": pool} if pool else {})))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
     return _run_distributed(tasks, scheduler, on_done, say, token)
+
+
+def local_get(scheduler: str):
+    """dask's function for a local scheduler name. Given as the function, not the name:
+    dask resolves a name by importing dask.distributed first (to look for a client), ~1 s of
+    a short run's start-up here."""
+    if scheduler == "threads":
+        from dask.threaded import get
+    elif scheduler == "processes":
+        from dask.multiprocessing import get
+    else:
+        from dask.local import get_sync as get
+    return get
 
 
 @contextlib.contextmanager

@@ -187,7 +187,8 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
               weights, counts, compression, progress, storage_options) -> dict:
     storage.check_writable(location)
     distributed = not (isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS + ("auto",))
-    if scheduler in ("processes", "auto") and workers > 1:
+    if scheduler == "processes" and workers > 1 or scheduler == "auto" and workers > 1 and (
+            num is None or num >= 2 * workers):    # (auto takes threads for fewer samples)
         start_fork_server()     # warms up in the background while this process plans the run
     sources = _absolute_sources(sources, weights, counts)
     recipe, plan, ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
