@@ -141,13 +141,8 @@ def _s3_shards(s3_server, bucket: str, prefix: str) -> int:
 
 
 @pytest.fixture
-def samples_on_s3(s3_server, s3_bucket):
-    from degrade.sources.samples import sample_paths
-
-    client = s3_server.client()
-    for path in sample_paths():
-        client.put_object(Bucket=s3_bucket, Key=f"in/{path.name}", Body=path.read_bytes())
-    return f"s3://{s3_bucket}/in"
+def samples_on_s3(s3_samples):
+    return s3_samples
 
 
 def _assert_same_samples(url, options, reference):

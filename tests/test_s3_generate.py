@@ -44,12 +44,8 @@ def local_reference(tmp_path_factory):
 
 
 @pytest.fixture
-def photos_on_s3(s3_server, s3_bucket):
-    """The built-in sample images under s3://BUCKET/photos/."""
-    client = s3_server.client()
-    for path in sample_paths():
-        client.put_object(Bucket=s3_bucket, Key=f"photos/{path.name}", Body=path.read_bytes())
-    return f"s3://{s3_bucket}/photos"
+def photos_on_s3(s3_samples):
+    return s3_samples
 
 
 def test_store_on_s3_is_identical_and_checked(s3_server, s3_bucket, local_reference):
