@@ -50,7 +50,8 @@ def _loader_rate(ds, count: int) -> float:
     from torch.utils.data import DataLoader
 
     order = np.random.default_rng(0).permutation(len(ds))[:count].tolist()
-    loader = DataLoader(ds, batch_size=16, sampler=order, num_workers=1)
+    count = len(order)
+    loader = DataLoader(ds, batch_size=16 if count >= 64 else 4, sampler=order, num_workers=1)
     it = iter(loader)
     next(it)                              # worker start, first batch: not timed
     start = time.perf_counter()
