@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .run.layout import (FLAT_KEYS, MISSING_CHUNK, StoreError, decode_index, image_arrays,
-                         index_nbytes, shard_file, store_arrays)
+from . import storage
+from .run.layout import (CHECKSUM_NBYTES, FLAT_KEYS, MISSING_CHUNK, StoreError, chunk_checksum,
+                         decode_index, image_arrays, index_nbytes, shard_file, shard_key,
+                         store_arrays)
 
 _OPEN_FILES = 32        #: shard files kept open per array and process
 _SHARD_INDEXES = 4096   #: decoded shard indexes kept per process (16 bytes per sample each)
@@ -48,33 +50,58 @@ def read_at(fd: int, nbytes: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
-def read_into(fd: int, out: np.ndarray, offset: int) -> int:
-    """Fill ``out`` (C-contiguous) from ``offset`` of ``fd``; returns the bytes read
-    (``os.preadv`` straight into the array where the platform has it)."""
+def read_into(fd: int, out: np.ndarray, offset: int, tail: bytearray | None = None) -> int:
+    """Fill ``out`` (C-contiguous), then ``tail`` if given (a chunk's checksum), from
+    ``offset`` of ``fd``; returns the bytes read into ``out`` (``os.preadv`` straight into
+    the array where the platform has it)."""
     preadv = getattr(os, "preadv", None)
+    buffers = [out] + ([tail] if tail is not None else [])
     if preadv is not None:
-        return preadv(fd, [out], offset)
-    data = read_at(fd, out.nbytes, offset)
-    out.reshape(-1).view(np.uint8)[:len(data)] = np.frombuffer(data, np.uint8)
-    return len(data)
+        return min(preadv(fd, buffers, offset), out.nbytes)
+    data = read_at(fd, out.nbytes + (len(tail) if tail is not None else 0), offset)
+    got = min(len(data), out.nbytes)
+    out.reshape(-1).view(np.uint8)[:got] = np.frombuffer(data[:got], np.uint8)
+    if tail is not None:
+        tail[:len(data) - got] = data[got:]
+    return got
 
 
-def read_store_meta(path) -> dict:
-    """``{"attrs": group attributes, "hq"/"lq"/"records": array metadata}`` from the JSON files.
+def resolve_store(store, storage_options: dict | None = None) -> storage.Location:
+    """A reader's store: a path (made absolute), a URL with its options, or a Location."""
+    if isinstance(store, storage.Location):
+        return store
+    if storage_options or not isinstance(store, (str, os.PathLike)):
+        return storage.resolve(store, storage_options, what="store")
+    return storage.resolve(os.fspath(store), what="store")
+
+
+def read_store_meta(path, storage_options: dict | None = None) -> dict:
+    """``{"attrs": group attributes, "hq"/"lq"/"records": array metadata}`` from the JSON
+    objects of the store at ``path`` (a folder or a URL, see :mod:`degrade.storage`).
 
     Raises
     ------
     StoreError
         Not a zarr store, not a degrade store, or an unfinished one.
     """
-    root = Path(path)
-    if not (root / "zarr.json").is_file():
-        raise StoreError(f"{root}: not a zarr store (no zarr.json)")
+    location = resolve_store(path, storage_options)
+    root = location.url
     try:
-        attrs = json.loads((root / "zarr.json").read_text()).get("attributes", {})
+        group = storage.get_object(location, "zarr.json")
+    except FileNotFoundError:
+        raise StoreError(f"{root}: not a zarr store (no zarr.json)") from None
+    except Exception as exc:
+        raise StoreError(f"{root}: cannot read the store ({storage.describe_error(exc)})") \
+            from None
+    try:
+        attrs = json.loads(group).get("attributes", {})
         names = store_arrays(attrs)
-        arrays = {name: json.loads((root / name / "zarr.json").read_text())
-                  for name in names if (root / name / "zarr.json").is_file()}
+        arrays = {}
+        for name in names:
+            try:
+                arrays[name] = json.loads(storage.get_object(location, f"{name}/zarr.json"))
+            except FileNotFoundError:
+                pass
     except (OSError, ValueError) as exc:
         raise StoreError(f"{root}: cannot read the store metadata ({exc})") from None
     if "degrade" not in attrs or len(arrays) != len(names):
@@ -110,16 +137,17 @@ def direct_layout(meta: dict) -> dict | None:
                  and _codec_config(index_codecs[0]).get("endian", "little") == "little"
                  and inner[0]["name"] == "bytes"
                  and _codec_config(inner[0]).get("endian", "little") == "little"
-                 and len(inner) <= 2
                  and meta["data_type"] in ("uint8", "uint16", "float16")
                  and not meta.get("storage_transformers"))
-        compressor = inner[1]["name"] if len(inner) == 2 else None
+        checksum = inner[-1]["name"] == "crc32c"
+        middle = inner[1:-1] if checksum else inner[1:]
+        plain = plain and len(middle) <= 1
+        compressor = middle[0]["name"] if middle else None
         if not plain or compressor not in (None, "blosc", "zstd"):
             return None
         return {"shard_len": grid[0], "sample_shape": tuple(shape[1:]),
                 "dtype": np.dtype(meta["data_type"]).newbyteorder("<"),
-                "fill": meta.get("fill_value", 0), "compressor": compressor,
-                "ndim": len(shape)}
+                "compressor": compressor, "checksum": checksum, "ndim": len(shape)}
     except (KeyError, TypeError, ValueError, IndexError):
         return None
 
@@ -132,14 +160,25 @@ def _decoder(name: str | None):
 
 
 class StoreReader:
-    """Per-process reader of one store: ``read(name, i)`` for hq/lq, ``record(i)``."""
+    """Per-process reader of one store: ``read(name, i)`` for hq/lq, ``record(i)``.
 
-    def __init__(self, path: str, meta: dict, backend: str = "auto"):
-        self.path, self.meta, self.pid = path, meta, os.getpid()
-        self.layouts = {name: direct_layout(meta[name]) if backend == "auto" else None
-                        for name in image_arrays(meta["attrs"])}
+    A local store's shard files stay open (``pread``); a store on an object store is read by
+    ranged GETs through :class:`degrade.storage.RangeReader` (its own client per process): a
+    shard's index once (cached), then one GET per sample; whole shards are never fetched.
+    A sample missing from its shard, or whose crc32c does not match, is a StoreError (never
+    fill values)."""
+
+    def __init__(self, path, meta: dict, backend: str = "auto",
+                 storage_options: dict | None = None):
+        self.location = path if isinstance(path, storage.Location) else \
+            storage.resolve(path, storage_options)
+        self.path, self.meta, self.pid = self.location.url, meta, os.getpid()
+        # the shard layouts, for presence checks; ``layouts``: those read directly
+        self.shards = {name: direct_layout(meta[name]) for name in image_arrays(meta["attrs"])}
+        self.layouts = self.shards if backend == "auto" else dict.fromkeys(self.shards)
         self.decoders = {name: _decoder(layout["compressor"])
                          for name, layout in self.layouts.items() if layout is not None}
+        self._remote = None if self.location.is_local else storage.RangeReader(self.location)
         self._arrays: dict = {}
         self._files: OrderedDict = OrderedDict()
         self._indexes: OrderedDict = OrderedDict()
@@ -160,7 +199,8 @@ class StoreReader:
     def _array(self, name: str):
         if name not in self._arrays:
             import zarr
-            self._arrays[name] = zarr.open_array(self.path, path=name, mode="r")
+            self._arrays[name] = zarr.open_array(
+                storage.zarr_store(self.location, read_only=True), path=name, mode="r")
         return self._arrays[name]
 
     def record(self, index: int) -> str:
@@ -169,14 +209,46 @@ class StoreReader:
         k, j = divmod(index, chunk)
         texts = self._records.get(k)
         if texts is None:
-            texts = [str(t) for t in self._array("records")[k * chunk:(k + 1) * chunk]]
+            texts = self._records_chunk(k, chunk)
+            if not texts[j]:          # records are never empty: the chunk is missing
+                raise StoreError(f"{self.path}: the record of sample {index} is missing "
+                                 "(the store is damaged; 'degrade inspect --verify' checks it)")
             with self._lock:
                 self._records[k] = texts
                 while len(self._records) > 16:
                     self._records.popitem(last=False)
         return texts[j]
 
+    def _records_chunk(self, k: int, chunk: int) -> list[str]:
+        """The texts of records chunk ``k``: the object read whole and decoded here (vlen-utf8,
+        zstd, crc32c as ``generate`` writes them), else with zarr. zarr's own event loop is
+        kept out of reader processes: on an object store, a process that had read through it
+        and then forked DataLoader workers hung on its next fsspec request."""
+        names = [c.get("name") for c in self.meta["records"].get("codecs", [])]
+        if names not in (["vlen-utf8", "zstd"], ["vlen-utf8", "zstd", "crc32c"]):
+            return [str(t) for t in self._array("records")[k * chunk:(k + 1) * chunk]]
+        import numcodecs
+
+        key = shard_key("records", k, 1)
+        try:
+            if self._remote is None:
+                data = Path(self.path, key).read_bytes()
+            else:
+                data = self._remote.read(key, 0, 1 << 62)
+        except FileNotFoundError:
+            raise StoreError(f"{self.path}/{key}: records chunk missing (the store is "
+                             "incomplete)") from None
+        if names[-1] == "crc32c":
+            data, crc = data[:-CHECKSUM_NBYTES], data[-CHECKSUM_NBYTES:]
+            if chunk_checksum(data) != bytes(crc):
+                raise StoreError(f"{self.path}/{key}: records chunk fails its crc32c (damaged)")
+        texts = numcodecs.VLenUTF8().decode(numcodecs.Zstd().decode(data))
+        return [str(t) for t in texts]
+
     # -- direct shard reads --------------------------------------------------------------------
+    def _key(self, name: str, shard: int, layout: dict) -> str:
+        return shard_key(name, shard, layout["ndim"])
+
     def _file(self, name: str, shard: int, layout: dict) -> int:
         key = (name, shard)
         fd = self._files.get(key)
@@ -191,44 +263,112 @@ class StoreReader:
                 os.close(self._files.popitem(last=False)[1])
         return fd
 
-    def _index(self, name: str, shard: int, fd: int, layout: dict) -> np.ndarray:
+    def _index(self, name: str, shard: int, layout: dict) -> np.ndarray:
+        """The shard's decoded index, read once (the last bytes of the shard object)."""
         key = (name, shard)
         index = self._indexes.get(key)
         if index is None:
             size = index_nbytes(layout["shard_len"])
-            end = os.fstat(fd).st_size
-            index = decode_index(read_at(fd, size, end - size) if end >= size else b"",
-                                 layout["shard_len"])
+            if self._remote is None:
+                fd = self._file(name, shard, layout)
+                end = os.fstat(fd).st_size
+                raw = read_at(fd, size, end - size) if end >= size else b""
+            else:
+                try:
+                    raw = self._remote.read(self._key(name, shard, layout), -size, size)
+                except FileNotFoundError:
+                    raise StoreError(f"{self.path}/{self._key(name, shard, layout)}: shard "
+                                     "object missing (the store is incomplete)") from None
+            index = decode_index(raw, layout["shard_len"])
             if index is None:
-                raise StoreError(f"{shard_file(self.path, name, shard, layout['ndim'])}: shard "
+                raise StoreError(f"{self.path}/{self._key(name, shard, layout)}: shard "
                                  "index is truncated or corrupt (crc32c mismatch)")
             self._indexes[key] = index
             while len(self._indexes) > _SHARD_INDEXES:
                 self._indexes.popitem(last=False)
         return index
 
+    def _entry(self, name: str, index: int, layout: dict) -> tuple[int, int]:
+        """(offset, nbytes) of sample ``index`` in its shard; StoreError when it is missing."""
+        shard, j = divmod(index, layout["shard_len"])
+        offset, nbytes = self._index(name, shard, layout)[j]
+        if offset == MISSING_CHUNK:
+            raise StoreError(f"{self.path}/{self._key(name, shard, layout)}: sample {index} is "
+                             "missing from its shard (the store is damaged; 'degrade inspect "
+                             "--verify' checks it)")
+        return int(offset), int(nbytes)
+
+    def _damaged(self, name: str, index: int, layout: dict, why: str) -> StoreError:
+        key = self._key(name, index // layout["shard_len"], layout)
+        return StoreError(f"{self.path}/{key}: sample {index} {why}")
+
     def read(self, name: str, index: int) -> np.ndarray:
         """Sample ``index`` of ``hq`` or ``lq`` in its stored dtype, a writable array."""
         layout = self.layouts[name]
         if layout is None:
+            if self.shards[name] is not None:     # present? (zarr would give fill values)
+                with self._lock:
+                    self._entry(name, index, self.shards[name])
             return np.asarray(self._array(name)[index])
-        shard, j = divmod(index, layout["shard_len"])
         dtype, shape = layout["dtype"], layout["sample_shape"]
-        decoder = self.decoders[name]
+        decoder, check = self.decoders[name], layout["checksum"]
+        crc = bytearray(CHECKSUM_NBYTES) if check else None
+        data = None
         with self._lock:
-            fd = self._file(name, shard, layout)
-            offset, nbytes = self._index(name, shard, fd, layout)[j]
-            if offset == MISSING_CHUNK:
-                return np.full(shape, layout["fill"], dtype.newbyteorder("="))
-            if decoder is None:
+            offset, nbytes = self._entry(name, index, layout)
+            if self._remote is not None:
+                pass
+            elif decoder is None:
                 out = np.empty(shape, dtype)
-                got = read_into(fd, out, int(offset))
+                got = read_into(self._file(name, index // layout["shard_len"], layout), out,
+                                offset, crc)
             else:
-                data = read_at(fd, int(nbytes), int(offset))
-        if decoder is not None:
-            out = np.frombuffer(decoder.decode(data), dtype).reshape(shape).copy()
-            got = out.nbytes
+                data = read_at(self._file(name, index // layout["shard_len"], layout), nbytes,
+                               offset)
+        if self._remote is not None:         # one ranged GET, outside the lock
+            data = self._remote.read(self._key(name, index // layout["shard_len"], layout),
+                                     offset, nbytes)
+        if data is not None:                 # compressed, or read from an object store
+            return self._decode(name, index, layout, data, nbytes)
         if got != out.nbytes:
-            raise StoreError(f"{shard_file(self.path, name, shard, layout['ndim'])}: sample "
-                             f"{index} is truncated ({got} of {out.nbytes} bytes)")
+            raise self._damaged(name, index, layout, f"is truncated ({got} of {out.nbytes} "
+                                "bytes)")
+        if check and chunk_checksum(out.reshape(-1).view(np.uint8)) != bytes(crc):
+            raise self._damaged(name, index, layout, "fails its crc32c (damaged)")
         return out.astype(dtype.newbyteorder("="), copy=False)
+
+    def _decode(self, name: str, index: int, layout: dict, data: bytes, nbytes: int):
+        """A sample from its stored chunk bytes: length and crc32c checked, decompressed."""
+        dtype, shape = layout["dtype"], layout["sample_shape"]
+        if len(data) != nbytes:
+            raise self._damaged(name, index, layout, f"is truncated ({len(data)} of "
+                                f"{nbytes} bytes)")
+        if layout["checksum"]:
+            data, crc = data[:-CHECKSUM_NBYTES], data[-CHECKSUM_NBYTES:]
+            if chunk_checksum(data) != bytes(crc):
+                raise self._damaged(name, index, layout, "fails its crc32c (damaged)")
+        decoder = self.decoders[name]
+        flat = np.frombuffer(data if decoder is None else decoder.decode(data), dtype)
+        if flat.size != int(np.prod(shape)):
+            raise self._damaged(name, index, layout, f"has {flat.size} values, expected "
+                                f"{int(np.prod(shape))}")
+        return flat.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+
+    def read_many(self, name: str, indices) -> list:
+        """:meth:`read` of several samples; on an object store their ranged GETs go out
+        concurrently in one batch (a DataLoader batch: ``PairDataset.__getitems__``)."""
+        layout = self.layouts[name]
+        if self._remote is None or layout is None:
+            return [self.read(name, i) for i in indices]
+        with self._lock:
+            entries = [self._entry(name, i, layout) for i in indices]
+        keys = [self._key(name, i // layout["shard_len"], layout) for i in indices]
+        datas = self._remote.read_many([(key, offset, nbytes)
+                                        for key, (offset, nbytes) in zip(keys, entries)])
+        out = []
+        for i, key, (_, nbytes), data in zip(indices, keys, entries, datas):
+            if isinstance(data, BaseException):
+                raise StoreError(f"{self.path}/{key}: sample {i} unreadable "
+                                 f"({storage.describe_error(data)})")
+            out.append(self._decode(name, i, layout, data, nbytes))
+        return out

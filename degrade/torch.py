@@ -40,7 +40,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without torch
 from . import _rng
 from ._errors import ParameterError
 from ._pairs import PairedAugment, sample_path
-from ._torch_io import StoreReader, read_store_meta
+from ._torch_io import StoreReader, read_store_meta, resolve_store
 from ._validate import check_flag, check_index, check_integer
 from .run.job import FileCache, JobSpec, RunState, make_sample, plan_job, record_json, stored_dtype
 from .run.store import DTYPE_SCALE, dequantise, quantise
@@ -219,8 +219,10 @@ class PairDataset(_EpochMixin, Dataset):
 
     Parameters
     ----------
-    store : path
-        The store directory (zarr v3 group with ``hq``, ``lq``, ``records``).
+    store : path or URL
+        The store (zarr v3 group with ``hq``, ``lq``, ``records``): a folder, or a URL
+        (``s3://bucket/train.zarr``, ``gs://``, ``az://``; see docs/cluster.md), read by
+        ranged requests (a shard's index once per worker, then one request per sample).
     crop, hflip, vflip, rot90 : see :class:`PairedAugment`
         Training-time augmentation, deterministic per ``(seed, epoch, index)`` once
         :meth:`set_epoch` is called.
@@ -248,7 +250,10 @@ class PairDataset(_EpochMixin, Dataset):
     backend : {'auto', 'zarr'}
         'auto' reads the plain uncompressed / lz4 / zstd shard layout that ``generate`` writes
         straight from the shard files (its index decoded once per shard, CRC checked), else
-        zarr; 'zarr' always reads ``z[i]`` with zarr (one sample per call).
+        zarr; 'zarr' always reads ``z[i]`` with zarr (one sample per call). Either way a
+        sample missing from the store is a StoreError, never fill values.
+    storage_options : dict or None
+        fsspec options of a URL ``store`` (endpoint_url, key, secret, profile, ...).
 
     Returns (``__getitem__``)
     -------------------------
@@ -284,11 +289,13 @@ class PairDataset(_EpochMixin, Dataset):
     def __init__(self, store, *, crop: int | None = None, hflip: bool = False,
                  vflip: bool = False, rot90: bool = False, seed: int = 0, to_float: bool = True,
                  record=False, transform=None, backend: str = "auto",
-                 fresh_augmentation: bool = True, keys: str = "degrade"):
+                 fresh_augmentation: bool = True, keys: str = "degrade",
+                 storage_options: dict | None = None):
         if backend not in ("auto", "zarr"):
             raise ParameterError(f"backend = {backend!r}: expected 'auto' or 'zarr'")
-        self.path = str(Path(store))
-        self.meta = read_store_meta(self.path)     # JSON files only: no zarr in this process
+        self.location = resolve_store(store, storage_options)
+        self.path = self.location.url
+        self.meta = read_store_meta(self.location)   # JSON objects only: no zarr in this process
         self.attrs = self.meta["attrs"]
         self.augment = PairedAugment(crop, hflip, vflip, rot90)
         if self.augment.active:
@@ -325,7 +332,7 @@ class PairDataset(_EpochMixin, Dataset):
         reader = self._reader
         if reader is None or reader.pid != os.getpid():    # first use, or inherited by a fork
             _in_worker_setup(needs_cv2=False)
-            reader = self._reader = StoreReader(self.path, self.meta, self.backend)
+            reader = self._reader = StoreReader(self.location, self.meta, self.backend)
         return reader
 
     def __getitem__(self, index) -> dict:
@@ -334,6 +341,17 @@ class PairDataset(_EpochMixin, Dataset):
         hq, lq = reader.read("hq", index), reader.read("lq", index)
         extra = {name: reader.read(name, index) for name in self._extra}
         return self._finish(index, hq, lq, lambda: reader.record(index), extra)
+
+    def __getitems__(self, indices) -> list:
+        """A DataLoader batch: on an object store each array's samples are fetched in one
+        concurrent batch of ranged GETs instead of one request after the other."""
+        indices = [check_index(i, len(self)) for i in indices]
+        reader = self._open()
+        arrays = {name: reader.read_many(name, indices) for name in ("hq", "lq") + self._extra}
+        return [self._finish(index, arrays["hq"][k], arrays["lq"][k],
+                             lambda index=index: reader.record(index),
+                             {name: arrays[name][k] for name in self._extra})
+                for k, index in enumerate(indices)]
 
 
 class PairLoader(DataLoader):
@@ -420,6 +438,9 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
     cache_files : int
         Decoded source files kept per worker (samples are drawn at random, so this mostly
         helps small sources such as the built-in samples).
+    storage_options : dict or None
+        fsspec options of sources on object storage (``s3://bucket/photos/``, ``.txt`` lists
+        of URLs): endpoint_url, key, secret, profile, ...
 
     Raises
     ------
@@ -444,14 +465,16 @@ class OnTheFlyDataset(_EpochMixin, Dataset):
                  counts=None, strict: bool = False, dtype: str = "auto", crop: int | None = None,
                  hflip: bool = False, vflip: bool = False, rot90: bool = False,
                  to_float: bool = True, record=False, transform=None, cache_files: int = 4,
-                 fresh_augmentation: bool = True, keys: str = "degrade"):
+                 fresh_augmentation: bool = True, keys: str = "degrade",
+                 storage_options: dict | None = None):
         import cv2
 
         if dtype not in ("auto", "float32") + tuple(DTYPE_SCALE):
             raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16, float16 or "
                                  "float32")
         recipe, plan, self.ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
-                                                          weights, counts, strict))
+                                                          weights, counts, strict,
+                                                          storage_options=storage_options))
         self.seed = self.ctx.seed
         self.cache_files = check_integer("cache_files", cache_files, 1)
         self.sample_file, self.sample_cell = plan.sample_file, plan.sample_cell

@@ -76,3 +76,14 @@ def s3_env(s3_server, monkeypatch):
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     return s3_server.env()
+
+
+@pytest.fixture
+def s3_samples(s3_server, s3_bucket):
+    """The built-in sample images under s3://BUCKET/photos/ (their URL prefix)."""
+    from degrade.sources.samples import sample_paths
+
+    client = s3_server.client()
+    for path in sample_paths():
+        client.put_object(Bucket=s3_bucket, Key=f"photos/{path.name}", Body=path.read_bytes())
+    return f"s3://{s3_bucket}/photos"

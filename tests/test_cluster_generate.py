@@ -5,11 +5,13 @@ SIGKILLed mid-run (dask runs its shard again elsewhere) and when the client is S
 the command is run again (it resumes)."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +20,18 @@ import pytest
 RECIPE, NUM, SHARD = "realesrgan_x4plus", 96, 4        # 24 shards of ~0.2-0.5 s here
 
 
-def _generate(out, scheduler, **kw):
+def _generate(out, scheduler, sources=None, **kw):
     import degrade
-    return degrade.generate(RECIPE, None, str(out), num=NUM, shard_size=SHARD,
+    return degrade.generate(RECIPE, sources, str(out), num=NUM, shard_size=SHARD,
                             scheduler=scheduler, progress=False, **kw)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Warnings of skipped inputs (files below the recipe's crop) are not the point here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _content(path):
@@ -57,7 +67,7 @@ def _wait_for_shards(out: Path, count: int, timeout: float = 180.0, alive=lambda
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "local.zarr"
-    with pytest.warns(UserWarning, match="skipping"):      # one sample is below the crop
+    with _quiet():
         _generate(out, "threads", workers=2)
     return _content(out)
 
@@ -72,7 +82,7 @@ def two_workers(tmp_path_factory):
 
 def test_cluster_store_is_identical(two_workers, reference, tmp_path):
     out = tmp_path / "cluster.zarr"
-    with pytest.warns(UserWarning, match="skipping"):
+    with _quiet():
         summary = _generate(out, two_workers.address)
     assert summary["scheduler"] == two_workers.address and summary["shards_written"] == NUM // SHARD
     _assert_same_store(out, reference)
@@ -122,3 +132,86 @@ def test_worker_killed_mid_run(tmp_path, reference):
     _assert_same_store(out, reference)
     assert result["summary"]["shards_written"] == NUM // SHARD
     assert not [p for cwd in c.cwds for p in Path(cwd).glob("*.zarr")]   # none in theirs
+
+
+# -- the store and the inputs on S3 (tests/s3server.py), workers in their own folders -------
+def _s3_shards(s3_server, bucket: str, prefix: str) -> int:
+    listing = s3_server.client().list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/hq/c.")
+    return len(listing.get("Contents", []))
+
+
+@pytest.fixture
+def samples_on_s3(s3_samples):
+    return s3_samples
+
+
+def _assert_same_samples(url, options, reference):
+    """hq, lq and records equal the local run's (records name files relative to the root)."""
+    import zarr
+    from degrade import storage
+
+    group = zarr.open_group(storage.zarr_store(storage.resolve(url, options), read_only=True),
+                            mode="r")
+    assert group.attrs["complete"] is True
+    np.testing.assert_array_equal(group["hq"][:], reference[0])
+    np.testing.assert_array_equal(group["lq"][:], reference[1])
+    assert [str(t) for t in group["records"][:]] == reference[2]
+
+
+def test_cluster_s3_store_and_inputs_identical(two_workers, reference, s3_server, s3_bucket,
+                                               samples_on_s3):
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/out/c.zarr"
+    with _quiet():
+        summary = _generate(url, two_workers.address, storage_options=options,
+                            sources=[samples_on_s3])
+    assert summary["shards_written"] == NUM // SHARD
+    _assert_same_samples(url, options, reference)
+    assert not [p for cwd in two_workers.cwds for p in Path(cwd).glob("*.zarr")]
+
+
+def test_cluster_s3_client_killed_then_rerun_resumes(two_workers, reference, s3_server,
+                                                     s3_bucket, samples_on_s3):
+    # the workers started without S3 credentials: the options travel with the run
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/out/k.zarr"
+    command = [sys.executable, "-m", "degrade.cli", "generate", RECIPE, "--out", url,
+               "--input", samples_on_s3, "--num", str(NUM), "--shard-size", str(SHARD),
+               "--scheduler", two_workers.address, "--quiet"]
+    for key in ("endpoint_url", "key", "secret"):
+        command += ["--storage-option", f"{key}={options[key]}"]
+    command += ["--storage-option",
+                f"client_kwargs.region_name={options['client_kwargs']['region_name']}"]
+    client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180
+        while _s3_shards(s3_server, s3_bucket, "out/k.zarr") < 2:
+            assert client.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        client.send_signal(signal.SIGKILL)
+        client.communicate()
+    assert _s3_shards(s3_server, s3_bucket, "out/k.zarr") < NUM // SHARD
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    _assert_same_samples(url, s3_server.storage_options(), reference)
+
+
+def test_relative_out_with_a_cluster_is_made_absolute(two_workers, tmp_path):
+    command = [sys.executable, "-m", "degrade.cli", "generate", "simple_x2", "--out",
+               "rel.zarr", "--num", "8", "--scheduler", two_workers.address, "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    import zarr
+    assert zarr.open_group(str(tmp_path / "rel.zarr"), mode="r").attrs["complete"] is True
+    assert not [p for cwd in two_workers.cwds for p in Path(cwd).glob("rel.zarr")]
+
+
+def test_memory_store_on_a_cluster_is_refused(two_workers):
+    import degrade
+    from degrade._errors import ParameterError
+
+    with pytest.raises(ParameterError, match="memory://"):
+        degrade.generate("simple_x2", None, "memory://x.zarr", num=4,
+                         scheduler=two_workers.address, progress=False)

@@ -152,15 +152,15 @@ KILL_SCRIPT = textwrap.dedent("""\
     from degrade.run import store, generate
     recipe_text, images, out, marker = sys.argv[1:5]
 
-    def write_then_hang_on_shard_3(path, shard, size, hq, lq, records, compression):
+    def write_then_hang_on_shard_3(path, shard, size, hq, lq, records, compression, *rest, **kw):
         if shard == 3:   # die between the array writes of one shard: records, lq, (no hq)
             store._write_atomic(store.shard_file(path, "records", shard, 1),
-                                [store.records_chunk(records, size)])
+                                [store.records_chunk(records, size, *rest)])
             store._write_atomic(store.shard_file(path, "lq", shard, lq.ndim),
-                                store.shard_parts(lq, size, compression))
+                                store.shard_parts(lq, size, compression, *rest))
             open(marker, "w").close()
             time.sleep(600)
-        store.write_shard(path, shard, size, hq, lq, records, compression)
+        store.write_shard(path, shard, size, hq, lq, records, compression, *rest, **kw)
 
     tasks.write_shard = write_then_hang_on_shard_3
     generate(recipe_text, images, out, num=%d, shard_size=2, workers=1, progress=False)

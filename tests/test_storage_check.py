@@ -1,4 +1,4 @@
-"""degrade.store_check: a store made by the engine checks whole, locally and copied to a real S3
+"""degrade.run.verify: a store made by the engine checks whole, locally and copied to a real S3
 server; missing, truncated and corrupted shards are each found and named."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from degrade import storage, store_check
+from degrade import storage
+from degrade.run import verify as store_check
 
 NUM, SHARD = 10, 4          # 3 shards, the last one partial (2 samples)
 
@@ -20,8 +21,9 @@ def made_store(tmp_path_factory):
     out = tmp_path_factory.mktemp("check") / "made.zarr"
     degrade.generate("simple_x2", None, str(out), num=NUM, shard_size=SHARD, progress=False)
     group = zarr.open_group(str(out), mode="r")
-    arrays = {name: (group[name].ndim, int(np.prod(group[name].shape[1:]))
-                     * group[name].dtype.itemsize) for name in ("hq", "lq")}
+    arrays = {name: (group[name].ndim, store_check.chunk_nbytes(group[name].shape[1:],
+                                                                group[name].dtype))
+              for name in ("hq", "lq")}
     return out, arrays
 
 

@@ -18,10 +18,14 @@ HELP = "generate a training store (zarr v3) from a recipe and image/RAW folders"
 
 def add_arguments(parser) -> None:
     parser.add_argument("recipe", metavar="RECIPE", help="recipe file, built-in recipe name or YAML text")
-    parser.add_argument("--out", required=True, metavar="STORE", help="output store directory")
+    parser.add_argument("--out", required=True, metavar="STORE",
+                        help="output store: a folder, or a URL (s3://bucket/x.zarr, gs://, az://, "
+                             "file://; see docs/cluster.md)")
     parser.add_argument("--input", action="append", metavar="DIR", dest="inputs",
-                        help="folder of images or RAW files (recursive), or a .txt file list; "
-                             "repeat for several sources (default: the built-in samples)")
+                        help="folder of images or RAW files (recursive), a .txt file list, or a "
+                             "URL prefix (s3://bucket/photos/); repeat for several sources "
+                             "(default: the built-in samples)")
+    add_storage_option(parser)
     parser.add_argument("--root", action="append", metavar="DIR", dest="roots",
                         help="read --input as a BasicSR meta_info file whose entries (optionally "
                              "followed by a shape '(H,W,C)') are relative to DIR (dataroot_gt); "
@@ -64,12 +68,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
+def add_storage_option(parser) -> None:
+    """``--storage-option KEY=VALUE`` (repeatable): fsspec options of URL stores and inputs."""
+    parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
+                        dest="storage_options",
+                        help="option of the object store client, repeatable: "
+                             "endpoint_url=http://HOST:9000, profile=NAME, anon=true, "
+                             "client_kwargs.region_name=eu-west-1 (values are JSON when they "
+                             "parse; dotted keys nest)")
+
+
 def run(args) -> int:
     import sys
     import warnings
 
     from ..run import generate
+    from ..storage import parse_storage_options
 
+    options = parse_storage_options(args.storage_options)
     show = not args.quiet
     if args.max_image_pixels is not None:
         _set_max_image_pixels(args.max_image_pixels)
@@ -81,13 +97,14 @@ def run(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = _warning_line
-        summary = generate(args.recipe, _sources(args.inputs, args.roots), args.out, num=args.num, seed=args.seed,
+        summary = generate(args.recipe, _sources(args.inputs, args.roots), args.out,
+                           num=args.num, seed=args.seed,
                            workers=args.workers, scheduler=_scheduler(args.scheduler),
                            shard_size=args.shard_size, strict=args.strict,
                            overwrite=args.overwrite, dtype=args.dtype,
                            patch_size=args.patch_size, stride=args.stride, weights=args.weights,
                            counts=args.counts, compression=args.compression, progress=show,
-                           hash_sources=args.hash_sources)
+                           hash_sources=args.hash_sources, storage_options=options)
     if show:
         print(f"{summary['path']}: {summary['num']} samples in {summary['shards']} shards "
               f"({summary['shards_written']} written, {summary['shards_reused']} kept from an "

@@ -17,11 +17,13 @@ import time
 import warnings
 from pathlib import Path
 
+from .. import storage
 from .._errors import ParameterError
 from .._validate import check_integer
 from .._registry import store_provenance
 from . import store as st
-from .layout import STORE_FORMAT, image_arrays, store_arrays
+from . import verify
+from .layout import STORE_FORMAT, has_checksums, image_arrays, store_arrays
 from .dispatch import run_shards
 from .lease import FileLease
 from .source_state import check_sources, record_sources
@@ -29,7 +31,7 @@ from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtyp
 from .pool import start_fork_server
 from .progress import Progress
 from .resume import recorded_failures, stored_shard_size, unique_failures
-from .schedule import auto_scheduler, resolve_scheduler, shard_len
+from .schedule import LOCAL_SCHEDULERS, auto_scheduler, resolve_scheduler, shard_len
 
 DEFAULT_SHARD_SIZE = 64
 
@@ -54,7 +56,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
              strict: bool = False, overwrite: bool = False, dtype: str = "auto",
              patch_size: int | None = None, stride: int | None = None, weights=None,
              counts=None, compression: str = "none", progress: bool = True,
-             hash_sources: bool = False) -> dict:
+             hash_sources: bool = False,
+             storage_options: dict | None = None) -> dict:
     """Generate a training store: every sample of ``recipe`` over ``sources`` into ``out``.
 
     Parameters
@@ -63,8 +66,10 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     sources : None, path, Source, dict or list of these
         Folders of images (PNG/JPEG/TIFF, 8/16-bit) or of RAW files (RAW recipes), ``.txt``
         file lists, or None for the built-in samples. See :func:`degrade.sources.folders.as_sources`.
-    out : path
-        The store directory (zarr v3). An existing store of the same job is resumed.
+    out : path, URL or zarr store
+        The store (zarr v3): a folder (made absolute here), ``file://``, an object store URL
+        (``s3://bucket/x.zarr``, ``gs://``, ``az://``) or a zarr ``LocalStore``/``FsspecStore``
+        (see :mod:`degrade.storage`). An existing store of the same job is resumed.
     num : int or None
         Number of samples; None = one per file (or per grid patch).
     seed : int or None
@@ -104,6 +109,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         Record a content hash of every source file in a new store, besides its size and
         modification time; a resume then refuses a source whose content changed even when
         its size and time did not (reads every file once more). See :mod:`.source_state`.
+    storage_options : dict or None
+        fsspec options of a URL ``out`` and of URL sources (endpoint, credentials, ...;
+        ``--storage-option KEY=VALUE``).
 
     Returns
     -------
@@ -126,52 +134,123 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
         Bad arguments.
     """
     t_start = time.perf_counter()
-    if out is None:
-        raise ParameterError("out: give the output store path")
+    location = storage.resolve(out)
+    if storage_options and not location.is_local:   # local --out: the options are the inputs'
+        location = storage.resolve(out, storage_options)
     scheduler = resolve_scheduler(scheduler)
     workers = check_integer("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
-    out = Path(out)
-    with writer_lease(out), store_errors(out):
-        return _generate(recipe, sources, out, num, seed, workers, scheduler, shard_size,
-                         strict, overwrite, dtype, patch_size, stride, weights, counts,
-                         compression, progress, t_start, hash_sources)
+    client, own_client = _cluster_client(scheduler, location)   # before anything is written
+    try:
+        with writer_lease(location), store_errors(location):
+            summary = _generate(recipe, sources, location, client or scheduler, t_start,
+                                num=num, seed=seed, workers=workers, shard_size=shard_size,
+                                strict=strict, overwrite=overwrite, dtype=dtype,
+                                patch_size=patch_size, stride=stride, weights=weights,
+                                counts=counts, compression=compression, progress=progress,
+                                storage_options=storage_options, hash_sources=hash_sources)
+        if own_client:                  # the address the caller gave
+            summary["scheduler"] = scheduler
+        return summary
+    finally:
+        if own_client:
+            client.close()
 
 
-def _generate(recipe, sources, out: Path, num, seed, workers, scheduler, shard_size, strict,
-              overwrite, dtype, patch_size, stride, weights, counts, compression, progress,
-              t_start, hash_sources=False) -> dict:
-    """:func:`generate` once the run holds the store's lease."""
+def _cluster_client(scheduler, location: storage.Location):
+    """``(client, made here)`` for a dask.distributed scheduler (address or Client), checked
+    to answer and to have workers; ``(None, False)`` for a local scheduler. A ``memory://``
+    store lives in one process and cannot take a cluster's writes."""
+    if isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS + ("auto",):
+        return None, False
+    if location.scheme == "memory":
+        raise ParameterError(f"--out {location.url}: a memory:// store lives in this process; "
+                             "a cluster's workers cannot write to it (use a shared folder or "
+                             "an object store URL)")
+    if isinstance(scheduler, str):
+        from ..cluster import connect
+        return connect(scheduler), True
+    return scheduler, False
+
+
+def _absolute_sources(sources, weights, counts):
+    """The sources with local paths made absolute (``file://`` URLs turned into paths) and
+    URLs kept, before any task is built: a worker's working directory is not the client's."""
+    from ..sources.remote import normalise_source
+    from ..sources.spec import as_sources
+
+    if sources is None:
+        return None
+    return [dataclasses.replace(s, **{name: normalise_source(getattr(s, name))
+                                      for name in ("path", "root")
+                                      if getattr(s, name, None) is not None})
+            for s in as_sources(sources, weights=weights, counts=counts)]
+
+
+def _check_cluster(client, plan, ctx: Context, location: storage.Location) -> None:
+    """Every worker reads the inputs and writes to the very store the client sees."""
+    from ..cluster import check_cluster_access, input_probe
+
+    inputs = []
+    for source, root in enumerate(plan.roots):
+        files = [f for f, s in zip(ctx.files, ctx.file_source) if int(s) == source][:1]
+        inputs.append(input_probe(str(root), files, None, ctx.storage_options))
+    check_cluster_access(client, inputs, location)
+
+
+def _generate(recipe, sources, location: storage.Location, scheduler, t_start: float, *,
+              num, seed, workers, shard_size, strict, overwrite, dtype, patch_size, stride,
+              weights, counts, compression, progress, storage_options,
+              hash_sources=False) -> dict:
+    """:func:`generate` once the run holds the store's lease (local stores)."""
+    storage.check_writable(location)
+    distributed = not (isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS + ("auto",))
     if scheduler == "processes" and workers > 1 or scheduler == "auto" and workers > 1 and (
             num is None or num >= 2 * workers):    # (auto takes threads for fewer samples)
         start_fork_server()     # warms up in the background while this process plans the run
+    sources = _absolute_sources(sources, weights, counts)
     recipe, plan, ctx = plan_job(recipe, JobSpec(sources, num, seed, patch_size, stride,
-                                                 weights, counts, strict))
+                                                 weights, counts, strict,
+                                                 storage_options=dict(storage_options or {})))
     seed = ctx.seed
     if shard_size is None:
-        shard_size = (None if overwrite else stored_shard_size(out)) \
+        shard_size = (None if overwrite else stored_shard_size(location)) \
             or default_shard_size(plan.num)
     shard_size = check_integer("shard_size", shard_size, 1)
     if dtype not in ("auto",) + tuple(st.DTYPE_SCALE):
         raise ParameterError(f"dtype = {dtype!r}: expected auto, uint8, uint16 or float16")
     st.compressors(compression)
     say = _printer(progress)
-    ctx.store, ctx.shard_size, ctx.compression = str(out), min(shard_size, plan.num), compression
+    ctx.store, ctx.store_options = location.url, dict(location.options)
+    ctx.shard_size, ctx.compression = min(shard_size, plan.num), compression
+    if distributed:
+        _check_cluster(scheduler, plan, ctx, location)
+    out = location.url
     wanted = {"store_format": STORE_FORMAT, "recipe_hash": recipe.hash,
               "recipe_name": recipe.name, "seed": seed, "num": plan.num,
               "shard_size": shard_size, "dtype": dtype, "listing_hash": plan.listing_hash,
               "patches": plan.patches.as_dict(), "compression": compression,
               **store_provenance(recipe)}      # plugin packages and versions, if any
-    group, staging = _open_or_create(out, ctx, recipe, plan, wanted, overwrite, hash_sources)
+    group, staging = _open_or_create(location, ctx, recipe, plan, wanted, overwrite,
+                                     hash_sources)
     arrays = store_arrays(dict(group.attrs))
     for name in image_arrays(dict(group.attrs)):
         ctx.shapes[name] = tuple(group[name].shape[1:])
         ctx.dtypes[name] = str(group[name].dtype)
+    ctx.checksums = has_checksums(group["hq"].metadata.to_dict())   # a resumed store's own
     n_shards = -(-plan.num // ctx.shard_size)
     ndims = {name: group[name].ndim for name in arrays}
-    done = st.done_shards(out, n_shards, ndims) if staging is None else set()
-    todo = [k for k in range(n_shards) if k not in done]
+    if staging is None:
+        # a resumed store's finished shards are checked (sizes, index checksums), not trusted
+        problems = _damaged_shards(location, ctx, plan.num, ndims)
+    else:                            # a new store replacing an old one: every shard to make
+        problems = {k: "new" for k in range(n_shards)}
+    done = {k for k in range(n_shards) if k not in problems}
+    todo = sorted(problems)
     if done:
-        say(f"resuming {out}: {len(done)} of {n_shards} shards already done")
+        damaged = [k for k, why in problems.items() if not why.endswith(" is missing")]
+        say(f"resuming {out}: {len(done)} of {n_shards} shards already done"
+            + (f"; {len(damaged)} damaged shard(s) made again (shard {damaged[0]}: "
+               f"{problems[damaged[0]]})" if damaged else ""))
     bar = Progress(plan.num, sum(shard_len(k, ctx.shard_size, plan.num) for k in done),
                    enabled=progress)
     finished = []                    # (time, samples, worker) of every shard as it finishes
@@ -191,15 +270,16 @@ def _generate(recipe, sources, out: Path, num, seed, workers, scheduler, shard_s
     failures = [f for r in results for f in r["failures"]]
     for failure in unique_failures(failures):
         warnings.warn(f"replaced {failure['path']} (it passed the header check but cannot be "
-                      f"decoded) by the next file of its source: {failure['reason']}", stacklevel=3)
-    failures += recorded_failures(out, ctx, sorted(done))
+                      f"decoded) by the next file of its source: {failure['reason']}", stacklevel=2)
+    failures += recorded_failures(location, ctx, sorted(done))
     skipped = plan.skipped + unique_failures(failures)
     seconds = time.perf_counter() - t_start
     written = sum(r["samples"] for r in results)
     nbytes = sum(r["bytes"] for r in results)
+    _check_whole(location, ctx, plan.num, ndims)
     group.update_attributes({"complete": True, "finished": st.now(), "skipped": skipped,
                              "skipped_count": len(skipped)})
-    return {"path": str(out), "num": plan.num, "shards": n_shards,
+    return {"path": out, "num": plan.num, "shards": n_shards,
             "shards_written": n_shards - len(done),
             "shards_reused": len(done), "samples_written": written, "skipped": skipped,
             "seconds": seconds, "samples_per_s": written / seconds if seconds else 0.0,
@@ -210,13 +290,17 @@ def _generate(recipe, sources, out: Path, num, seed, workers, scheduler, shard_s
 
 
 @contextlib.contextmanager
-def writer_lease(out: Path):
+def writer_lease(location: storage.Location):
     """Hold the store's lease (:mod:`.lease`) while the block runs, taken before anything
     is written: a second run on the same ``out`` is refused (LeaseHeld) with its holder.
 
     Makes the folder first (the lease lives in it); a folder this run made and left empty
     (a run refused at planning) is removed again. Every way the folder cannot be made or
     written is one StoreError line."""
+    if not location.is_local:     # object stores: no lease yet (a conditional-create
+        yield None                # lease object, see .lease, is not implemented)
+        return
+    out = Path(location.url)
     created = not os.path.lexists(out)
     if os.path.lexists(out) and not out.is_dir():
         raise st.StoreError(f"--out {out}: exists and is not a folder "
@@ -260,14 +344,14 @@ def _why(exc: OSError) -> str:
 
 
 @contextlib.contextmanager
-def store_errors(out: Path):
+def store_errors(location: storage.Location):
     """A store that cannot be written (read-only folder, full disk, lost permissions) ends
     the run with one StoreError line instead of a traceback; the shard files being written
     leave no ``.partial`` file (:func:`.store.write_shard`)."""
     try:
         yield
     except OSError as exc:
-        raise st.StoreError(f"--out {out}: cannot write the store ({_why(exc)}); "
+        raise st.StoreError(f"--out {location.url}: cannot write the store ({_why(exc)}); "
                             "finished shards are kept, run again to resume") from None
 
 
@@ -286,6 +370,24 @@ def replace_store(ctx: Context, plan, out: Path, staging: Path, first: int, on_d
     finally:
         ctx.store = str(out)
     return results
+
+
+def _damaged_shards(location: storage.Location, ctx: Context, num: int, ndims: dict) -> dict:
+    """``{shard: reason}`` of the shards that are missing or damaged in the store (one
+    listing, then one ranged read of each shard's index; :mod:`.verify`)."""
+    arrays = {name: (ndims[name], None if ctx.compression != "none" else
+                     verify.chunk_nbytes(ctx.shapes[name], ctx.dtypes[name], ctx.checksums))
+              for name in ndims if name != "records"}
+    return verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays)
+
+
+def _check_whole(location: storage.Location, ctx: Context, num: int, ndims: dict) -> None:
+    """Before a store is marked complete: every expected shard is in the store, whole. A run
+    whose tasks all reported success may still miss shards (a worker writing to its own
+    disk, a lost write, a deleted file); the error names them, a rerun makes them."""
+    problems = _damaged_shards(location, ctx, num, ndims)
+    if problems:
+        raise st.StoreError(verify.summary(problems, -(-num // ctx.shard_size), location.url))
 
 
 def _steady_rate(finished: list) -> float | None:
@@ -308,10 +410,20 @@ def _steady_rate(finished: list) -> float | None:
     return sum(n for _, n in after) / (after[-1][0] - start)
 
 
-def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwrite: bool,
-                    hash_sources: bool = False):
+def _open_or_create(location: storage.Location, ctx: Context, recipe, plan, wanted: dict,
+                    overwrite: bool, hash_sources: bool = False):
     """(group, staging): the store to resume, or a new one; ``staging`` is the folder of a
-    new store that replaces an old one (``--overwrite``) and is not published yet."""
+    new store that replaces an old one (``--overwrite``) and is not published yet (local
+    stores; an object store is resumed, or replaced, in place)."""
+    if not location.is_local:
+        if overwrite:
+            st.remove_store(location)
+        elif not st.is_empty(location):
+            group = st.open_store(location, mode="r+")
+            _check_same_job(location.url, group, wanted)
+            return group, None
+        return _new_store(location, ctx, recipe, plan, wanted), None
+    out = Path(location.url)
     state, other = st.store_state(out)
     st.remove_staging(out)          # what a killed run left (we hold the lease)
     if state == "foreign":
@@ -333,13 +445,34 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
             group = None
         if group is not None and not overwrite:
             check_sources(out, dict(group.attrs), plan)     # edited in place since?
-            diff = st.fingerprint_mismatch(dict(group.attrs), wanted)
-            if diff:
-                raise st.StoreError(f"{out} holds a store of another job; refusing to mix "
-                                    "samples (use --overwrite to replace it, or another "
-                                    "--out):\n  " + "\n  ".join(diff))
+            _check_same_job(out, group, wanted)
             return group, None
     replace = state == "store"
+    group = _new_store(location, ctx, recipe, plan, wanted, publish=False)
+    staging = Path(group.store.root)
+    try:       # the source table goes in with the store (a replaced store keeps its own)
+        group.update_attributes(record_sources(staging, plan, hash_sources))
+        if replace:
+            return group, staging
+        st.publish_store(staging, out)
+    except BaseException:
+        import shutil
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return st.open_store(out, mode="r+"), None
+
+
+def _check_same_job(where, group, wanted: dict) -> None:
+    diff = st.fingerprint_mismatch(dict(group.attrs), wanted)
+    if diff:
+        raise st.StoreError(f"{where} holds a store of another job; refusing to mix samples "
+                            "(use --overwrite to replace it, or another --out):\n  "
+                            + "\n  ".join(diff))
+
+
+def _new_store(location: storage.Location, ctx: Context, recipe, plan, wanted: dict,
+               publish: bool = True):
+    """A new store's group, its shapes and dtypes learnt from sample 0."""
     # learn shapes and dtypes from sample 0 (this also compiles the numba kernels once); its
     # file stays decoded in the run's cache for the first shard (threaded scheduler)
     probe = dataclasses.replace(ctx, shapes={}, dtypes={})
@@ -362,21 +495,10 @@ def _open_or_create(out: Path, ctx: Context, recipe, plan, wanted: dict, overwri
         "skipped": plan.skipped, "skipped_count": len(plan.skipped),
         "created": st.now(), "complete": False, **extra,
     }
-    group = st.create_store(out, num=plan.num, shard_size=wanted["shard_size"],
-                            hq_shape=sample.hq.shape, lq_shape=sample.lq.shape,
-                            dtypes=dtypes, compression=wanted["compression"], attrs=attrs,
-                            publish=False)
-    staging = Path(group.store.root)
-    try:       # the source table goes in with the store (a replaced store keeps its own)
-        group.update_attributes(record_sources(staging, plan, hash_sources))
-        if replace:
-            return group, staging
-        st.publish_store(staging, out)
-    except BaseException:
-        import shutil
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return st.open_store(out, mode="r+"), None
+    return st.create_store(location, num=plan.num, shard_size=wanted["shard_size"],
+                           hq_shape=sample.hq.shape, lq_shape=sample.lq.shape,
+                           dtypes=dtypes, compression=wanted["compression"], attrs=attrs,
+                           publish=publish)
 
 
 def _printer(enabled: bool):

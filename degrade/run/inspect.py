@@ -9,8 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import StoreError, store_arrays
+from .. import storage
+from .layout import StoreError, has_checksums, store_arrays
 from .store import dequantise, done_shards, open_store
+from .verify import chunk_nbytes, verify_store
+
+
+def _location(path, storage_options: dict | None) -> storage.Location:
+    """The store's Location: options apply to URLs only."""
+    location = storage.resolve(path)
+    return location if location.is_local or not storage_options else \
+        storage.resolve(path, storage_options)
 
 MAX_SUMMARY_RECORDS = 2000
 
@@ -50,38 +59,59 @@ def _summarise_params(records: list[dict]) -> dict:
     return {"ops": dict(runs), "params": summary}
 
 
-def inspect_store(path) -> dict:
+def inspect_store(path, *, storage_options: dict | None = None, verify: bool = False) -> dict:
     """Summary of a store as a dict (what ``degrade inspect`` prints).
 
     Keys: ``path``, ``complete``, ``num``, ``samples_done``, ``shards``, ``shards_done``,
     ``arrays`` (shape, dtype, chunks, shards, bytes on disk per array), ``recipe`` (name, hash,
     text), ``seed``, ``version``, ``created``, ``sources``, ``skipped``, ``summary`` (op runs and
-    parameter statistics over up to 2000 evenly spaced samples).
+    parameter statistics over up to 2000 evenly spaced samples). ``path`` is a folder or a URL
+    (read with ``storage_options``). ``verify``: also read every shard and record and add
+    ``damaged`` (``{shard: reason}``, :func:`.verify.verify_store`).
 
     Raises
     ------
     StoreError
         ``path`` is not a degrade store.
     """
-    group = open_store(path)
+    location = _location(path, storage_options)
+    path = location.url
+    group = open_store(location)
     attrs = dict(group.attrs)
     num = int(group["hq"].shape[0])
     shard = int(group["hq"].shards[0])
     n_shards = -(-num // shard)
-    done = done_shards(path, n_shards, {n: group[n].ndim for n in store_arrays(attrs)})
+    ndims = {n: group[n].ndim for n in store_arrays(attrs)}
+    done = done_shards(location, n_shards, ndims)
     samples_done = sum(min(shard, num - k * shard) for k in done)
+    objects = storage.list_objects(location)
     arrays = {}
     for name in store_arrays(attrs):
         a = group[name]
-        on_disk = sum(f.stat().st_size for f in Path(path, name).rglob("*") if f.is_file())
+        on_disk = sum(size for key, size in objects.items() if key.startswith(f"{name}/"))
         arrays[name] = {"shape": list(a.shape), "dtype": str(a.dtype), "chunks": list(a.chunks),
                         "shards": list(a.shards or a.chunks), "bytes": on_disk}
-    indices = sorted(i for k in done for i in range(k * shard, min(num, (k + 1) * shard)))
+    damaged = {}
+    if verify:
+        checks = has_checksums(group["hq"].metadata.to_dict())
+        compressed = attrs.get("compression", "none") != "none"
+        damaged = {str(k): why for k, why in verify_store(
+            location, num=num, shard_len=shard, checksums=checks,
+            arrays={n: (ndims[n], None if compressed else chunk_nbytes(
+                group[n].shape[1:], group[n].dtype, checks)) for n in ndims if n != "records"}
+        ).items()}
+    whole = [k for k in done if str(k) not in damaged]    # the summary reads whole shards
+    indices = sorted(i for k in whole for i in range(k * shard, min(num, (k + 1) * shard)))
     if len(indices) > MAX_SUMMARY_RECORDS:
         indices = [indices[j] for j in np.linspace(0, len(indices) - 1, MAX_SUMMARY_RECORDS).astype(int)]
-    records = _records_at(group["records"], indices)
+    try:
+        records = _records_at(group["records"], indices)
+    except ValueError as exc:           # zarr's crc32c codec: a damaged records chunk
+        raise StoreError(f"{path}: a records chunk is damaged ({exc}); 'degrade inspect "
+                         "--verify' names the shards") from None
     sources = Counter(r.get("source", {}).get("source") for r in records)
     return {
+        **({"verified": not damaged, "damaged": damaged} if verify else {}),
         "path": str(path), "complete": bool(attrs.get("complete")), "num": num,
         "samples_done": samples_done, "shards": n_shards, "shards_done": len(done),
         "arrays": arrays,
@@ -106,6 +136,12 @@ def format_summary(info: dict, *, show_recipe: bool = True) -> str:
     for name, a in info["arrays"].items():
         lines.append(f"{name:<9} shape {tuple(a['shape'])} {a['dtype']}, chunk {tuple(a['chunks'])}, "
                      f"shard {tuple(a['shards'])}, {a['bytes'] / 1e6:.1f} MB on disk")
+    if "verified" in info:
+        damaged = info["damaged"]
+        lines.append("verified  every shard and record: " + (
+            "all whole (sizes, indexes, checksums)" if not damaged else
+            f"{len(damaged)} shard(s) damaged: " + "; ".join(
+                f"shard {k}: {why}" for k, why in list(damaged.items())[:5])))
     lines.append(f"patches   {info['patches']}")
     for k, source in enumerate(info["sources"] or []):
         lines.append(f"source {k}  {source['path']}: {source['files']} files, "

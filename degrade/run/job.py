@@ -67,6 +67,8 @@ class JobSpec:
     weights: Any = None
     counts: Any = None
     strict: bool = False
+    #: fsspec options of URL sources (endpoint, credentials)
+    storage_options: Any = None
 
 
 class Job(NamedTuple):
@@ -102,9 +104,11 @@ def plan_job(recipe, spec: JobSpec = JobSpec()) -> Job:
     plan = plan_samples(as_sources(spec.sources, weights=spec.weights, counts=spec.counts),
                         kind=kind, num=spec.num, patches=Patches(spec.patch_size, spec.stride),
                         min_size=recipe.target_size, strict=strict,
-                        warn=lambda m: warnings.warn(m, stacklevel=4))
+                        warn=lambda m: warnings.warn(m, stacklevel=4),
+                        storage_options=spec.storage_options)
     ctx = Context(RecipeRef(recipe), seed, kind, plan.files, plan.rel_paths, plan.file_source,
-                  plan.patches, num=plan.num, strict=strict)
+                  plan.patches, num=plan.num, strict=strict,
+                  storage_options=dict(spec.storage_options or {}))
     return Job(recipe, plan, ctx)
 
 
@@ -165,13 +169,19 @@ class Context:
     rel_paths: list[str]
     file_source: np.ndarray
     patches: Patches
+    #: the store: an absolute local path or a URL, and its storage options
     store: str = ""
+    store_options: dict = field(default_factory=dict)
+    #: storage options of URL sources
+    storage_options: dict = field(default_factory=dict)
     num: int = 0
     shard_size: int = 64
     dtypes: dict = field(default_factory=dict)
     shapes: dict = field(default_factory=dict)
     strict: bool = False
     compression: str = "none"
+    #: the store's chunks end with a crc32c (stores made before that have none)
+    checksums: bool = True
     #: names the run; copies of the context unpickled in one process share one state
     token: str = ""
     #: a file holding the source listing (:data:`LISTING_FIELDS`) while local worker
@@ -201,6 +211,12 @@ class Context:
         if self.listing and self.files is None:
             listing = self.run_state().source_listing(self.listing)
             self.__dict__.update(zip(LISTING_FIELDS, listing))
+
+    @property
+    def location(self):
+        """The store's :class:`degrade.storage.Location`."""
+        from ..storage import Location
+        return Location(self.store, self.store_options)
 
     def run_state(self) -> "RunState":
         if self.state is None:
@@ -236,7 +252,10 @@ def forget_run(token: str) -> None:
 def _decode(ctx: Context, file_id: int):
     """``read_file`` of file ``file_id``, any decoding error as an InputError."""
     try:
-        return read_file(ctx.files[file_id], ctx.kind)
+        path = ctx.files[file_id]
+        if ctx.storage_options and "://" in path:     # a URL with its endpoint/credentials
+            return read_file(path, ctx.kind, ctx.storage_options)
+        return read_file(path, ctx.kind)
     except DegradeError as exc:
         raise (exc if isinstance(exc, InputError) else InputError(str(exc))) from None
 

@@ -46,6 +46,10 @@ class StoreError(DegradeError):
     """An output store cannot be created, resumed or read."""
 
 
+def shard_key(array: str, shard: int, ndim: int) -> str:
+    """The key of shard ``shard`` of ``array`` in the store: ``ARRAY/c.K.0.0...``
+    (``FLAT_KEYS``); the same on a local folder and an object store."""
+    return "/".join((array, ".".join(["c", str(shard)] + ["0"] * (ndim - 1))))
 def store_arrays(attrs: dict) -> tuple[str, ...]:
     """The arrays of a store with group attributes ``attrs``: ``hq``, ``lq``, ``records``,
     then the extra targets named by ``attrs["extra_targets"]`` (shaped and stored as ``hq``)."""
@@ -58,8 +62,28 @@ def image_arrays(attrs: dict) -> tuple[str, ...]:
 
 
 def shard_file(path, array: str, shard: int, ndim: int) -> Path:
-    """The file of shard ``shard`` of ``array``: ``ARRAY/c.K.0.0...`` (``FLAT_KEYS``)."""
-    return Path(path, array, ".".join(["c", str(shard)] + ["0"] * (ndim - 1)))
+    """The file of shard ``shard`` of ``array`` in a local store (:func:`shard_key`)."""
+    return Path(path, shard_key(array, shard, ndim))
+
+
+#: bytes of the crc32c each stored chunk ends with (zarr's ``crc32c`` codec, last in the
+#: chunk's codecs), in stores made since it was added; older stores have none
+CHECKSUM_NBYTES = 4
+
+
+def chunk_checksum(data) -> bytes:
+    """The 4 bytes zarr's ``crc32c`` codec appends to an encoded chunk ``data``."""
+    import google_crc32c
+    return np.array([google_crc32c.value(np.frombuffer(data, np.uint8))], dtype="<u4").tobytes()
+
+
+def has_checksums(meta: dict) -> bool:
+    """Whether an array's chunks end with a crc32c (``meta``: its zarr.json as a dict); for a
+    sharded array, the inner chunks' codecs."""
+    codecs = meta.get("codecs") or []
+    if codecs and codecs[0].get("name") == "sharding_indexed":
+        codecs = (codecs[0].get("configuration") or {}).get("codecs") or []
+    return bool(codecs) and codecs[-1].get("name") == "crc32c"
 
 
 def index_nbytes(shard_len: int) -> int:

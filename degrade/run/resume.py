@@ -3,28 +3,29 @@ its shards replaced), read back without re-running anything."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from .. import storage
 from .job import Context
 
 
-def stored_shard_size(out: Path) -> int | None:
-    """The shard size an existing degrade store at ``out`` was made with, if any (a re-run
-    without ``shard_size`` resumes it whatever the default was then)."""
+def stored_shard_size(location: storage.Location) -> int | None:
+    """The shard size an existing degrade store at ``location`` was made with, if any (a
+    re-run without ``shard_size`` resumes it whatever the default was then)."""
     try:
-        value = json.loads((out / "zarr.json").read_text())["attributes"]["shard_size"]
+        value = json.loads(storage.get_object(location, "zarr.json"))["attributes"]["shard_size"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def recorded_failures(out, ctx: Context, shards: list[int]) -> list[dict]:
+def recorded_failures(location: storage.Location, ctx: Context, shards: list[int]) -> list[dict]:
     """Decode failures of shards made by an earlier run, read back from their records."""
     if not shards:
         return []
     import zarr
 
-    records = zarr.open_array(str(out), path="records", mode="r")
+    records = zarr.open_array(storage.zarr_store(location, read_only=True), path="records",
+                              mode="r")
     file_of = {(int(s), rel): f for f, (s, rel) in enumerate(zip(ctx.file_source, ctx.rel_paths))}
     found = []
     for start, stop in sample_blocks(shards, ctx.shard_size, ctx.num):

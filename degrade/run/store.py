@@ -19,10 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import storage
 from .._quantise import DTYPE_SCALE, dequantise  # noqa: F401  (part of the store's API)
 from .._quantise import quantise as _quantise
-from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, encode_index,
-                     shard_file, store_arrays)
+from .layout import (ARRAYS, FINGERPRINT_KEYS, FLAT_KEYS, StoreError, chunk_checksum,
+                     encode_index, shard_file, shard_key, store_arrays)
+
+
+def as_location(where) -> storage.Location:
+    """A store's :class:`~degrade.storage.Location` from a Location, a path or a URL."""
+    return where if isinstance(where, storage.Location) else storage.resolve(where)
+
 
 def quantise(image: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
     """The store encoding: float32 [0, 1] -> the stored dtype,
@@ -44,25 +51,33 @@ def compressors(name: str):
     raise StoreError(f"compression = {name!r}: expected 'none', 'lz4' or 'zstd'")
 
 
-def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
-                 compression: str, attrs: dict, publish: bool = True):
+def create_store(where, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes: dict,
+                 compression: str, attrs: dict, publish: bool = True, checksums: bool = True):
     """Create the group with empty ``hq``/``lq``/``records`` arrays (and one per extra
     target in ``attrs["extra_targets"]``, shaped as ``hq``, its type in ``dtypes``) and the
     attributes.
 
-    The store is made aside, in a staging folder inside ``path`` (:func:`staging_folder`),
-    and then published (:func:`publish_store`: the arrays moved in, the group's
-    ``zarr.json`` last), so a run killed during creation leaves no ``zarr.json`` and the
-    next run creates the store again instead of refusing a half-made one. ``publish=False``
-    leaves it in the staging folder (``--overwrite`` publishes it after its first shard);
-    the group returned is then the staged one.
-    """
-    import zarr
-    from zarr.codecs import ZstdCodec
+    A local store is made aside, in a staging folder inside its folder
+    (:func:`staging_folder`), and then published (:func:`publish_store`: the arrays moved
+    in, the group's ``zarr.json`` last), so a run killed during creation leaves no
+    ``zarr.json`` and the next run creates the store again instead of refusing a half-made
+    one. ``publish=False`` leaves it in the staging folder (``--overwrite`` publishes it
+    after its first shard); the group returned is then the staged one. An object store is
+    created in place.
 
-    staging = staging_folder(path)
-    group = zarr.open_group(str(staging), mode="w", zarr_format=3)
+    ``checksums``: every stored chunk (a sample of hq/lq, a shard of records) ends with its
+    crc32c (zarr's ``crc32c`` codec), so a damaged sample is an error, never wrong pixels;
+    the decoded arrays are the same either way."""
+    import zarr
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    location = as_location(where)
+    staging = staging_folder(location.url) if location.is_local else None
+    group = zarr.open_group(str(staging) if staging is not None else
+                            storage.zarr_store(location), mode="w", zarr_format=3)
     codecs = compressors(compression)
+    check = [Crc32cCodec()] if checksums else []
+    codecs = [c for c in (codecs,) if c is not None] + check
     shard = min(shard_size, num)
     config = {"write_empty_chunks": True}
     extra = [(name, hq_shape) for name in store_arrays(attrs)[3:]]
@@ -70,18 +85,18 @@ def create_store(path, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes:
         shape = tuple(int(n) for n in shape)
         dims = ("sample", "y", "x", "c")[: 1 + len(shape)]
         group.create_array(name, shape=(num,) + shape, dtype=dtypes[name], chunks=(1,) + shape,
-                           shards=(shard,) + shape, compressors=codecs, config=config,
+                           shards=(shard,) + shape, compressors=codecs or None, config=config,
                            dimension_names=dims, fill_value=0, chunk_key_encoding=FLAT_KEYS)
     # records: one plain chunk per shard (a sharded string array costs ~13 ms per 64-sample
     # write against ~1 ms; reading one record decodes its shard's JSON, well under 1 ms)
     group.create_array("records", shape=(num,), dtype=str, chunks=(shard,),
-                       compressors=ZstdCodec(level=3), config=config,
+                       compressors=[ZstdCodec(level=3)] + check, config=config,
                        dimension_names=("sample",), chunk_key_encoding=FLAT_KEYS)
     group.update_attributes(attrs)          # one metadata write (attrs.update writes per key)
-    if not publish:
+    if staging is None or not publish:
         return group
-    publish_store(staging, path)
-    return zarr.open_group(str(path), mode="r+")
+    publish_store(staging, location.url)
+    return zarr.open_group(location.url, mode="r+")
 
 
 #: what every store holds (its own keys, with the extra target arrays its attributes name:
@@ -188,15 +203,34 @@ def store_state(path) -> tuple[str, list[str]]:
                                 for n in names) else "empty"), other
 
 
-def open_store(path, mode: str = "r"):
+def has_group(location: storage.Location) -> bool:
+    """Whether ``location`` holds a zarr group (its ``zarr.json``)."""
+    if location.is_local:
+        return Path(location.url, "zarr.json").is_file()
+    try:
+        return storage.filesystem(location).isfile(location.key_path("zarr.json"))
+    except FileNotFoundError:
+        return False
+
+
+def is_empty(location: storage.Location) -> bool:
+    """Nothing at ``location`` yet (an absent or empty folder or prefix)."""
+    if location.is_local:
+        path = Path(location.url)
+        return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    return not storage.list_keys(location)
+
+
+def open_store(where, mode: str = "r"):
     """Open an existing store's group; StoreError if it is not a degrade store."""
     import zarr
 
-    path = Path(path)
-    if not (path / "zarr.json").is_file():
+    location = as_location(where)
+    path = location.url
+    if not has_group(location):
         raise StoreError(f"{path}: not a zarr store (no zarr.json)")
     try:
-        group = zarr.open_group(str(path), mode=mode)
+        group = zarr.open_group(storage.zarr_store(location, read_only=mode == "r"), mode=mode)
     except Exception as exc:
         raise StoreError(f"{path}: cannot open the zarr group ({exc})") from None
     attrs = dict(group.attrs)
@@ -204,6 +238,28 @@ def open_store(path, mode: str = "r"):
         raise StoreError(f"{path}: a zarr group, but not a degrade store (no degrade attributes "
                          "or no hq/lq/records arrays)")
     return group
+
+
+def remove_store(where) -> None:
+    """Delete an existing store (``--overwrite``); refuses folders that are not zarr stores."""
+    location = as_location(where)
+    if not location.is_local:
+        if is_empty(location):
+            return
+        if not has_group(location):
+            raise StoreError(f"{location.url} holds objects and is not a zarr store; refusing "
+                             "to delete them (choose another --out)")
+        storage.filesystem(location).rm(location.path, recursive=True)
+        return
+    path = Path(location.url)
+    if not path.exists():
+        return
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    if not (path / "zarr.json").is_file():
+        raise StoreError(f"{path} exists and is not a zarr store; refusing to delete it "
+                         "(choose another --out)")
+    shutil.rmtree(path)
 
 
 def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
@@ -221,11 +277,11 @@ def fingerprint_mismatch(attrs: dict, wanted: dict) -> list[str]:
     return lines
 
 
-def done_shards(path, n_shards: int, ndims: dict) -> set[int]:
-    """Shards whose files of every array in ``ndims`` (name -> ndim, all of
-    :func:`.layout.store_arrays`) exist (each written atomically)."""
-    return {k for k in range(n_shards)
-            if all(shard_file(path, name, k, ndim).is_file() for name, ndim in ndims.items())}
+def done_shards(where, n_shards: int, ndims: dict) -> set[int]:
+    """Shards whose objects of every array in ``ndims`` (name -> ndim, all of
+    :func:`.layout.store_arrays`) exist (each written whole), from one listing."""
+    from .verify import present_shards
+    return present_shards(as_location(where), n_shards, ndims)
 
 
 def _sample_codec(name: str):
@@ -238,7 +294,8 @@ def _sample_codec(name: str):
     return None
 
 
-def shard_parts(samples: np.ndarray, shard_len: int, compression: str) -> list:
+def shard_parts(samples: np.ndarray, shard_len: int, compression: str,
+                checksums: bool = True) -> list:
     """The buffers that make one shard file of ``hq``/``lq`` (zarr v3 ``sharding_indexed``).
 
     Inner chunks are single samples, encoded with the ``bytes`` codec (little endian) and the
@@ -249,18 +306,25 @@ def shard_parts(samples: np.ndarray, shard_len: int, compression: str) -> list:
     data = np.ascontiguousarray(samples, dtype=samples.dtype.newbyteorder("<"))
     count = data.shape[0]
     codec = _sample_codec(compression)
-    if codec is None:
+    if codec is None and not checksums:
         parts = [memoryview(data.reshape(-1).view(np.uint8))]
         lengths = np.full(count, data[0].nbytes, np.uint64)
+        return parts + [encode_index(lengths, shard_len)]
+    flat = data.reshape(count, -1).view(np.uint8)
+    chunks = [memoryview(flat[i]) if codec is None else bytes(codec.encode(flat[i]))
+              for i in range(count)]
+    if checksums:          # zarr's crc32c codec: the chunk's crc32c appended
+        chunks = [part for chunk in chunks for part in (chunk, chunk_checksum(chunk))]
+        lengths = np.array([len(c) + 4 for c in chunks[::2]], np.uint64)
     else:
-        parts = [bytes(codec.encode(data[i].reshape(-1).view(np.uint8))) for i in range(count)]
-        lengths = np.array([len(p) for p in parts], np.uint64)
-    return parts + [encode_index(lengths, shard_len)]
+        lengths = np.array([len(c) for c in chunks], np.uint64)
+    return chunks + [encode_index(lengths, shard_len)]
 
 
-def encode_shard(samples: np.ndarray, shard_len: int, compression: str) -> bytes:
+def encode_shard(samples: np.ndarray, shard_len: int, compression: str,
+                 checksums: bool = True) -> bytes:
     """The bytes of one shard file (see :func:`shard_parts`)."""
-    return b"".join(shard_parts(samples, shard_len, compression))
+    return b"".join(shard_parts(samples, shard_len, compression, checksums))
 
 
 def _write_atomic(target: Path, parts: list) -> None:
@@ -281,28 +345,37 @@ def _write_atomic(target: Path, parts: list) -> None:
         raise
 
 
-def records_chunk(records: list[str], shard_len: int) -> bytes:
+def records_chunk(records: list[str], shard_len: int, checksums: bool = True) -> bytes:
     """The bytes of one ``records`` chunk: zarr's ``vlen-utf8`` then ``zstd`` (level 3) codecs
     over ``shard_len`` strings (the last, partial shard padded with the fill value ``""``),
     exactly what zarr writes for this array (a test compares the bytes)."""
     import numcodecs
 
     items = np.array(list(records) + [""] * (shard_len - len(records)), dtype=object)
-    return bytes(numcodecs.Zstd(level=3, checksum=False).encode(numcodecs.VLenUTF8().encode(items)))
+    data = bytes(numcodecs.Zstd(level=3, checksum=False).encode(numcodecs.VLenUTF8().encode(items)))
+    return data + chunk_checksum(data) if checksums else data
 
 
-def write_shard(path, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
-                records: list[str], compression: str = "none", extra: dict | None = None) -> None:
-    """Write one whole shard of the arrays, each file atomically (temporary + rename).
+def write_shard(where, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarray,
+                records: list[str], compression: str = "none", checksums: bool = True,
+                extra: dict | None = None) -> None:
+    """Write one whole shard of the arrays, each object whole: a local file to a temporary
+    name then renamed, an object in one PUT (see :mod:`degrade.storage`).
 
     Order: records, the extra targets (``extra``: name -> array), lq, hq; a shard counts as
-    done only when all its files exist. ``shard_len`` is the arrays' shard length (samples
-    per shard file).
+    done only when all its objects exist.
+    ``shard_len`` is the arrays' shard length (samples per shard file); ``checksums``: the
+    store's chunks end with a crc32c (:func:`create_store`).
     """
-    _write_atomic(shard_file(path, "records", shard, 1), [records_chunk(records, shard_len)])
-    for name, data in [*(extra or {}).items(), ("lq", lq), ("hq", hq)]:
-        _write_atomic(shard_file(path, name, shard, data.ndim),
-                      shard_parts(data, shard_len, compression))
+    location = as_location(where)
+    parts = [("records", 1, [records_chunk(records, shard_len, checksums)])] + [
+        (name, data.ndim, shard_parts(data, shard_len, compression, checksums))
+        for name, data in [*(extra or {}).items(), ("lq", lq), ("hq", hq)]]
+    for name, ndim, chunks in parts:
+        if location.is_local:
+            _write_atomic(shard_file(location.url, name, shard, ndim), chunks)
+        else:
+            storage.put_object(location, shard_key(name, shard, ndim), chunks)
 
 
 def now() -> str:

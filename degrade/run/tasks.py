@@ -49,7 +49,12 @@ def run_shard(ctx: Context, shard: int, file_ids: np.ndarray, cells: np.ndarray)
         failures.extend(failed)
     hq, lq = buffers.pop("hq"), buffers.pop("lq")
     extra = {"extra": buffers} if buffers else {}    # extra targets, when the recipe has any
-    write_shard(ctx.store, shard, ctx.shard_size, hq, lq, records, ctx.compression, **extra)
+    if not ctx.checksums:           # a store made before chunks had checksums
+        extra["checksums"] = False
+    where = ctx.location
+    # a local store goes by its path (what write_shard has always been given)
+    write_shard(where.url if where.is_local else where, shard, ctx.shard_size, hq, lq, records,
+                ctx.compression, **extra)
     return {"shard": shard, "samples": count,
             "bytes": hq.nbytes + lq.nbytes + sum(b.nbytes for b in buffers.values()),
             "failures": failures, "worker": f"{os.getpid()}:{threading.get_ident()}"}

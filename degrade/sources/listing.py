@@ -42,6 +42,27 @@ def list_source_files(source: Source, kind: str) -> tuple[Path, list[Path]]:
     return root, [Path(p) for p in list_images(root, recursive=True)]
 
 
+def list_and_probe(source: Source, kind: str, storage_options: dict | None = None) -> tuple:
+    """``(root, files, sizes, probed)`` of one source: its root, its sorted files (paths, or
+    URLs for a source on an object store), their sizes and :func:`probe_shapes` results.
+    URLs are listed and probed by ranged reads (:mod:`.remote`), sizes from the listing."""
+    from . import remote
+
+    if source.path is not None and remote.is_url(source.path):
+        root, files, sizes = remote.list_remote(source.path, kind, storage_options)
+        return root, files, sizes, remote.probe_remote_shapes(files, kind, storage_options)
+    root, files = list_source_files(source, kind)
+    urls = [k for k, f in enumerate(files) if remote.is_url(f)]     # a .txt list of URLs
+    probed = probe_shapes([f for f in files if not remote.is_url(f)], kind)
+    if urls:
+        remote_probed = iter(remote.probe_remote_shapes([files[k] for k in urls], kind,
+                                                        storage_options))
+        local = iter(probed)
+        probed = [next(remote_probed) if remote.is_url(f) else next(local) for f in files]
+    sizes = [file_size(f) for f in files] if not urls else \
+        [remote.object_size(f, storage_options) if remote.is_url(f) else file_size(f)
+         for f in files]
+    return root, files, sizes, probed
 def _refuse_meta_info_without_root(listing: Path, base: Path, lines: list[str]) -> None:
     """A plain list whose first line is a missing file followed by a shape is a BasicSR
     meta_info file given without its root: say so once, instead of skipping every line."""
@@ -147,6 +168,9 @@ def probe_shapes(paths: list, kind: str) -> list:
 
 def relative_path(path, root) -> str:
     """``path`` relative to ``root`` in POSIX form (the path itself when outside ``root``)."""
+    if isinstance(path, str) and "://" in path:        # a URL: its key under the root
+        from .remote import relative_key
+        return relative_key(path, str(root))
     if isinstance(path, PurePath) and isinstance(root, PurePath):
         # a listed file is root / relative: cut the string (Path.relative_to parses both
         # paths, ~20 us a file); str() of a path is already normalised

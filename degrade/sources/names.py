@@ -82,9 +82,10 @@ def decode_list_text(data: bytes, path) -> tuple[str, str]:
     return os.fsdecode(data), "bytes"
 
 
-def read_list_file(path: str | os.PathLike) -> list[Path]:
+def read_list_file(path: str | os.PathLike) -> list[Path | str]:
     """The paths a list file names, one per line, relative to the file's folder (absolute
-    lines stay as they are); blank lines and ``#`` comments are skipped.
+    lines stay as they are; a line with a scheme, ``s3://...``, is a URL kept as text);
+    blank lines and ``#`` comments are skipped.
 
     Lines that are not UTF-8 (a Latin-1 or Windows-1252 list without a byte-order mark)
     name the file with those bytes, or the file of that Windows-1252 text when only that
@@ -111,6 +112,9 @@ def read_list_file(path: str | os.PathLike) -> list[Path]:
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
+            continue
+        if "://" in line:
+            out.append(line)
             continue
         candidate = base / line
         if encoding == "bytes" and is_undecodable(line) and not candidate.exists():

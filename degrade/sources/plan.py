@@ -31,7 +31,7 @@ import numpy as np
 
 from .._errors import InputError, ParameterError
 from .._validate import check_integer
-from .listing import file_size, list_source_files, probe_shapes, relative_path
+from .listing import list_and_probe, relative_path
 from .names import display_name
 from .patches import Patches, grid_cells
 from .spec import Source
@@ -97,7 +97,7 @@ def _interleave(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 def plan_samples(sources, *, kind: str = "image", num: int | None = None,
                  patches: Patches = Patches(), min_size=None, strict: bool = False,
-                 warn=None) -> SamplePlan:
+                 warn=None, storage_options: dict | None = None) -> SamplePlan:
     """Probe the sources and build the deterministic sample map.
 
     Parameters
@@ -113,6 +113,8 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
         Raise on the first unusable file instead of skipping it.
     warn : callable or None
         Called with a message for every skipped file.
+    storage_options : dict or None
+        fsspec options of sources on object storage (URLs).
 
     Raises
     ------
@@ -130,11 +132,11 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
     files, rel_paths, shapes, file_source, skipped, roots, info = [], [], [], [], [], [], []
     digest = hashlib.sha256(f"{kind}|{patches.as_dict()}|{need}".encode())
     for s_index, source in enumerate(sources):
-        root, paths = list_source_files(source, kind)
+        root, paths, sizes, probes = list_and_probe(source, kind, storage_options)
         roots.append(str(root))
         usable = 0
         digest.update(f"\0source{s_index}".encode())
-        for path, probed in zip(paths, probe_shapes(paths, kind)):
+        for path, size, probed in zip(paths, sizes, probes):
             rel = relative_path(path, root)
             try:
                 if isinstance(probed, InputError):
@@ -153,7 +155,7 @@ def plan_samples(sources, *, kind: str = "image", num: int | None = None,
                 digest.update(f"\0skip:{rel}".encode("utf-8", "surrogateescape"))
                 continue
             # names hashed as their bytes on disk (a name that is not UTF-8 has surrogate escapes)
-            digest.update(f"\0{rel}:{file_size(path)}:{shape[0]}x{shape[1]}"
+            digest.update(f"\0{rel}:{size}:{shape[0]}x{shape[1]}"
                           .encode("utf-8", "surrogateescape"))
             files.append(str(path))
             rel_paths.append(display_name(rel))

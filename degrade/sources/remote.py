@@ -139,6 +139,11 @@ def _sizes(urls: list[str], options: dict | None) -> list[int]:
         return list(pool.map(size, urls))
 
 
+def object_size(url: str, options: dict | None = None) -> int:
+    """The size of one object in bytes, -1 when it cannot be read."""
+    return _sizes([url], options)[0]
+
+
 def relative_key(url: str, root: str) -> str:
     """``url`` relative to ``root`` (what records name); the URL itself when outside it."""
     prefix = root.rstrip("/") + "/"

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import storage
-from .run.layout import MISSING_CHUNK, shard_file
+from .. import storage
+from .layout import (CHECKSUM_NBYTES, MISSING_CHUNK, chunk_checksum, decode_index, index_nbytes,
+                     shard_key)
 
 #: index reads per batch (concurrent requests on an object store)
 BATCH = 256
 
 
-def shard_key(array: str, shard: int, ndim: int) -> str:
-    """The key of one shard object of ``array`` (the layout of :mod:`degrade.run.store`)."""
-    return shard_file("", array, shard, ndim).as_posix()
+def chunk_nbytes(shape, dtype, checksums: bool = True) -> int:
+    """Stored bytes of one uncompressed sample (inner chunk) of ``shape`` and ``dtype``, with
+    its crc32c when the store has ``checksums``."""
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize + (CHECKSUM_NBYTES if checksums else 0)
 
 
 def present_shards(location: storage.Location, n_shards: int, ndims: dict) -> set[int]:
@@ -42,15 +44,12 @@ def present_shards(location: storage.Location, n_shards: int, ndims: dict) -> se
 
 def _index_problem(raw, key: str, size: int, count: int, shard_len: int,
                    sample_nbytes: int | None) -> str | None:
-    import google_crc32c
-
     if isinstance(raw, BaseException):
         return f"{key}: index unreadable ({storage.describe_error(raw)})"
     index_size = 16 * shard_len
-    if len(raw) != index_size + 4 or (np.frombuffer(raw[index_size:], "<u4")[0]
-                                      != google_crc32c.value(bytes(raw[:index_size]))):
+    index = decode_index(bytes(raw), shard_len)
+    if index is None:
         return f"{key}: shard index is truncated or corrupt (crc32c mismatch)"
-    index = np.frombuffer(raw[:index_size], "<u8").reshape(-1, 2)
     offsets, lengths = index[:count, 0], index[:count, 1]
     if (offsets == MISSING_CHUNK).any():
         return f"{key}: sample {int(np.argmax(offsets == MISSING_CHUNK))} of the shard is missing"
@@ -97,7 +96,7 @@ def check_shards(location: storage.Location, *, num: int, shard_len: int, arrays
             if size is None:
                 problems[k] = f"{key} is missing"
                 break
-            index_size = 16 * shard_len + 4
+            index_size = index_nbytes(shard_len)
             expected = None if sample_nbytes is None else count * sample_nbytes + index_size
             if size < index_size or (expected is not None and size != expected):
                 problems[k] = f"{key} has {size} bytes, expected " + (
@@ -108,7 +107,7 @@ def check_shards(location: storage.Location, *, num: int, shard_len: int, arrays
     try:
         for start in range(0, len(reads), BATCH):
             batch = [r for r in reads[start:start + BATCH] if r[0] not in problems]
-            got = reader.read_many([(key, size - 16 * shard_len - 4, 16 * shard_len + 4)
+            got = reader.read_many([(key, size - index_nbytes(shard_len), index_nbytes(shard_len))
                                     for _, key, size, _, _ in batch])
             for (k, key, size, count, sample_nbytes), raw in zip(batch, got):
                 reason = _index_problem(raw, key, size, count, shard_len, sample_nbytes)
@@ -127,3 +126,59 @@ def summary(problems: dict, n_shards: int, store: str, limit: int = 5) -> str:
     return (f"{store}: {len(problems)} of {n_shards} shard(s) missing or damaged after the run "
             f"({shown}{more}); the store is not marked complete: run the same command again "
             "to make them")
+
+
+def _chunk_problem(data: bytes, checksums: bool) -> str | None:
+    if checksums and (len(data) < CHECKSUM_NBYTES
+                      or chunk_checksum(data[:-CHECKSUM_NBYTES]) != data[-CHECKSUM_NBYTES:]):
+        return "fails its crc32c"
+    return None
+
+
+def _records_problem(data: bytes, count: int, checksums: bool) -> str | None:
+    import json
+
+    import numcodecs
+
+    if _chunk_problem(data, checksums):
+        return "fails its crc32c"
+    body = data[:-CHECKSUM_NBYTES] if checksums else data
+    try:
+        texts = numcodecs.VLenUTF8().decode(numcodecs.Zstd().decode(body))
+    except Exception as exc:            # the chunk does not decode
+        return f"does not decode ({type(exc).__name__})"
+    for j in range(count):
+        try:
+            json.loads(str(texts[j]))
+        except ValueError:
+            return f"record {j} of the shard is not valid JSON"
+    return None
+
+
+def verify_store(location: storage.Location, *, num: int, shard_len: int, arrays: dict,
+                 checksums: bool) -> dict:
+    """``{shard: reason}`` of every damaged shard, checking everything: :func:`check_shards`
+    (presence, sizes, indexes), then each shard read whole: every sample's crc32c (stores
+    with ``checksums``) and every record decoded and parsed (``degrade inspect --verify``).
+    ``arrays`` as for :func:`check_shards`."""
+    problems = check_shards(location, num=num, shard_len=shard_len, arrays=arrays)
+    for k in range(-(-num // shard_len)):
+        if k in problems:
+            continue
+        count = min(shard_len, num - k * shard_len)
+        key = shard_key("records", k, 1)
+        reason = _records_problem(storage.get_object(location, key), count, checksums)
+        if reason:
+            problems[k] = f"{key}: {reason}"
+            continue
+        for name, (ndim, _) in arrays.items():
+            key = shard_key(name, k, ndim)
+            data = storage.get_object(location, key)
+            index = decode_index(data[-index_nbytes(shard_len):], shard_len)
+            bad = [j for j, (offset, nbytes) in enumerate(index[:count])
+                   if _chunk_problem(data[int(offset):int(offset + nbytes)], checksums)]
+            if bad:
+                problems[k] = f"{key}: sample {k * shard_len + bad[0]} fails its crc32c" + (
+                    f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+                break
+    return dict(sorted(problems.items()))

@@ -1,0 +1,94 @@
+"""PairDataset over a store on a real S3 server (tests/s3server.py): the same samples as the
+local store, in DataLoader workers started by fork and by spawn; a damaged or missing
+sample is a StoreError (crc32c, index), never fill values, with either backend."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from degrade import storage  # noqa: E402
+from degrade.run.layout import StoreError, shard_file  # noqa: E402
+
+NUM, SHARD = 12, 4
+
+
+@pytest.fixture(scope="module")
+def local_store(tmp_path_factory):
+    import degrade
+    out = tmp_path_factory.mktemp("torch") / "t.zarr"
+    degrade.generate("simple_x2", None, str(out), num=NUM, shard_size=SHARD, workers=1,
+                     progress=False)
+    return out
+
+
+def _copy(src, location):
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        storage.put_object(location, path.relative_to(src).as_posix(), path.read_bytes())
+
+
+def _batches(ds, workers, context):
+    from torch.utils.data import DataLoader
+    loader = DataLoader(ds, batch_size=4, num_workers=workers, multiprocessing_context=context)
+    return [(b["hq"].numpy(), b["lq"].numpy(), b["index"].numpy()) for b in loader]
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_s3_store_reads_like_the_local_one(local_store, s3_server, s3_bucket, context):
+    from degrade.torch import PairDataset
+
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/t.zarr"
+    _copy(local_store, storage.resolve(url, options))
+    remote = PairDataset(url, storage_options=options, to_float=False, record=True)
+    local = PairDataset(local_store, to_float=False, record=True)
+    assert len(remote) == NUM and remote[5]["record"] == local[5]["record"]
+    got = _batches(remote, 2, context)
+    want = _batches(local, 0, None)
+    for a, b in zip(got, want):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("backend", ["auto", "zarr"])
+def test_damaged_or_missing_samples_are_errors(local_store, tmp_path, backend):
+    import shutil
+
+    from degrade.torch import PairDataset
+
+    out = tmp_path / "d.zarr"
+    shutil.copytree(local_store, out)
+    hq1 = shard_file(out, "hq", 1, 4)
+    data = bytearray(hq1.read_bytes())
+    data[10] ^= 0x01                                   # one bit of sample 4
+    hq1.write_bytes(bytes(data))
+    shard_file(out, "lq", 2, 4).unlink()               # shard 2 of lq is gone
+    ds = PairDataset(out, backend=backend, to_float=False)
+    np.testing.assert_array_equal(ds[0]["hq"].numpy(), PairDataset(local_store,
+                                                                   to_float=False)[0]["hq"].numpy())
+    with pytest.raises((StoreError, ValueError), match="crc32c|checksum"):
+        ds[4]
+    with pytest.raises(StoreError, match="missing"):
+        ds[9]
+
+
+def test_on_the_fly_sources_on_s3(s3_server, s3_bucket):
+    from degrade.sources.samples import sample_paths
+    from degrade.torch import OnTheFlyDataset
+
+    client = s3_server.client()
+    for path in sample_paths():
+        client.put_object(Bucket=s3_bucket, Key=f"p/{path.name}", Body=path.read_bytes())
+    options = s3_server.storage_options()
+    remote = OnTheFlyDataset("simple_x2", f"s3://{s3_bucket}/p", num=6, crop=32,
+                             storage_options=options, to_float=False, fresh_augmentation=False)
+    local = OnTheFlyDataset("simple_x2", str(sample_paths()[0].parent), num=6, crop=32,
+                            to_float=False, fresh_augmentation=False)
+    for i in range(6):
+        np.testing.assert_array_equal(remote[i]["lq"].numpy(), local[i]["lq"].numpy())
+    got = _batches(remote, 2, "fork")
+    want = _batches(local, 2, "fork")
+    for a, b in zip(got, want):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
