@@ -215,3 +215,37 @@ def test_memory_store_on_a_cluster_is_refused(two_workers):
     with pytest.raises(ParameterError, match="memory://"):
         degrade.generate("simple_x2", None, "memory://x.zarr", num=4,
                          scheduler=two_workers.address, progress=False)
+
+
+def test_cluster_s3_worker_killed_mid_run(tmp_path, reference, s3_server, s3_bucket,
+                                          samples_on_s3):
+    """A worker SIGKILLed while it writes to the object store: dask runs its shard again on
+    the other worker and the store still equals the local run."""
+    from cluster import dask_cluster
+
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/out/w.zarr"
+    with dask_cluster(tmp_path / "cluster", workers=2) as c:
+        result: dict = {}
+
+        def run():
+            try:
+                with _quiet():
+                    result["summary"] = _generate(url, c.address, storage_options=options,
+                                                  sources=[samples_on_s3])
+            except BaseException as exc:          # reported by the main thread below
+                result["error"] = exc
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 180
+        while _s3_shards(s3_server, s3_bucket, "out/w.zarr") < 1:
+            assert thread.is_alive(), result.get("error")
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        c.kill_worker(0)
+        thread.join(300)
+        assert not thread.is_alive()
+        assert "error" not in result, result.get("error")
+    assert result["summary"]["shards_written"] == NUM // SHARD
+    _assert_same_samples(url, options, reference)
+    assert not [p for cwd in c.cwds for p in Path(cwd).glob("*.zarr")]   # none in theirs
