@@ -72,6 +72,20 @@ def test_damaged_finished_shards_are_made_again(tmp_path, reference):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_a_truncated_records_chunk_is_made_again_on_resume(tmp_path, reference):
+    """A resume reads the records of the shards it keeps: a damaged records chunk is found by
+    its checksum and the shard made again, instead of a crash in the middle of the resume."""
+    out = tmp_path / "records.zarr"
+    _generate(out)
+    rec1 = shard_file(out, "records", 1, 1)
+    rec1.write_bytes(rec1.read_bytes()[: len(rec1.read_bytes()) // 2])
+    summary = _generate(out)
+    assert summary["shards_written"] == 1 and summary["shards_reused"] == 2
+    got = _arrays(out)
+    for a, b in zip(got[:3], reference[:3]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_writer_signature_takes_a_path_or_a_location(tmp_path):
     from degrade import storage
     out = tmp_path / "s.zarr"

@@ -378,7 +378,8 @@ def _damaged_shards(location: storage.Location, ctx: Context, num: int, ndims: d
     arrays = {name: (ndims[name], None if ctx.compression != "none" else
                      verify.chunk_nbytes(ctx.shapes[name], ctx.dtypes[name], ctx.checksums))
               for name in ndims if name != "records"}
-    return verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays)
+    return verify.check_shards(location, num=num, shard_len=ctx.shard_size, arrays=arrays,
+                               records_checksums=ctx.checksums)
 
 
 def _check_whole(location: storage.Location, ctx: Context, num: int, ndims: dict) -> None:

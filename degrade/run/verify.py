@@ -64,7 +64,7 @@ def _index_problem(raw, key: str, size: int, count: int, shard_len: int,
 
 
 def check_shards(location: storage.Location, *, num: int, shard_len: int, arrays: dict,
-                 shards=None) -> dict:
+                 shards=None, records_checksums: bool = False) -> dict:
     """``{shard: reason}`` of every shard that is missing or damaged; {} when all are whole.
 
     Parameters
@@ -79,17 +79,24 @@ def check_shards(location: storage.Location, *, num: int, shard_len: int, arrays
         compressed array (sizes then vary).
     shards : iterable of int or None
         The shards to check (default: all).
+    records_checksums : bool
+        Also read each shard's ``records`` chunk (small: one per shard) and check its crc32c:
+        a resume reads the records of the shards it keeps, so a damaged chunk must be made
+        again, not trusted.
     """
     objects = storage.list_objects(location)
     n_shards = -(-num // shard_len)
     problems: dict = {}
     reads = []                           # (shard, key, size, count, sample_nbytes)
+    record_reads = []                    # (shard, key, size)
     for k in (range(n_shards) if shards is None else shards):
         count = min(shard_len, num - k * shard_len)
         key = shard_key("records", k, 1)
         if not objects.get(key):
             problems[k] = f"{key} is missing" if key not in objects else f"{key} is empty"
             continue
+        if records_checksums:
+            record_reads.append((k, key, objects[key]))
         for name, (ndim, sample_nbytes) in arrays.items():
             key = shard_key(name, k, ndim)
             size = objects.get(key)
@@ -113,6 +120,14 @@ def check_shards(location: storage.Location, *, num: int, shard_len: int, arrays
                 reason = _index_problem(raw, key, size, count, shard_len, sample_nbytes)
                 if reason and k not in problems:
                     problems[k] = reason
+        for start in range(0, len(record_reads), BATCH):
+            batch = [r for r in record_reads[start:start + BATCH] if r[0] not in problems]
+            got = reader.read_many([(key, 0, size) for _, key, size in batch])
+            for (k, key, _), raw in zip(batch, got):
+                if isinstance(raw, BaseException):
+                    problems[k] = f"{key} is missing"
+                elif _chunk_problem(raw, True):
+                    problems[k] = f"{key}: fails its crc32c"
     finally:
         reader.close()
     return dict(sorted(problems.items()))
