@@ -287,13 +287,5 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
         raise InputError(f"{root}: no such folder")
     if not root.is_dir():
         raise InputError(f"{root}: is a file, not a folder")
-    found: list[tuple[str, Path]] = []
-    for current, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
-        rel_dir = Path(current).relative_to(root)
-        for name in files:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                rel = rel_dir / name
-                found.append((rel.as_posix(), root / rel))
-    found.sort(key=lambda item: item[0])
-    return [p for _, p in found]
+    from .listing import list_files        # (listing imports this module)
+    return list_files(root, IMAGE_EXTENSIONS, recursive)

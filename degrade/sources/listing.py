@@ -74,13 +74,13 @@ def _refuse_meta_info_without_root(listing: Path, base: Path, lines: list[str]) 
                          "(Python: a source {'path': ..., 'root': DIR})")
 
 
-def list_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """Files under ``root`` whose suffix (any case) is in ``suffixes``, sorted by their POSIX
-    relative path; hidden files and folders (``.x``, e.g. macOS ``._x.dng`` resource forks)
-    are skipped and folder links are not followed, as :func:`~.images.list_images` does."""
+def list_files(root: Path, suffixes: tuple[str, ...], recursive: bool = True) -> list[Path]:
+    """Files under ``root`` (its sub-folders too when ``recursive``) whose suffix (any case)
+    is in ``suffixes``, sorted by their POSIX relative path; hidden files and folders (``.x``,
+    e.g. macOS ``._x.dng`` resource forks) are skipped and folder links are not followed."""
     found = []
     for current, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
         rel_dir = Path(current).relative_to(root)
         for name in files:
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes:
@@ -88,8 +88,6 @@ def list_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
                 found.append((rel.as_posix(), root / rel))
     found.sort(key=lambda item: item[0])
     return [path for _, path in found]
-
-
 
 
 def probe_shape(path: Path, kind: str) -> tuple[int, int]:
