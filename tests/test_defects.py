@@ -10,6 +10,7 @@ from degrade import ParameterError
 from degrade._cfa import channel_map
 from degrade.ops import bayer_defects
 from naive import AXIAL, DIAG, reference_defects
+from tool_scripts import load_tool
 
 
 @pytest.mark.parametrize("mode, channels, pattern", [("stuck", "RGB", "RGGB"),
@@ -121,24 +122,13 @@ def test_needs_a_mosaic_and_an_rng():
         bayer_defects(np.zeros((8, 8), np.float32))
 
 
-def _analysis_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "tools" / "analyse_dark_frames.py"
-    spec = importlib.util.spec_from_file_location("analyse_dark_frames", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_default_rates_follow_the_real_dark_frames(shared_data):
     """tools/analyse_dark_frames.py on the shipped dark frames gives the numbers the
     defaults and docs/noise_models.md are based on."""
     noise = shared_data / "noise"
     if not (noise / "infiniteisp_black_frame").is_dir():
         pytest.skip(f"dark frames not found under {noise}")
-    tool = _analysis_module()
+    tool = load_tool("analyse_dark_frames")
     black = tool.black_frame(noise / "infiniteisp_black_frame"
                              / "BlackImage_1920x1080_12bits_BGGR_u16le.raw")
     assert black["bad_columns"] == [1919] and black["bad_rows"] == []

@@ -11,6 +11,7 @@ import yaml
 
 from degrade import load_recipe
 from degrade.recipe.distributions import parse_value
+from tool_scripts import load_tool
 
 N = 4000      # draws for frequency tests
 
@@ -250,19 +251,9 @@ def test_some_of_replays_from_the_record(rgb):
         assert r.sample(3, index) == r.sample(3, index)
 
 
-def _doc_tool():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "tools" / "gen_recipe_docs.py"
-    spec = importlib.util.spec_from_file_location("gen_recipe_docs", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_docs_list_every_sampler_argument_as_the_registry_has_it():
     from degrade._registry import all_samplers
-    tool = _doc_tool()
+    tool = load_tool("gen_recipe_docs")
     page = tool.DOC.read_text(encoding="utf-8")
     assert tool.updated(page) == page, "docs/recipes.md is stale: python tools/gen_recipe_docs.py"
     section = page.split(tool.BEGIN)[1].split(tool.END)[0]
