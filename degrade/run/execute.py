@@ -203,7 +203,7 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
               hash_sources=False) -> dict:
     """:func:`generate` once the run holds the store's lease (local stores)."""
     storage.check_writable(location)
-    distributed = not (isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS + ("auto",))
+    distributed = not isinstance(scheduler, str)   # a Client here; a name for local runs
     if scheduler == "processes" and workers > 1 or scheduler == "auto" and workers > 1 and (
             num is None or num >= 2 * workers):    # (auto takes threads for fewer samples)
         start_fork_server()     # warms up in the background while this process plans the run
