@@ -275,6 +275,10 @@ def list_objects(location: Location, prefix: str = "") -> dict:
         found = fs.find(root, detail=True, **({} if location.is_local else {"refresh": True}))
     except FileNotFoundError:
         return {}
+    finally:
+        # no listing stays cached: zarr's own client and the workers write here too, and a
+        # cached listing would hide their objects from later info()/isfile() calls
+        fs.invalidate_cache(root)
     strip = len(base.lstrip("/")) + 1
     out = {}
     for path, info in found.items():
@@ -476,3 +480,92 @@ def check_writable(location: Location, *, what: str = "--out") -> None:
     if got != payload:
         raise InputError(f"{what} {location.url}: a probe object read back differently "
                          f"({len(got)} bytes instead of {len(payload)})")
+
+
+# --------------------------------------------------------------------------- conditional writes
+#: schemes whose conditional requests degrade uses (S3's ``If-None-Match``/``If-Match``)
+CONDITIONAL_SCHEMES = ("s3", "s3a")
+
+
+def has_conditional_writes(location: Location) -> bool:
+    """Whether :func:`put_if`, :func:`get_versioned` and :func:`delete_if` work at
+    ``location`` (S3-compatible stores; local folders have ``O_EXCL`` instead)."""
+    return location.scheme in CONDITIONAL_SCHEMES
+
+
+def _bucket_key(location: Location, key: str):
+    fs = filesystem(location)
+    bucket, name, _ = fs.split_path(location.key_path(key))
+    return fs, bucket, name
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether an s3fs/botocore error is the server refusing a condition (412), or AWS's
+    409 for two conditional writes of one key at once (the loser is refused either way)."""
+    while exc is not None:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return code in ("PreconditionFailed", "ConditionalRequestConflict") \
+                or status in (409, 412)
+        exc = exc.__cause__
+    return False
+
+
+def put_if(location: Location, key: str, data: bytes, *, etag: str | None = None) -> str | None:
+    """Write ``key`` only if it is absent (``etag`` None: ``If-None-Match: *``) or still the
+    version ``etag`` (``If-Match``); the new version's ETag, or None when the server refused
+    because the condition failed (someone else created or changed the object). Exactly one of
+    concurrent writers with the same condition wins."""
+    fs, bucket, name = _bucket_key(location, key)
+    condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
+    fs.invalidate_cache(location.key_path(key))
+    try:
+        out = fs.call_s3("put_object", Bucket=bucket, Key=name, Body=bytes(data), **condition)
+    except Exception as exc:
+        if _precondition_failed(exc):
+            return None
+        raise
+    return out["ETag"]
+
+
+def get_versioned(location: Location, key: str):
+    """``(data, etag, age)`` of object ``key``, or None when absent: ``age`` is how long ago
+    it was last written (seconds, by the server's clock: its ``Date`` minus the object's
+    ``Last-Modified``, 1 s resolution; None when the server sent no date), so comparing it
+    with a timeout needs no synchronised clocks."""
+    from email.utils import parsedate_to_datetime
+    from fsspec.asyn import sync
+
+    fs, bucket, name = _bucket_key(location, key)
+
+    async def fetch():
+        response = await fs._call_s3("get_object", Bucket=bucket, Key=name)
+        async with response["Body"] as body:
+            return response, await body.read()
+    try:
+        response, data = sync(fs.loop, fetch)
+    except FileNotFoundError:
+        return None
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    age = None
+    if date and response.get("LastModified") is not None:
+        age = (parsedate_to_datetime(date) - response["LastModified"]).total_seconds()
+    return data, response["ETag"], age
+
+
+def delete_if(location: Location, key: str, etag: str) -> bool:
+    """Delete ``key`` only if it is still the version ``etag`` (``If-Match``); False when the
+    server refused (the object changed, or is gone: SeaweedFS answers 412 for an absent key)."""
+    fs, bucket, name = _bucket_key(location, key)
+    fs.invalidate_cache(location.key_path(key))
+    try:
+        fs.call_s3("delete_object", Bucket=bucket, Key=name, IfMatch=etag)
+    except FileNotFoundError:
+        return True
+    except Exception as exc:
+        if _precondition_failed(exc):
+            return False
+        raise
+    return True

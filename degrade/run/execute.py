@@ -25,7 +25,7 @@ from . import store as st
 from . import verify
 from .layout import STORE_FORMAT, has_checksums, image_arrays, store_arrays
 from .dispatch import run_shards
-from .lease import FileLease
+from .lease import FileLease, ObjectLease
 from .source_state import check_sources, record_sources
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
@@ -137,9 +137,9 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     location = storage.resolve(out)
     if storage_options and not location.is_local:   # local --out: the options are the inputs'
         location = storage.resolve(out, storage_options)
-    scheduler = resolve_scheduler(scheduler)
+    scheduler, name = resolve_scheduler(scheduler)
     workers = check_integer("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
-    client, own_client = _cluster_client(scheduler, location)   # before anything is written
+    client, own_client = _cluster_client(scheduler, location, name)   # before anything is written
     try:
         with writer_lease(location), store_errors(location):
             summary = _generate(recipe, sources, location, client or scheduler, t_start,
@@ -156,7 +156,7 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
             client.close()
 
 
-def _cluster_client(scheduler, location: storage.Location):
+def _cluster_client(scheduler, location: storage.Location, name: str = "scheduler"):
     """``(client, made here)`` for a dask.distributed scheduler (address or Client), checked
     to answer and to have workers; ``(None, False)`` for a local scheduler. A ``memory://``
     store lives in one process and cannot take a cluster's writes."""
@@ -168,7 +168,7 @@ def _cluster_client(scheduler, location: storage.Location):
                              "an object store URL)")
     if isinstance(scheduler, str):
         from ..cluster import connect
-        return connect(scheduler), True
+        return connect(scheduler, name=name), True
     return scheduler, False
 
 
@@ -201,8 +201,9 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
               num, seed, workers, shard_size, strict, overwrite, dtype, patch_size, stride,
               weights, counts, compression, progress, storage_options,
               hash_sources=False) -> dict:
-    """:func:`generate` once the run holds the store's lease (local stores)."""
-    storage.check_writable(location)
+    """:func:`generate` once the run holds the store's lease."""
+    if location.is_local or not storage.has_conditional_writes(location):
+        storage.check_writable(location)     # (a leased object store was probed for it)
     distributed = not isinstance(scheduler, str)   # a Client here; a name for local runs
     if scheduler == "processes" and workers > 1 or scheduler == "auto" and workers > 1 and (
             num is None or num >= 2 * workers):    # (auto takes threads for fewer samples)
@@ -296,9 +297,29 @@ def writer_lease(location: storage.Location):
 
     Makes the folder first (the lease lives in it); a folder this run made and left empty
     (a run refused at planning) is removed again. Every way the folder cannot be made or
-    written is one StoreError line."""
-    if not location.is_local:     # object stores: no lease yet (a conditional-create
-        yield None                # lease object, see .lease, is not implemented)
+    written is one StoreError line. An object store with conditional writes (S3) is leased
+    by an :class:`.lease.ObjectLease` object, after the write probe (so that a bad endpoint,
+    credentials or bucket is its usual one line); gs://, az:// and memory:// stores are not
+    leased (no conditional create through their fsspec layer here)."""
+    if not location.is_local:
+        if not storage.has_conditional_writes(location):
+            yield None
+            return
+        storage.check_writable(location)
+        lease = ObjectLease(location)
+        try:
+            lease.acquire()
+        except st.StoreError:
+            raise
+        except Exception as exc:
+            raise st.StoreError(f"--out {location.url}: cannot take the store's lease "
+                                f"({storage.describe_error(exc)})") from None
+        try:
+            with lease.keep_renewed():
+                yield lease
+        finally:
+            with contextlib.suppress(Exception):    # an unreachable store: it goes stale
+                lease.release()
         return
     out = Path(location.url)
     created = not os.path.lexists(out)

