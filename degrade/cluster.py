@@ -31,32 +31,41 @@ from pathlib import Path
 from . import storage
 from ._errors import InputError, ParameterError
 
-#: seconds to wait for the scheduler, and for its first worker
-CONNECT_TIMEOUT = 10.0
+#: seconds to wait for the scheduler's first worker
 WORKER_TIMEOUT = 30.0
 
 
-def connect(address: str, *, timeout: float = CONNECT_TIMEOUT,
-            worker_timeout: float = WORKER_TIMEOUT):
+def connect(address: str, *, timeout: float | None = None,
+            worker_timeout: float = WORKER_TIMEOUT, name: str = "scheduler"):
     """A ``distributed.Client`` of the scheduler at ``address`` with at least one worker.
+
+    The address is checked first (:func:`degrade.run.schedule.check_scheduler_address`: its
+    form, and for tcp:// that a dask handshake comes within ``timeout`` seconds, default
+    ``DEGRADE_CONNECT_TIMEOUT`` or 10 s), the one probe before a run; ``name`` says where
+    the address came from in the messages ('scheduler', 'DASK_SCHEDULER_ADDRESS').
 
     Raises
     ------
     ParameterError
-        No scheduler answers there, or it has no worker within ``worker_timeout``.
+        A malformed address, no scheduler answers there, or it has no worker within
+        ``worker_timeout``.
     """
     from distributed import Client
 
+    from .run.schedule import check_scheduler_address, connect_timeout
+
+    timeout = connect_timeout() if timeout is None else timeout
+    check_scheduler_address(address, name, timeout)
     try:
         client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        raise ParameterError(f"scheduler = {address!r}: cannot connect to a dask.distributed "
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ParameterError(f"{name} = {address!r}: cannot connect to a dask.distributed "
                              f"scheduler there ({type(exc).__name__}: {exc})") from None
     try:
         client.wait_for_workers(1, timeout=worker_timeout)
     except (OSError, TimeoutError):
         client.close()
-        raise ParameterError(f"scheduler = {address!r}: the scheduler has no worker (waited "
+        raise ParameterError(f"{name} = {address!r}: the scheduler has no worker (waited "
                              f"{worker_timeout:g} s); start some with 'dask worker "
                              f"{address}'") from None
     return client

@@ -57,28 +57,31 @@ def connect_timeout() -> float:
     return value
 
 
-def resolve_scheduler(scheduler):
-    """'threads' | 'processes' | 'synchronous' | 'auto' | a distributed Client | 'tcp://...'.
+def resolve_scheduler(scheduler) -> tuple:
+    """'threads' | 'processes' | 'synchronous' | 'auto' | a distributed Client | 'tcp://...'
+    -> ``(scheduler, name)``: ``name`` is where an address came from, for messages
+    ('scheduler' or 'DASK_SCHEDULER_ADDRESS').
 
-    An address is checked here, before the run plans or writes anything
-    (:func:`check_scheduler_address`)."""
+    An address's form is checked here, before the run plans or writes anything; whether a
+    dask scheduler answers there is checked once, by :func:`degrade.cluster.connect`."""
     from_env = scheduler is None and bool(os.environ.get("DASK_SCHEDULER_ADDRESS"))
     if scheduler is None:
         scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or "threads"
+    name = "DASK_SCHEDULER_ADDRESS" if from_env else "scheduler"
     if (isinstance(scheduler, str) and scheduler not in LOCAL_SCHEDULERS + ("auto",)
             and "://" not in scheduler):
         raise ParameterError(f"scheduler = {scheduler!r}: expected one of "
                              f"{', '.join(LOCAL_SCHEDULERS)}, auto or a dask.distributed "
                              "address like tcp://HOST:8786")
     if isinstance(scheduler, str) and "://" in scheduler:
-        check_scheduler_address(scheduler, "DASK_SCHEDULER_ADDRESS" if from_env else "scheduler")
-    return scheduler
+        check_scheduler_address(scheduler, name, probe=False)
+    return scheduler, name
 
 
 def check_scheduler_address(address: str, name: str = "scheduler",
-                            timeout: float | None = None) -> None:
-    """Refuse a malformed address, and a tcp:// address where nothing answers as a dask
-    scheduler does, within ``timeout`` seconds (:func:`connect_timeout`), with one
+                            timeout: float | None = None, *, probe: bool = True) -> None:
+    """Refuse a malformed address, and (``probe``) a tcp:// address where nothing answers as
+    a dask scheduler does, within ``timeout`` seconds (:func:`connect_timeout`), with one
     ParameterError line.
 
     A dask.distributed scheduler writes its handshake as soon as a connection opens (the
@@ -105,6 +108,8 @@ def check_scheduler_address(address: str, name: str = "scheduler",
         return
     if port is None:
         raise ParameterError(f"{where}: no port; expected tcp://HOST:PORT (dask's is 8786)")
+    if not probe:
+        return
     try:
         with socket.create_connection((host, port), timeout=timeout) as conn:
             conn.settimeout(timeout)
