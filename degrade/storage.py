@@ -242,6 +242,22 @@ def put_object(location: Location, key: str, data) -> None:
     filesystem(location).pipe_file(location.key_path(key), bytes(payload))
 
 
+def put_objects(location: Location, objects: dict) -> None:
+    """Write several whole objects, ``{key: bytes or list of buffers}``, as :func:`put_object`
+    does each; on an object store the PUTs go out concurrently (one wait for all of them, not
+    one per object: a shard's records, lq and hq)."""
+    if location.is_local or len(objects) < 2:
+        for key, data in objects.items():
+            put_object(location, key, data)
+        return
+    payloads = {}
+    for key, data in objects.items():
+        parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
+        payloads[location.key_path(key)] = bytes(parts[0] if len(parts) == 1
+                                                 else b"".join(parts))
+    filesystem(location).pipe(payloads)
+
+
 def get_object(location: Location, key: str) -> bytes:
     """The whole object ``key`` (FileNotFoundError when absent)."""
     if location.is_local:

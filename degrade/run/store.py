@@ -368,8 +368,9 @@ def write_shard(where, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarra
     """Write one whole shard of the arrays, each object whole: a local file to a temporary
     name then renamed, an object in one PUT (see :mod:`degrade.storage`).
 
-    Order: records, the extra targets (``extra``: name -> array), lq, hq; a shard counts as
-    done only when all its objects exist.
+    Order (local): records, the extra targets (``extra``: name -> array), lq, hq; on an
+    object store the PUTs go out together. A shard counts as done only when all its objects
+    exist.
     ``shard_len`` is the arrays' shard length (samples per shard file); ``checksums``: the
     store's chunks end with a crc32c (:func:`create_store`).
     """
@@ -377,11 +378,12 @@ def write_shard(where, shard: int, shard_len: int, hq: np.ndarray, lq: np.ndarra
     parts = [("records", 1, [records_chunk(records, shard_len, checksums)])] + [
         (name, data.ndim, shard_parts(data, shard_len, compression, checksums))
         for name, data in [*(extra or {}).items(), ("lq", lq), ("hq", hq)]]
+    if not location.is_local:          # concurrent PUTs: one wait for the shard's objects
+        storage.put_objects(location, {shard_key(name, shard, ndim): chunks
+                                       for name, ndim, chunks in parts})
+        return
     for name, ndim, chunks in parts:
-        if location.is_local:
-            _write_atomic(shard_file(location.url, name, shard, ndim), chunks)
-        else:
-            storage.put_object(location, shard_key(name, shard, ndim), chunks)
+        _write_atomic(shard_file(location.url, name, shard, ndim), chunks)
 
 
 def now() -> str:
