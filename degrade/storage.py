@@ -28,6 +28,7 @@ an object visible only when its upload is complete), so a shard is either comple
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -117,10 +118,12 @@ def parse_storage_options(items) -> dict:
 
 
 def _merge(defaults: dict, given: dict) -> dict:
-    out = dict(defaults)
+    """``defaults`` updated by ``given``, nested dicts merged; a new structure that shares no
+    dict with either (botocore's ``Config`` rewrites the ``retries`` dict it is given)."""
+    out = copy.deepcopy(defaults)
     for key, value in given.items():
         out[key] = (_merge(out[key], value) if isinstance(value, dict)
-                    and isinstance(out.get(key), dict) else value)
+                    and isinstance(out.get(key), dict) else copy.deepcopy(value))
     return out
 
 
@@ -198,7 +201,9 @@ def filesystem(location: Location, *, probe: bool = False):
 
     if location.is_local:
         return fsspec.filesystem("file")
-    options = location.options
+    # a copy: the client rewrites parts of its options (botocore's retries dict), and
+    # fsspec finds its cached instance (one client per process) by the options' value
+    options = copy.deepcopy(location.options)
     if probe and location.scheme in ("s3", "s3a"):
         options = _merge(options, S3_PROBE)
     return fsspec.filesystem(location.scheme, **options)
@@ -216,8 +221,8 @@ def zarr_store(location: Location, *, read_only: bool = False):
         return store
     if location.is_local:
         return LocalStore(location.url, read_only=read_only)
-    return FsspecStore.from_url(location.url, storage_options=location.options or None,
-                                read_only=read_only)
+    return FsspecStore.from_url(location.url, read_only=read_only,
+                                storage_options=copy.deepcopy(location.options) or None)
 
 
 # --------------------------------------------------------------------------- objects

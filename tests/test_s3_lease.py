@@ -134,3 +134,16 @@ def test_cli_refuses_a_second_run_into_the_same_s3_store(s3_env, where):
         assert f"pid {os.getpid()} on {socket.gethostname()}" in lines[0]
         assert storage.list_keys(where) == [LEASE_NAME]      # nothing else written
     assert storage.list_keys(where) == []
+
+
+def test_a_run_reuses_the_process_client(s3_server, where):
+    """botocore rewrites the retries options it is given; that must not reach degrade's
+    defaults or a location's options (fsspec finds its cached client by their value: a
+    changed value made a new client, and a new connection pool, for every run)."""
+    import copy
+    defaults = copy.deepcopy(storage.S3_DEFAULTS)
+    client = storage.filesystem(where)
+    _generate(where.url, s3_server.storage_options(), seed=1)
+    location = storage.resolve(where.url, s3_server.storage_options())
+    assert storage.S3_DEFAULTS == defaults
+    assert storage.filesystem(location) is client and storage.filesystem(where) is client
