@@ -9,15 +9,16 @@ sides interleaved in every round (a loaded machine slows both alike; the ratios 
 read), ``--repeats`` rounds, medians:
 
 * ``generate``: ``realesrgan_x4plus`` (256 px HQ, 64 px LQ), ``--num`` samples, 2 thread
-  workers, into ``s3://`` and into a local folder: samples/s, the ratio S3 / local per round
-  (their median), and CPU seconds per sample of this process (user + system) and of the S3
-  server (on one machine the server's work competes with the samples' for the same cores);
+  workers, into a new ``s3://`` store and a new local folder each round: samples/s, the
+  ratio S3 / local per round (their median), and CPU milliseconds per sample of this process
+  (user + system) and of the S3 server (on one machine the server's work competes with the
+  samples' for the same cores);
 * ``per sample``: the writer's object-store overhead per sample (one PUT per shard of
   256x256x3 uint8 samples, against writing the same bytes to a local file) for shard sizes
   8..256, in ms per sample, and the shard size where it is smallest.
 
 The read side (``PairDataset`` over S3, ranged GETs) is measured by benchmarks/object_store.py
-in its own section of docs/benchmarks.md. A full run takes ~2-4 minutes on 2 cores.
+in its own section of docs/benchmarks.md. A full run takes about a minute on 2 cores.
 """
 from __future__ import annotations
 
@@ -63,17 +64,27 @@ def _server_cpu(server) -> float | None:
 
 
 def _generate(out, num: int, server, options=None) -> dict:
+    """One timed run into a new store ``out``, which is deleted afterwards (untimed): every
+    round writes a new store, as a user's run does (an ``--overwrite`` would time deleting
+    the previous round's objects too)."""
+    import shutil
     import warnings
 
     import degrade
+    from degrade import storage
     cpu, served = _cpu(), _server_cpu(server)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         degrade.generate(RECIPE, None, out, num=num, workers=2, scheduler="threads",
-                         progress=False, overwrite=True, storage_options=options)
+                         progress=False, storage_options=options)
         wall = time.perf_counter() - start
     after = _server_cpu(server)
+    if options is None:
+        shutil.rmtree(out)
+    else:
+        location = storage.resolve(out, options)
+        storage.filesystem(location).rm(location.path, recursive=True)
     return {"rate": num / wall, "cpu_ms": (_cpu() - cpu) / num * 1e3,
             "server_cpu_ms": None if served is None else (after - served) / num * 1e3}
 
@@ -109,12 +120,13 @@ def run(num: int, repeats: int, sizes=SHARD_SIZES, per_rounds: int = 3) -> dict:
         bucket, options = server.create_bucket(), server.storage_options()
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            url = f"s3://{bucket}/gen.zarr"
-            _generate(str(tmp / "warm.zarr"), min(num, 16), server)  # kernels, caches: untimed
+            # kernels, caches, the S3 client: untimed
+            _generate(str(tmp / "warm.zarr"), min(num, 16), server)
+            _generate(f"s3://{bucket}/warm.zarr", min(num, 16), server, options)
             gen = {"s3": [], "local": []}
-            for _ in range(repeats):          # interleaved: a loaded machine slows both
-                gen["local"].append(_generate(str(tmp / "gen.zarr"), num, server))
-                gen["s3"].append(_generate(url, num, server, options))
+            for r in range(repeats):          # interleaved: a loaded machine slows both
+                gen["local"].append(_generate(str(tmp / f"gen{r}.zarr"), num, server))
+                gen["s3"].append(_generate(f"s3://{bucket}/gen{r}.zarr", num, server, options))
             location = storage.resolve(f"s3://{bucket}/bench", options)
             per = [_per_sample(location, tmp, k, per_rounds) for k in sizes]
     finally:
