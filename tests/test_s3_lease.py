@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from degrade import storage
-from degrade.run.lease import LEASE_NAME, LeaseHeld, ObjectLease
+from degrade.run.lease import (LEASE_NAME, LeaseHeld, ObjectLease, delete_if, get_versioned,
+                                put_if)
 
 
 @pytest.fixture
@@ -36,25 +37,25 @@ def _plant(location, **changes) -> None:
 
 
 def test_the_server_honours_conditional_requests(where):
-    first = storage.put_if(where, "k", b"1")
+    first = put_if(where, "k", b"1")
     assert first is not None
-    assert storage.put_if(where, "k", b"2") is None                   # If-None-Match: *
-    assert storage.get_versioned(where, "k")[:2] == (b"1", first)
-    assert storage.put_if(where, "k", b"3", etag='"0123"') is None    # If-Match, wrong
-    second = storage.put_if(where, "k", b"4", etag=first)
+    assert put_if(where, "k", b"2") is None                   # If-None-Match: *
+    assert get_versioned(where, "k")[:2] == (b"1", first)
+    assert put_if(where, "k", b"3", etag='"0123"') is None    # If-Match, wrong
+    second = put_if(where, "k", b"4", etag=first)
     assert second not in (None, first)
-    assert storage.delete_if(where, "k", first) is False
-    assert storage.get_versioned(where, "k")[0] == b"4"
-    assert storage.delete_if(where, "k", second) is True
-    assert storage.get_versioned(where, "k") is None
+    assert delete_if(where, "k", first) is False
+    assert get_versioned(where, "k")[0] == b"4"
+    assert delete_if(where, "k", second) is True
+    assert get_versioned(where, "k") is None
     # concurrent creates of one key: exactly one wins, and its content is the one stored
     for trial in range(3):
         with ThreadPoolExecutor(8) as pool:
-            etags = list(pool.map(lambda i: storage.put_if(where, f"race{trial}", b"%d" % i),
+            etags = list(pool.map(lambda i: put_if(where, f"race{trial}", b"%d" % i),
                                   range(8)))
         winners = [i for i, etag in enumerate(etags) if etag is not None]
         assert len(winners) == 1
-        assert storage.get_versioned(where, f"race{trial}")[0] == b"%d" % winners[0]
+        assert get_versioned(where, f"race{trial}")[0] == b"%d" % winners[0]
 
 
 def test_object_lease_is_exclusive_and_released(where):
@@ -64,17 +65,17 @@ def test_object_lease_is_exclusive_and_released(where):
                                         rf"{socket.gethostname()}"):
         ObjectLease(where).acquire()
     lease.release()
-    assert storage.get_versioned(where, LEASE_NAME) is None
+    assert get_versioned(where, LEASE_NAME) is None
     with ObjectLease(where):
-        assert storage.get_versioned(where, LEASE_NAME) is not None
-    assert storage.get_versioned(where, LEASE_NAME) is None
+        assert get_versioned(where, LEASE_NAME) is not None
+    assert get_versioned(where, LEASE_NAME) is None
 
 
 def test_a_dead_or_silent_holders_lease_is_taken_over(where):
     _plant(where, pid=_dead_pid())              # this host, process gone: at once
     taken = ObjectLease(where, timeout=600)
     taken.acquire()
-    assert json.loads(storage.get_versioned(where, LEASE_NAME)[0])["token"] == taken.token
+    assert json.loads(get_versioned(where, LEASE_NAME)[0])["token"] == taken.token
     taken.release()
     # another host's lease: live while renewed, stale once the server says it is older
     # than the timeout (the server's clock: Date minus Last-Modified)
@@ -91,7 +92,7 @@ def test_a_dead_or_silent_holders_lease_is_taken_over(where):
     with pytest.raises(LeaseHeld, match="taken over"):
         holder.renew()
     holder.release()                             # leaves the thief's lease alone
-    assert json.loads(storage.get_versioned(where, LEASE_NAME)[0])["token"] == "thief"
+    assert json.loads(get_versioned(where, LEASE_NAME)[0])["token"] == "thief"
 
 
 def test_a_lease_is_renewed_while_its_run_lasts(where):

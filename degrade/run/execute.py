@@ -25,7 +25,7 @@ from . import store as st
 from . import verify
 from .layout import STORE_FORMAT, has_checksums, image_arrays, store_arrays
 from .dispatch import run_shards
-from .lease import FileLease, ObjectLease
+from .lease import FileLease, ObjectLease, has_conditional_writes
 from .source_state import check_sources, record_sources
 from .job import Context, FileCache, JobSpec, make_sample, plan_job, stored_dtype
 from .pool import start_fork_server
@@ -202,7 +202,7 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
               weights, counts, compression, progress, storage_options,
               hash_sources=False) -> dict:
     """:func:`generate` once the run holds the store's lease."""
-    if location.is_local or not storage.has_conditional_writes(location):
+    if location.is_local or not has_conditional_writes(location):
         storage.check_writable(location)     # (a leased object store was probed for it)
     distributed = not isinstance(scheduler, str)   # a Client here; a name for local runs
     if scheduler == "processes" and workers > 1 or scheduler == "auto" and workers > 1 and (
@@ -306,7 +306,7 @@ def writer_lease(location: storage.Location):
     credentials or bucket is its usual one line); gs://, az:// and memory:// stores are not
     leased (no conditional create through their fsspec layer here)."""
     if not location.is_local:
-        if not storage.has_conditional_writes(location):
+        if not has_conditional_writes(location):
             yield None
             return
         storage.check_writable(location)

