@@ -51,6 +51,8 @@ S3_DEFAULTS = {"config_kwargs": {"connect_timeout": 10, "read_timeout": 60,
 S3_PROBE = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 20,
                               "retries": {"max_attempts": 1, "mode": "standard"}}}
 PROBE_PREFIX = ".degrade-probe-"
+#: every remote filesystem client this process made (see :func:`filesystem`)
+_CLIENTS: dict = {}
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,13 @@ def filesystem(location: Location, *, probe: bool = False):
     options = copy.deepcopy(location.options)
     if probe and location.scheme in ("s3", "s3a"):
         options = _merge(options, S3_PROBE)
-    return fsspec.filesystem(location.scheme, **options)
+    fs = fsspec.filesystem(location.scheme, **options)
+    # kept alive for the process's life: a process forked from this one (DataLoader workers)
+    # drops fsspec's cache, and a dropped s3fs client closes its connections in the child,
+    # which unregisters their sockets from the epoll instance it shares with this process:
+    # a request of this process on such a connection then waits forever
+    _CLIENTS.setdefault(id(fs), fs)
+    return fs
 
 
 def zarr_store(location: Location, *, read_only: bool = False):
