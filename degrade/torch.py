@@ -343,11 +343,13 @@ class PairDataset(_EpochMixin, Dataset):
         return self._finish(index, hq, lq, lambda: reader.record(index), extra)
 
     def __getitems__(self, indices) -> list:
-        """A DataLoader batch: on an object store each array's samples are fetched in one
-        concurrent batch of ranged GETs instead of one request after the other."""
+        """A DataLoader batch (``batch_size`` set, automatic batching): on an object store the
+        batch's samples of every array are fetched with few requests, sent concurrently
+        (neighbouring samples of a shard merged into one ranged GET, see
+        ``StoreReader.read_many``); the same items as ``[self[i] for i in indices]``."""
         indices = [check_index(i, len(self)) for i in indices]
         reader = self._open()
-        arrays = {name: reader.read_many(name, indices) for name in ("hq", "lq") + self._extra}
+        arrays = reader.read_many(("hq", "lq") + self._extra, indices)
         return [self._finish(index, arrays["hq"][k], arrays["lq"][k],
                              lambda index=index: reader.record(index),
                              {name: arrays[name][k] for name in self._extra})

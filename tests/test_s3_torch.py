@@ -92,3 +92,41 @@ def test_on_the_fly_sources_on_s3(s3_server, s3_bucket):
     for a, b in zip(got, want):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_batches_from_s3_equal_single_local_items(s3_server, s3_bucket, tmp_path, compression):
+    """``__getitems__`` (what a DataLoader with batch_size calls): in order, shuffled across
+    shards, repeated indices; the same items as the local store's ``ds[i]``, few requests."""
+    import degrade
+    from degrade.torch import PairDataset
+
+    out = tmp_path / "b.zarr"
+    degrade.generate("simple_x2", None, str(out), num=NUM, shard_size=SHARD, workers=1,
+                     progress=False, compression=compression)
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/b.zarr"
+    _copy(out, storage.resolve(url, options))
+    remote = PairDataset(url, storage_options=options, to_float=False, record=True)
+    local = PairDataset(out, to_float=False, record=True)
+    reader = remote._open()
+    calls = []
+    real = reader._remote.read_many
+    reader._remote.read_many = lambda requests: calls.append(list(requests)) or real(requests)
+    for order in (list(range(NUM)), [7, 2, 11, 0, 5, 9, 1, 3], [3, 3, 4, 4], [10]):
+        calls.clear()
+        items = remote.__getitems__(order)
+        assert [item["index"] for item in items] == order
+        for index, item in zip(order, items):
+            want = local[index]
+            for key in ("hq", "lq"):
+                np.testing.assert_array_equal(item[key].numpy(), want[key].numpy())
+            assert item["record"] == want["record"]
+        if order == list(range(NUM)):
+            # first batch: the 3 shard indexes of each array in one call, then each shard's
+            # 4 consecutive samples in one ranged GET: 2 arrays x 3 shards
+            assert [len(c) for c in calls] == [6, 6]
+            assert all(length > 0 for _, _, length in calls[1])
+    items = remote.__getitems__([3, 3])
+    items[0]["hq"][:] = 0              # a repeated index is its own array
+    assert items[1]["hq"].any()
