@@ -28,7 +28,8 @@ one GET in a forked child with a 20 s limit (in a fresh interpreter: see fork_ch
 And the reader built on s3fs: ``PairDataset`` over a store of ``--num`` 256/64 uint8 pairs (64 a
 shard) on the S3 server and in a local folder, the two interleaved in every round, read by a
 DataLoader with one worker: in batches of 16 (``__getitems__``: a batch's samples in few
-concurrent ranged GETs, neighbours in a shard merged) in stored order and shuffled, and one
+concurrent ranged GETs, neighbours in a shard merged) in stored order, shuffled and from
+``degrade.torch.RunBatchSampler`` (shuffled runs of 16 neighbours), and one
 item at a time (one GET per array and sample; the first 256 of the shuffled order). Samples/s
 per worker (the worker's start-up and first batch not timed), CPU ms a sample of the reader
 (this process and its worker) and of the S3 server, and the per-sample object-store overhead
@@ -241,9 +242,14 @@ def _reader_epoch(ds, order: list, batched: bool, server_cpu) -> tuple[float, fl
     with one worker (joined before the CPU is read, so its time is counted)."""
     from torch.utils.data import DataLoader
 
+    from degrade.torch import RunBatchSampler
+
     cpu, server = _cpu(), server_cpu()
-    loader = DataLoader(ds, batch_size=READER_BATCH if batched else None, sampler=order,
-                        num_workers=1)
+    if batched == "runs":
+        loader = DataLoader(ds, batch_sampler=RunBatchSampler(ds, READER_BATCH), num_workers=1)
+    else:
+        loader = DataLoader(ds, batch_size=READER_BATCH if batched else None, sampler=order,
+                            num_workers=1)
     it = iter(loader)
     first = next(it)                         # worker start-up and its first batch: not timed
     start = time.perf_counter()
@@ -277,6 +283,7 @@ def reader_figures(bucket: str, options: dict, num: int, repeats: int, server_pi
         shuffled = np.random.default_rng(0).permutation(num).tolist()
         ways = {"batches of 16, stored order": (list(range(num)), True),
                 "batches of 16, shuffled": (shuffled, True),
+                "batches of 16, RunBatchSampler": (shuffled, "runs"),
                 "one item at a time, shuffled": (shuffled[:min(num, SINGLE_ITEMS)], False)}
         runs = {(way, side): [] for way in ways for side in sides}
         for _ in range(repeats):

@@ -130,3 +130,47 @@ def test_batches_from_s3_equal_single_local_items(s3_server, s3_bucket, tmp_path
     items = remote.__getitems__([3, 3])
     items[0]["hq"][:] = 0              # a repeated index is its own array
     assert items[1]["hq"].any()
+
+
+def test_run_batch_sampler_reads_every_sample_once_in_few_requests(s3_server, s3_bucket,
+                                                                   local_store):
+    from torch.utils.data import DataLoader
+
+    from degrade.torch import PairDataset, RunBatchSampler
+
+    sampler = RunBatchSampler(range(37), 8, seed=3)
+    epochs = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler) == 5 and all(len(b) == 8 for b in batches[:-1])
+        assert sorted(i for b in batches for i in b) == list(range(37))
+        # a batch is at most two runs of consecutive indices (a run may be cut by the end)
+        assert all(sum(b - a != 1 for a, b in zip(x, x[1:])) <= 1 for x in batches)
+        epochs.append(batches)
+    assert epochs[0] != epochs[1] and epochs[0] != epochs[2]
+    sampler.set_epoch(0)
+    assert list(sampler) == epochs[0]                          # (seed, epoch) decides
+    assert len(RunBatchSampler(range(37), 8, drop_last=True)) == 4
+    with pytest.raises(Exception, match="run"):
+        RunBatchSampler(range(37), 8, run=0)
+
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/t.zarr"
+    _copy(local_store, storage.resolve(url, options))
+    remote = PairDataset(url, storage_options=options, to_float=False)
+    local = PairDataset(local_store, to_float=False)
+    batches = list(RunBatchSampler(remote, SHARD))
+    loader = DataLoader(remote, batch_sampler=RunBatchSampler(remote, SHARD), num_workers=0)
+    for indices, batch in zip(batches, loader):
+        assert batch["index"].tolist() == indices
+        for k, i in enumerate(indices):
+            np.testing.assert_array_equal(batch["hq"][k].numpy(), local[i]["hq"].numpy())
+    reader = remote._open()
+    calls = []
+    real = reader._remote.read_many
+    reader._remote.read_many = lambda requests: calls.append(list(requests)) or real(requests)
+    for indices in batches:
+        calls.clear()
+        remote.__getitems__(indices)
+        assert len(calls[-1]) <= 4          # a run in one or two shards: hq and lq

@@ -38,8 +38,10 @@ def test_smoke_run_writes_the_reader_table(s3_server, s3_env, tmp_path):
     assert result.returncode == 0, result.stderr
     text = doc.read_text()
     assert "old" not in text and text.endswith("<!-- object_store:end -->\ntail\n")
-    rows = re.findall(r"^\| (batches of 16, stored order|batches of 16, shuffled|one item at a "
-                      r"time, shuffled) \| (\d+) \| (\d+) \| [\d.]+x \|", text, re.MULTILINE)
+    rows = re.findall(r"^\| (batches of 16, stored order|batches of 16, shuffled|batches of 16, "
+                      r"RunBatchSampler|one item at a time, shuffled) \| (\d+) \| (\d+) \| "
+                      r"[\d.]+x \|", text, re.MULTILINE)
     assert [r[0] for r in rows] == ["batches of 16, stored order", "batches of 16, shuffled",
+                                    "batches of 16, RunBatchSampler",
                                     "one item at a time, shuffled"], text
     assert all(int(s3) > 0 and int(local) > 0 for _, s3, local in rows)
