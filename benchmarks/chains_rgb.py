@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/chains_rgb.py [--size 512] [--n 24] [--repeats 3] [--only NAME ...]
+                                    [--smoke] [--write docs/benchmarks.md]
 
 For each chain, N sample plans are drawn once from degrade's recipe (the recipe's target
 size set to ``--size``, so the whole size x size image is degraded, as the originals do);
@@ -35,6 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from _common import bench_image
+from _report import add_run_options, begin, format_table, write_section
 
 import degrade
 
@@ -304,13 +306,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--n", type=int, default=24)
-    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", nargs="*")
+    add_run_options(ap, "chains", "2 plans of 64 px, 1 repeat: seconds")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.size, args.n, args.repeats = 64, 2, 1
+    begin(args, "chains")
     img = bench_image(args.size)
     torch_run = basicsr_chain()
-    print(f"{'chain':20s} {'degrade':>16s} {'numpy port':>16s} {'ratio':>6s} "
-          f"{'basicsr (torch)':>16s} {'ratio':>6s}   ({args.n} plans, {args.size}px, 1 thread)")
+    rows = []
     for name, port in CHAINS.items():
         if args.only and name not in args.only:
             continue
@@ -318,20 +322,27 @@ def main(argv=None):
         records = [recipe.sample(0, i) for i in range(args.n)]
         recipe.replay(img, records[0])                     # warm numba caches
         funcs = {"degrade": lambda: [recipe.replay(img, r) for r in records],
-                 "port": lambda: [port(img, r, np.random.default_rng(i))
-                                  for i, r in enumerate(records)]}
+                 "numpy/scipy/cv2 port": lambda: [port(img, r, np.random.default_rng(i))
+                                            for i, r in enumerate(records)]}
         if torch_run is not None and port is port_realesrgan and name == "realesrgan_x4plus":
-            funcs["basicsr"] = lambda: [torch_run(img, r, None) for r in records]
+            funcs["basicsr 1.4.2 (torch, CPU)"] = lambda: [torch_run(img, r, None)
+                                                           for r in records]
         for f in funcs.values():                           # warm-up
             f()
         best = {k: math.inf for k in funcs}
         for _ in range(args.repeats):                      # interleaved repeats
             for k, f in funcs.items():
                 best[k] = min(best[k], best_time(f, 1) / args.n)
-        cell = lambda k: f"{1 / best[k]:6.1f}/s {best[k] * 1e3:6.1f}ms" if k in best else " " * 16
-        ratio = lambda k: f"{best[k] / best['degrade']:6.1f}" if k in best else " " * 6
-        print(f"{name:20s} {cell('degrade')} {cell('port')} {ratio('port')} "
-              f"{cell('basicsr')} {ratio('basicsr')}")
+        for k in list(funcs)[1:]:
+            rows.append([f"`{name}`", f"{best['degrade'] * 1e3:.2f} ms", k,
+                         f"{best[k] * 1e3:.2f} ms", f"{best[k] / best['degrade']:.1f}x"])
+    text = (f"{args.n} sampled plans, {args.size}x{args.size} RGB, 1 thread, minimum over "
+            f"{args.repeats} interleaved repeats:\n\n"
+            + format_table(["chain", "degrade / image", "baseline", "baseline / image", "ratio"],
+                           rows))
+    print(text)
+    if args.write:
+        write_section(args.write, "chains", text)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python benchmarks/torch_loader.py [--num 512] [--size 256] [--scale 2] [--repeats 3]
                                       [--otf-num 48] [--json FILE] [--quick]
+                                      [--write docs/benchmarks.md]
 
 Everything is measured in the same run (best of ``--repeats`` epochs after a warm-up epoch
 that also fills the page cache, so both sides read from memory):
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -47,6 +47,8 @@ import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+from _report import machine_line, section_pattern, write_section
 
 from degrade.run.store import create_store, write_shard
 from degrade.sources import sample_paths, read_image
@@ -228,35 +230,38 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     parser.add_argument("--json", help="also write the results as JSON")
+    parser.add_argument("--write", type=Path, metavar="FILE",
+                        help="also put the tables between <!-- loader:begin/end --> in FILE")
     args = parser.parse_args(argv)
+    if args.write:
+        section_pattern(args.write, "loader")         # fail now, not after the run
     if args.quick:
         args.num, args.size, args.repeats, args.otf_num, args.workers = 32, 64, 1, 4, [0, 1]
-    print(f"load average {os.getloadavg()[0]:.2f} (2 cores: run on a quiet machine), "
-          f"torch {torch.__version__}, cv2 {cv2.__version__}")
+    print(f"{machine_line()}, torch {torch.__version__}, cv2 {cv2.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         readers = bench_readers(args, Path(tmp))
         pitfall = bench_main_thread_pitfall(args, Path(tmp))
     on_the_fly = bench_on_the_fly(args)
 
-    print("\n| reader | output | workers | pairs/s | MB/s | pairs/s per worker | x PNG |")
-    print("|---|---|---|---|---|---|---|")
-    for r in readers:
-        print(f"| {r['reader']} | {r['output']} | {r['workers'] or 'main'} | "
-              f"{r['pairs_per_s']:.0f} | "
-              f"{r['mb_per_s']:.0f} | {r['pairs_per_s_per_worker']:.0f} | "
-              f"{r['ratio_vs_png']:.2f} |")
-    print(f"\nnum_workers=0, store: {pitfall['pairs_per_s_default_threads']:.0f} pairs/s with "
-          f"torch's {pitfall['threads_default']} threads, {pitfall['pairs_per_s_one_thread']:.0f} "
-          "with 1 thread")
-    print("\n| on the fly | workers | pairs/s | pairs/s per worker |")
-    print("|---|---|---|---|")
-    for r in on_the_fly:
-        print(f"| {r['recipe']} | {r['workers']} | {r['pairs_per_s']:.1f} | "
-              f"{r['pairs_per_s_per_worker']:.1f} |")
+    lines = ["| reader | output | workers | pairs/s | MB/s | pairs/s per worker | x PNG |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['reader']} | {r['output']} | {r['workers'] or 'main'} | "
+              f"{r['pairs_per_s']:.0f} | {r['mb_per_s']:.0f} | "
+              f"{r['pairs_per_s_per_worker']:.0f} | {r['ratio_vs_png']:.2f} |" for r in readers]
+    lines += ["", f"num_workers=0, store: {pitfall['pairs_per_s_default_threads']:.0f} pairs/s "
+              f"with torch's {pitfall['threads_default']} threads, "
+              f"{pitfall['pairs_per_s_one_thread']:.0f} with 1 thread", "",
+              "| on the fly | workers | pairs/s | pairs/s per worker |", "|---|---|---|---|"]
+    lines += [f"| {r['recipe']} | {r['workers']} | {r['pairs_per_s']:.1f} | "
+              f"{r['pairs_per_s_per_worker']:.1f} |" for r in on_the_fly]
+    text = "\n".join(lines)
+    print("\n" + text)
+    if args.write:
+        write_section(args.write, "loader", text)
     if args.json:
         Path(args.json).write_text(json.dumps({"readers": readers, "main_threads": pitfall,
                                                "on_the_fly": on_the_fly,
-                                               "args": vars(args)}, indent=2))
+                                               "args": vars(args)}, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import degrade
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
@@ -41,6 +43,16 @@ def fresh_python():
     """``fresh_python(code, *args)``: stdout of ``code`` run in a new interpreter (checks what
     an import pulls in, without the modules this test process has loaded)."""
     return _python_stdout
+
+
+@pytest.fixture(scope="session")
+def realesrgan_store(tmp_path_factory):
+    """A 5-pair ``realesrgan_x4plus`` store from the built-in samples, shared by the test
+    modules that read one (read-only: a test that changes a store makes its own)."""
+    out = tmp_path_factory.mktemp("realesrgan") / "pairs.zarr"
+    degrade.generate("realesrgan_x4plus", None, out, num=5, workers=1, scheduler="threads",
+                     progress=False)
+    return out
 
 
 @pytest.fixture(scope="session")

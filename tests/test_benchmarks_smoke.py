@@ -158,3 +158,21 @@ def test_readers_smoke_writes_its_section(tmp_path):
         assert {"degrade, S3", "degrade, S3 shuffled"} <= {r[0] for r in s3}, text
         assert len(s3) == 2 * len({r[0] for r in s3}) and all(int(r[2]) > 0 for r in s3)
     assert "| degrade " in doc.read_text()
+
+
+def test_chains_smoke_writes_its_section(tmp_path):
+    """benchmarks/chains_rgb.py --smoke: every chain against its port, the table written
+    between its markers and nowhere else."""
+    page = tmp_path / "page.md"
+    page.write_text("head\n<!-- chains:begin -->\nold\n<!-- chains:end -->\ntail\n")
+    result = subprocess.run([sys.executable, str(RUN.parent / "chains_rgb.py"), "--smoke",
+                             "--write", str(page)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^\| `(\w+)` +\| ([\d.]+) ms +\| ([^|]+?) +\| ([\d.]+) ms +\| ([\d.]+)x +\|$",
+                      page.read_text(), re.MULTILINE)
+    assert {r[0] for r in rows} == {"realesrgan_x4plus", "realesrnet_x4plus", "bsrgan_x4",
+                                    "bsrgan_plus_x4"}
+    for _, ours, _, theirs, ratio in rows:
+        assert float(ratio) == pytest.approx(float(theirs) / float(ours), rel=0.03, abs=0.06)
+    text = page.read_text()
+    assert text.startswith("head\n") and text.endswith("tail\n") and "old" not in text

@@ -22,12 +22,9 @@ from degrade.export import export_basicsr
 from basicsr_oracle import basicsr_modules
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / "pairs.zarr"
-    degrade.generate("realesrgan_x4plus", None, out, num=5, workers=1, scheduler="threads",
-                     progress=False)
-    return out
+@pytest.fixture
+def store(realesrgan_store):
+    return realesrgan_store
 
 
 def basicsr_paired_dataset():
