@@ -229,8 +229,10 @@ def zarr_store(location: Location, *, read_only: bool = False):
                                 read_only=read_only)
 
 
-#: the parent's cached fsspec filesystems, held in a forked child (see _hold_filesystems)
+#: fsspec's cached filesystems while a fork is under way (see _hold_filesystems)
 _INHERITED: list = []
+#: in a forked process: those of its parent (and theirs), held for the whole process life
+_HELD: list = []
 
 
 def _hold_filesystems() -> None:
@@ -243,7 +245,8 @@ def _hold_filesystems() -> None:
     the child at that moment (zarr's: "attached to a different loop" errors, unclosed-session
     warnings) or waits on the parent's loop thread, which does not exist in the child. Held,
     they are never used and never closed; the child's own clients are new (fsspec's cache is
-    per process). Emptied again in the parent right after the fork."""
+    per process). Emptied again in the parent right after the fork; a child moves them to
+    ``_HELD``, which its own forks do not touch."""
     import sys
 
     _INHERITED.clear()
@@ -254,11 +257,17 @@ def _hold_filesystems() -> None:
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        _INHERITED.extend(getattr(cls, "_cache", {}).values())
+        _INHERITED.extend(list(getattr(cls, "_cache", {}).values()))
+
+
+def _keep_in_child() -> None:
+    _HELD.extend(_INHERITED)
+    _INHERITED.clear()
 
 
 if hasattr(os, "register_at_fork"):      # POSIX; spawned processes inherit nothing
-    os.register_at_fork(before=_hold_filesystems, after_in_parent=_INHERITED.clear)
+    os.register_at_fork(before=_hold_filesystems, after_in_parent=_INHERITED.clear,
+                        after_in_child=_keep_in_child)
 
 
 # --------------------------------------------------------------------------- objects

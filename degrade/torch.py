@@ -39,7 +39,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without torch
 
 from . import _rng
 from ._errors import ParameterError
-from ._pairs import PairedAugment, sample_path
+from ._pairs import PairedAugment, RunBatchSampler, sample_path
 from ._torch_io import StoreReader, read_store_meta, resolve_store
 from ._validate import check_flag, check_index, check_integer
 from .run.job import FileCache, JobSpec, RunState, make_sample, plan_job, record_json, stored_dtype
@@ -407,46 +407,6 @@ class PairLoader(DataLoader):
                 value = torch.from_numpy(dequantise(value.numpy()))
                 batch[key] = value.pin_memory() if self._pin else value
             yield batch
-
-
-class RunBatchSampler(torch.utils.data.Sampler):
-    """Shuffled batches made of runs of neighbouring samples: cheap batches from object storage.
-
-    A ``DataLoader(ds, batch_sampler=RunBatchSampler(ds, 16))`` reads every sample once an
-    epoch, in an order drawn from ``(seed, epoch)``: the indices are cut into runs of ``run``
-    consecutive samples (``run`` = ``batch_size`` by default; the cut points move each epoch,
-    so batches change between epochs), the runs are shuffled, and a batch is the next
-    ``batch_size`` indices. A run lies in one or two shards, so ``PairDataset`` reads it with
-    one or two ranged GETs per array (docs/torch.md), where a fully shuffled batch costs about
-    one per sample. Every sample is still read once an epoch; what changes is which samples
-    share a batch (neighbours in the store: with sources in patch mode these can be patches of
-    one image, so a smaller ``run`` mixes more). ``set_epoch`` as with
-    ``DistributedSampler``.
-    """
-
-    def __init__(self, dataset, batch_size: int, run: int | None = None, *, seed: int = 0,
-                 drop_last: bool = False):
-        self.num = len(dataset)
-        self.batch_size = check_integer("batch_size", batch_size, 1)
-        self.run = self.batch_size if run is None else check_integer("run", run, 1)
-        self.seed, self.drop_last = check_integer("seed", seed, 0), check_flag("drop_last",
-                                                                               drop_last)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = check_integer("epoch", epoch, 0)
-
-    def __len__(self) -> int:
-        return self.num // self.batch_size if self.drop_last else -(-self.num // self.batch_size)
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        first = int(rng.integers(self.run)) or self.run      # the first run's length
-        cuts = [0, *range(first, self.num, self.run), self.num]
-        runs = [range(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        order = [i for k in rng.permutation(len(runs)) for i in runs[k]]
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield order[start:start + self.batch_size]
 
 
 # --------------------------------------------------------------------------- on the fly
