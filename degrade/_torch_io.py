@@ -28,6 +28,7 @@ from .run.layout import (CHECKSUM_NBYTES, FLAT_KEYS, MISSING_CHUNK, StoreError, 
 
 _OPEN_FILES = 32        #: shard files kept open per array and process
 _SHARD_INDEXES = 4096   #: decoded shard indexes kept per process (16 bytes per sample each)
+_RECORD_CHUNKS = 64     #: decoded records chunks kept per process
 #: bytes between two samples of a shard that one ranged GET reads rather than making two
 #: requests: a request costs ~2 ms of client time (s3fs), 256 kB at ~1 GB/s on a LAN
 _MERGE_GAP = 1 << 18
@@ -208,30 +209,52 @@ class StoreReader:
 
     def record(self, index: int) -> str:
         """The JSON record of sample ``index``; each records chunk is decoded once (cached)."""
-        chunk = int(self.meta["records"]["chunk_grid"]["configuration"]["chunk_shape"][0])
+        chunk = self._records_len()
         k, j = divmod(index, chunk)
         texts = self._records.get(k)
         if texts is None:
             texts = self._records_chunk(k, chunk)
-            if not texts[j]:          # records are never empty: the chunk is missing
-                raise StoreError(f"{self.path}: the record of sample {index} is missing "
-                                 "(the store is damaged; 'degrade inspect --verify' checks it)")
-            with self._lock:
-                self._records[k] = texts
-                while len(self._records) > 16:
-                    self._records.popitem(last=False)
+            self._keep_records(k, texts)
+        if not texts[j]:          # records are never empty: the chunk is missing
+            raise StoreError(f"{self.path}: the record of sample {index} is missing "
+                             "(the store is damaged; 'degrade inspect --verify' checks it)")
         return texts[j]
+
+    def _records_len(self) -> int:
+        return int(self.meta["records"]["chunk_grid"]["configuration"]["chunk_shape"][0])
+
+    def _keep_records(self, k: int, texts: list) -> None:
+        with self._lock:
+            self._records[k] = texts
+            while len(self._records) > _RECORD_CHUNKS:
+                self._records.popitem(last=False)
+
+    def _records_codecs(self) -> list | None:
+        """The records' codec names when this reader decodes them itself, else None (zarr)."""
+        names = [c.get("name") for c in self.meta["records"].get("codecs", [])]
+        return names if names in (["vlen-utf8", "zstd"], ["vlen-utf8", "zstd", "crc32c"]) \
+            else None
+
+    def prefetch_records(self, indices) -> None:
+        """On an object store: the records chunks of ``indices`` not cached yet, fetched
+        concurrently in one batch (a DataLoader batch with ``record=True``); a missing one is
+        left to :meth:`record` to report."""
+        if self._remote is None or self._records_codecs() is None:
+            return
+        chunk = self._records_len()
+        with self._lock:
+            missing = sorted({int(i) // chunk for i in indices} - set(self._records))
+        keys = [shard_key("records", k, 1) for k in missing]
+        for k, key, data in zip(missing, keys,
+                                self._remote.read_many([(key, 0, 1 << 62) for key in keys])):
+            if not isinstance(data, BaseException):
+                self._keep_records(k, self._decode_records(key, data))
 
     def _records_chunk(self, k: int, chunk: int) -> list[str]:
         """The texts of records chunk ``k``: the object read whole and decoded here (vlen-utf8,
-        zstd, crc32c as ``generate`` writes them), else with zarr. zarr's own event loop is
-        kept out of reader processes: on an object store, a process that had read through it
-        and then forked DataLoader workers hung on its next fsspec request."""
-        names = [c.get("name") for c in self.meta["records"].get("codecs", [])]
-        if names not in (["vlen-utf8", "zstd"], ["vlen-utf8", "zstd", "crc32c"]):
+        zstd, crc32c as ``generate`` writes them: no zarr call overhead), else with zarr."""
+        if self._records_codecs() is None:
             return [str(t) for t in self._array("records")[k * chunk:(k + 1) * chunk]]
-        import numcodecs
-
         key = shard_key("records", k, 1)
         try:
             if self._remote is None:
@@ -241,7 +264,12 @@ class StoreReader:
         except FileNotFoundError:
             raise StoreError(f"{self.path}/{key}: records chunk missing (the store is "
                              "incomplete)") from None
-        if names[-1] == "crc32c":
+        return self._decode_records(key, data)
+
+    def _decode_records(self, key: str, data: bytes) -> list[str]:
+        import numcodecs
+
+        if self._records_codecs()[-1] == "crc32c":
             data, crc = data[:-CHECKSUM_NBYTES], data[-CHECKSUM_NBYTES:]
             if chunk_checksum(data) != bytes(crc):
                 raise StoreError(f"{self.path}/{key}: records chunk fails its crc32c (damaged)")

@@ -350,6 +350,8 @@ class PairDataset(_EpochMixin, Dataset):
         indices = [check_index(i, len(self)) for i in indices]
         reader = self._open()
         arrays = reader.read_many(("hq", "lq") + self._extra, indices)
+        if self.record:
+            reader.prefetch_records(indices)
         return [self._finish(index, arrays["hq"][k], arrays["lq"][k],
                              lambda index=index: reader.record(index),
                              {name: arrays[name][k] for name in self._extra})

@@ -124,9 +124,11 @@ def test_batches_from_s3_equal_single_local_items(s3_server, s3_bucket, tmp_path
             assert item["record"] == want["record"]
         if order == list(range(NUM)):
             # first batch: the 3 shard indexes of each array in one call, then each shard's
-            # 4 consecutive samples in one ranged GET: 2 arrays x 3 shards
-            assert [len(c) for c in calls] == [6, 6]
+            # 4 consecutive samples in one ranged GET: 2 arrays x 3 shards, then the 3
+            # records chunks (record=True) in one call
+            assert [len(c) for c in calls] == [6, 6, 3]
             assert all(length > 0 for _, _, length in calls[1])
+            assert all(key.startswith("records/") for key, _, _ in calls[2])
     items = remote.__getitems__([3, 3])
     items[0]["hq"][:] = 0              # a repeated index is its own array
     assert items[1]["hq"].any()
