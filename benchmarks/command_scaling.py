@@ -12,7 +12,9 @@ wall time of each, the median over rounds of the within-round ratio (1 worker / 
 the speed-up; each ratio compares two runs seconds apart), the CPU time of the command
 (user + system of the process and the worker processes it waited for) and the scheduler
 ``auto`` chose. The sources are 16 PNGs of 512^2 made from the built-in samples
-(:func:`engine.make_sources`); the numba cache is warmed first, so no run compiles.
+(:func:`engine.make_sources`); the numba cache is warmed first, so no run compiles. Each run
+replaces the store of the run before (``--overwrite``), as a user's rerun does: the new store
+is staged until each worker's first shard is made (docs/dataset_engine.md).
 
 The speed-up needs two free cores: on a loaded machine it reads low (the table says the load).
 """

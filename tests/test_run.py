@@ -218,6 +218,27 @@ def test_other_job_is_refused_unless_overwrite(baseline, tmp_path, images, recip
     assert zarr.open_group(str(out), mode="r").attrs["seed"] == 8
 
 
+@pytest.mark.parametrize("scheduler, workers, first", [("threads", 2, [0, 1]),
+                                                      ("synchronous", 2, [0])])
+def test_overwrite_makes_each_workers_first_shard_before_publishing(
+        baseline, tmp_path, images, recipe, monkeypatch, scheduler, workers, first):
+    """--overwrite stages the new store until shards are made: one per worker, side by side
+    (one alone left the other worker idle), then publishes; same bits as a fresh store."""
+    from degrade.run import store
+    real, out = store.publish_store, tmp_path / "o.zarr"
+    generate(recipe, str(images), out, num=4, shard_size=4, seed=3, progress=False)
+    staged = []
+
+    def publish(staging, path):
+        staged.append(sorted(k for k in range(NUM // 4) if shard_file(staging, "hq", k, 4).exists()))
+        real(staging, path)
+    monkeypatch.setattr(store, "publish_store", publish)
+    summary = generate(recipe, str(images), out, num=NUM, shard_size=4, workers=workers,
+                       scheduler=scheduler, overwrite=True, progress=False)
+    assert staged == [first] and summary["shards_written"] == NUM // 4
+    assert_same(baseline[2], load(out))
+
+
 def test_overwrite_never_deletes_a_folder_that_is_not_a_store(tmp_path, images, recipe):
     precious = tmp_path / "mine"
     precious.mkdir()

@@ -259,12 +259,16 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
         finished.append((time.perf_counter(), result["samples"], result["worker"]))
         bar.update(result["samples"])
     results = []
-    if staging is not None:          # --overwrite: the old store stays until a shard is made
-        results = replace_store(ctx, plan, out, staging, todo[0], on_done)
-        group, todo = st.open_store(out, mode="r+"), todo[1:]
     if scheduler == "auto":
         scheduler, why = auto_scheduler(ctx, plan, todo, workers) if todo else ("threads", "")
         say(f"scheduler: {scheduler} ({why})")
+    if staging is not None:          # --overwrite: the old store stays until a shard is made
+        # the first shard of each worker, side by side (one alone left the other worker idle
+        # for a shard's time: 1/8 of a 480-sample run); a cluster's first shard runs here
+        first = todo[:workers] if scheduler in ("threads", "processes") else todo[:1]
+        results = replace_store(ctx, plan, out, staging, first, on_done,
+                                scheduler if len(first) > 1 else "synchronous", workers)
+        group, todo = st.open_store(out, mode="r+"), todo[len(first):]
     results += run_shards(ctx, plan, todo, scheduler, workers, on_done, say)
     bar.close()
     failures = [f for r in results for f in r["failures"]]
@@ -355,13 +359,14 @@ def store_errors(location: storage.Location):
                             "finished shards are kept, run again to resume") from None
 
 
-def replace_store(ctx: Context, plan, out: Path, staging: Path, first: int, on_done) -> list:
-    """``--overwrite``: make shard ``first`` in the staged new store (in this process), then
-    publish the new store over the old one (:func:`.store.publish_store`). Until then the
-    old store is untouched: a recipe that fails, or a kill, leaves it as it was."""
+def replace_store(ctx: Context, plan, out: Path, staging: Path, first: list[int], on_done,
+                  scheduler: str = "synchronous", workers: int = 1) -> list:
+    """``--overwrite``: make the shards ``first`` in the staged new store, then publish the
+    new store over the old one (:func:`.store.publish_store`). Until then the old store is
+    untouched: a recipe that fails, or a kill, leaves it as it was."""
     try:
         ctx.store = str(staging)
-        results = run_shards(ctx, plan, [first], "synchronous", 1, on_done)
+        results = run_shards(ctx, plan, first, scheduler, workers, on_done)
         st.publish_store(staging, out)
     except BaseException:
         import shutil
