@@ -141,8 +141,14 @@ def port_diffjpeg(img, quality):
 def port_realesrgan(img, record, rng):
     """Real-ESRGAN feed_data with the record's parameters (numpy port)."""
     target = img.shape[:2]
-    steps = record["target_steps"] + record["steps"]        # realesrnet: USM makes the HQ
-    out = img
+    hq = img
+    for st in record["target_steps"]:                      # realesrnet: USM makes the HQ
+        hq = port_usm(hq)
+    for extra in record.get("extra_steps", {}).values():   # x4plus's hq_usm: feed_data's
+        for st in extra:                                   # gt_usm, USM of the GT again
+            port_usm(hq)
+    steps = record["steps"]
+    out = hq
     sinc_seen = False
     for k, st in enumerate(steps):
         op, p = st["op"], st["params"]
@@ -273,6 +279,10 @@ def basicsr_chain():
                     x = jpeger(torch.clamp(x, 0, 1), quality=torch.tensor([p["quality"]]))
                 elif op == "quantize":
                     x = torch.clamp((x * 255.0).round(), 0, 255) / 255.
+            gt = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+            for extra in record.get("extra_steps", {}).values():
+                for st in extra:                           # feed_data's gt_usm = USM(gt)
+                    usm(gt)
             return x
     return run
 
