@@ -176,3 +176,22 @@ def test_chains_smoke_writes_its_section(tmp_path):
         assert float(ratio) == pytest.approx(float(theirs) / float(ours), rel=0.03, abs=0.06)
     text = page.read_text()
     assert text.startswith("head\n") and text.endswith("tail\n") and "old" not in text
+
+
+def test_engine_smoke_writes_its_report(tmp_path):
+    """benchmarks/engine.py --smoke: every part of the report runs (store overhead, schedulers
+    including a real LocalCluster, codecs, throughput, compile time) and --write puts it, as a
+    text block, between the engine markers."""
+    page = tmp_path / "page.md"
+    page.write_text("head\n<!-- engine:begin -->\nold\n<!-- engine:end -->\ntail\n")
+    result = subprocess.run([sys.executable, str(RUN.parent / "engine.py"), "--smoke",
+                             "--write", str(page)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    assert text.startswith("head\n") and text.endswith("tail\n") and "old" not in text
+    report = text[text.index("```text"):text.index("<!-- engine:end -->")]
+    for part in ("== overhead of the store", "== scaling and schedulers", "== codecs",
+                 "== throughput, all cores", "== first-run compile time"):
+        assert part in report, part
+    assert re.search(r"overhead: generate \(1 thread\) / in memory = \d+\.\d{3}", report)
+    assert re.search(r"cluster-2-no-trim [\d.]+x", report)
