@@ -52,9 +52,10 @@ def export_basicsr(store, out, *, overwrite: bool = False) -> dict:
     import cv2        # here, not at the top: the command line imports FORMATS to build its parser
     import numpy as np
 
-    from ._torch_io import StoreReader, read_store_meta
+    from ._torch_io import StoreReader, read_store_meta, resolve_store
 
-    meta = read_store_meta(store)
+    location = resolve_store(store)        # a folder or a URL, read the same way below
+    meta = read_store_meta(location)
     shapes = {n: tuple(meta[n]["shape"][1:]) for n in ("hq", "lq")}
     dtypes = {n: np.dtype(meta[n]["data_type"]) for n in ("hq", "lq")}
     for name in ("hq", "lq"):
@@ -65,7 +66,7 @@ def export_basicsr(store, out, *, overwrite: bool = False) -> dict:
             raise InputError(f"{store}: {name} is {dtypes[name]}; PNG holds uint8 or uint16 "
                              "(generate the store with --dtype uint8 or uint16)")
     out = _prepare(Path(out), overwrite)
-    reader = StoreReader(str(Path(store)), meta)
+    reader = StoreReader(location, meta)
     num = int(meta["hq"]["shape"][0])
     lines, records = [], []
     for i in range(num):

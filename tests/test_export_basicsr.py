@@ -97,3 +97,23 @@ def test_cli(store, tmp_path):
                           str(tmp_path / "o2"), "--format", "basicsr"], capture_output=True,
                          text=True)
     assert run.returncode == 2 and run.stderr.startswith("error: ") and run.stderr.count("\n") == 1
+
+
+def test_export_from_an_s3_store_equals_the_local_export(store, s3_server, s3_bucket, s3_env,
+                                                          tmp_path):
+    """A store given by URL is read through the object store, sample by sample (it used to be
+    squashed into a local path and fail after its metadata was read)."""
+    from s3server import upload_tree
+
+    from degrade import storage
+
+    url = f"s3://{s3_bucket}/pairs.zarr"
+    upload_tree(store, storage.resolve(url, s3_server.storage_options()))
+    local, remote = export_basicsr(store, tmp_path / "local"), export_basicsr(url, tmp_path / "s3")
+    assert remote["num"] == local["num"] == 5
+    for folder in ("gt", "lq"):
+        names = sorted(p.name for p in (tmp_path / "local" / folder).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / "s3" / folder).iterdir())
+        for name in names:
+            assert ((tmp_path / "s3" / folder / name).read_bytes()
+                    == (tmp_path / "local" / folder / name).read_bytes())
