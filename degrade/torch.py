@@ -189,18 +189,19 @@ class _EpochMixin:
             else:
                 hq, lq = self.augment(hq, lq, rng)
         as_float = self.to_float and not getattr(self, "_integer_transport", False)
-        lq_key, hq_key = self.image_keys[:2]
+        hq_key = self.image_keys[1]
         sample = {"lq": _chw_tensor(lq, as_float), hq_key: _chw_tensor(hq, as_float)}
         for name, array in extra.items():
             sample[self._extra_key(name)] = _chw_tensor(array, as_float)
         sample["index"] = index
+        text = record_text() if self.record or self.keys == "basicsr" else None
         if self.keys == "basicsr":
-            path = sample_path(self._roots, json.loads(record_text()), index)
+            path = sample_path(self._roots, json.loads(text), index)
             sample["lq_path"] = sample["gt_path"] = path
         if self.record is True:
-            sample["record"] = record_text()
+            sample["record"] = text
         elif self.record:
-            sample["record"] = self.record(json.loads(record_text()))
+            sample["record"] = self.record(json.loads(text))
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
@@ -350,7 +351,7 @@ class PairDataset(_EpochMixin, Dataset):
         indices = [check_index(i, len(self)) for i in indices]
         reader = self._open()
         arrays = reader.read_many(("hq", "lq") + self._extra, indices)
-        if self.record:
+        if self.record or self.keys == "basicsr":        # basicsr keys: paths from records
             reader.prefetch_records(indices)
         return [self._finish(index, arrays["hq"][k], arrays["lq"][k],
                              lambda index=index: reader.record(index),
