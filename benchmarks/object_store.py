@@ -264,6 +264,7 @@ def reader_figures(bucket: str, options: dict, num: int, repeats: int, server_pi
     import tempfile
 
     import numpy as np
+    from s3server import upload_tree
     from torch_loader import make_pairs, write_store
 
     from degrade import storage
@@ -276,8 +277,7 @@ def reader_figures(bucket: str, options: dict, num: int, repeats: int, server_pi
         write_store(store, hq, lq, 4)
         url = f"s3://{bucket}/pairs.zarr"
         location = storage.resolve(url, options)
-        for path in sorted(p for p in store.rglob("*") if p.is_file()):
-            storage.put_object(location, path.relative_to(store).as_posix(), path.read_bytes())
+        upload_tree(store, location)
         sides = {"S3": PairDataset(url, storage_options=options, to_float=False),
                  "local": PairDataset(store, to_float=False)}
         shuffled = np.random.default_rng(0).permutation(num).tolist()

@@ -174,12 +174,13 @@ def available() -> dict[str, bool]:
 def on_s3(server, store: Path, shards: list[str] | None) -> dict:
     """The degrade store and the tar shards copied to a bucket of ``server`` -> loader makers
     reading them from there."""
+    from s3server import upload_tree
+
     from degrade import storage
     bucket, options = server.create_bucket(), server.storage_options()
     url = f"s3://{bucket}/pairs.zarr"
     location = storage.resolve(url, options)
-    for path in sorted(p for p in store.rglob("*") if p.is_file()):
-        storage.put_object(location, path.relative_to(store).as_posix(), path.read_bytes())
+    upload_tree(store, location)
     makers = {"degrade, S3": lambda w: degrade_loader(url, w, options=options),
               "degrade, S3 shuffled": lambda w: degrade_loader(url, w, True, options)}
     if shards is not None:

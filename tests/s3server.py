@@ -53,6 +53,15 @@ def weed_binary() -> str | None:
     return None
 
 
+def upload_tree(src: Path, location) -> None:
+    """Every file under the folder ``src`` (a local store) as an object of ``location`` (a
+    :class:`degrade.storage.Location`), keyed by its path relative to ``src``."""
+    from degrade import storage
+
+    for path in sorted(p for p in Path(src).rglob("*") if p.is_file()):
+        storage.put_object(location, path.relative_to(src).as_posix(), path.read_bytes())
+
+
 def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:

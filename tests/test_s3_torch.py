@@ -8,6 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from s3server import upload_tree  # noqa: E402
+
 from degrade import storage  # noqa: E402
 from degrade.run.layout import StoreError, shard_file  # noqa: E402
 
@@ -23,11 +25,6 @@ def local_store(tmp_path_factory):
     return out
 
 
-def _copy(src, location):
-    for path in sorted(p for p in src.rglob("*") if p.is_file()):
-        storage.put_object(location, path.relative_to(src).as_posix(), path.read_bytes())
-
-
 def _batches(ds, workers, context):
     from torch.utils.data import DataLoader
     loader = DataLoader(ds, batch_size=4, num_workers=workers, multiprocessing_context=context)
@@ -40,7 +37,7 @@ def test_s3_store_reads_like_the_local_one(local_store, s3_server, s3_bucket, co
 
     options = s3_server.storage_options()
     url = f"s3://{s3_bucket}/t.zarr"
-    _copy(local_store, storage.resolve(url, options))
+    upload_tree(local_store, storage.resolve(url, options))
     remote = PairDataset(url, storage_options=options, to_float=False, record=True)
     local = PairDataset(local_store, to_float=False, record=True)
     assert len(remote) == NUM and remote[5]["record"] == local[5]["record"]
@@ -106,7 +103,7 @@ def test_batches_from_s3_equal_single_local_items(s3_server, s3_bucket, tmp_path
                      progress=False, compression=compression)
     options = s3_server.storage_options()
     url = f"s3://{s3_bucket}/b.zarr"
-    _copy(out, storage.resolve(url, options))
+    upload_tree(out, storage.resolve(url, options))
     remote = PairDataset(url, storage_options=options, to_float=False, record=True)
     local = PairDataset(out, to_float=False, record=True)
     reader = remote._open()
@@ -159,7 +156,7 @@ def test_run_batch_sampler_reads_every_sample_once_in_few_requests(s3_server, s3
 
     options = s3_server.storage_options()
     url = f"s3://{s3_bucket}/t.zarr"
-    _copy(local_store, storage.resolve(url, options))
+    upload_tree(local_store, storage.resolve(url, options))
     remote = PairDataset(url, storage_options=options, to_float=False)
     local = PairDataset(local_store, to_float=False)
     batches = list(RunBatchSampler(remote, SHARD))

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from s3server import upload_tree
+
 from degrade import storage
 from degrade.run import verify as store_check
 
@@ -27,11 +29,6 @@ def made_store(tmp_path_factory):
     return out, arrays
 
 
-def _copy(src: Path, location: storage.Location) -> None:
-    for path in sorted(p for p in src.rglob("*") if p.is_file()):
-        storage.put_object(location, path.relative_to(src).as_posix(), path.read_bytes())
-
-
 @pytest.fixture(params=["local", "s3"])
 def store(request, made_store, tmp_path):
     src, arrays = made_store
@@ -41,7 +38,7 @@ def store(request, made_store, tmp_path):
         server = request.getfixturevalue("s3_server")
         bucket = request.getfixturevalue("s3_bucket")
         location = storage.resolve(f"s3://{bucket}/copy.zarr", server.storage_options())
-    _copy(src, location)
+    upload_tree(src, location)
     return location, arrays
 
 
