@@ -4,6 +4,7 @@ and a random-kill loop. Every run here is a real `degrade generate` subprocess w
 behaviour is about processes."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import degrade
 from degrade.run.lease import LEASE_NAME, FileLease, LeaseHeld
 from degrade.run.store import StoreError
 
@@ -27,6 +29,23 @@ def cli(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "degrade", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=kwargs.pop("cwd", None), **kwargs)
+
+
+@contextlib.contextmanager
+def started(*args):
+    """:func:`cli` for the block; a run still going at its end (a failed assertion) is killed
+    with every process it started, so no test leaves one behind."""
+    proc = cli(*args)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            family = _descendants(proc.pid)
+            proc.kill()
+            proc.communicate()
+            for child in family:
+                with contextlib.suppress(OSError):
+                    os.kill(child.pid, signal.SIGKILL)
 
 
 def run_cli(*args, timeout=300):
@@ -66,10 +85,10 @@ def reference(tmp_path_factory):
 @pytest.mark.parametrize("delay, seeds", [(0.2, (1, 1)), (1.0, (1, 2))])
 def test_a_second_run_on_the_same_store_is_refused(tmp_path, reference, delay, seeds):
     out = tmp_path / "race.zarr"
-    first = cli("generate", *JOB, "--seed", seeds[0], "--out", out)
-    time.sleep(delay)
-    second = cli("generate", *JOB, "--seed", seeds[1], "--out", out)
-    results = [(p.wait(timeout=300), *p.communicate()) for p in (first, second)]
+    with started("generate", *JOB, "--seed", seeds[0], "--out", out) as first:
+        time.sleep(delay)
+        with started("generate", *JOB, "--seed", seeds[1], "--out", out) as second:
+            results = [(p.wait(timeout=300), *p.communicate()) for p in (first, second)]
     codes = sorted(r[0] for r in results)
     assert codes == [0, 2], results
     loser = next(r for r in results if r[0] == 2)
@@ -117,6 +136,33 @@ def test_a_lease_is_renewed_while_its_run_lasts(tmp_path):
         time.sleep(0.6)            # past the timeout: renewed meanwhile, so not stale
         with pytest.raises(LeaseHeld):
             FileLease(tmp_path, timeout=0.4).acquire()
+
+
+def test_a_run_whose_lease_was_taken_over_is_not_marked_complete(tmp_path, monkeypatch):
+    """A run that stalled past the timeout may find its lease taken over at a renewal: it
+    must not mark the store complete (another run may have written it meanwhile)."""
+    from degrade.run import lease as lease_module
+
+    monkeypatch.setattr(lease_module.Lease, "timeout", 0.2)     # renewed every 0.05 s
+    out = tmp_path / "taken.zarr"
+
+    def take_over():                       # another run's lease replaces ours mid-run
+        while True:                        # (once ours is written whole)
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads((out / LEASE_NAME).read_text()).get("token"):
+                    break
+            time.sleep(0.01)
+        info = FileLease(out).document("another-run", "now")
+        (out / LEASE_NAME).write_text(json.dumps(info))
+
+    thief = threading.Thread(target=take_over, daemon=True)
+    thief.start()
+    with pytest.raises(LeaseHeld, match="taken over while this run wrote.*not marked complete"):
+        degrade.generate("simple_x2", None, out, num=256, workers=1, scheduler="threads",
+                         progress=False)
+    thief.join(timeout=10)
+    attrs = json.loads((out / "zarr.json").read_text())["attributes"]
+    assert attrs["complete"] is False and attrs["num"] == 256
 
 
 def test_a_store_whose_creation_was_killed_is_made_again(tmp_path, reference):
@@ -204,27 +250,27 @@ def _descendants(pid: int) -> list:
 def test_killing_a_processes_run_leaves_no_process_behind(tmp_path, sig):
     import psutil
     out = tmp_path / "k.zarr"
-    run = cli("generate", "simple_x2", "--num", "4000", "--shard-size", "16", "--workers", "2",
-              "--scheduler", "processes", "--out", out, "--quiet")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:      # until the fork server and both workers run
+    with started("generate", "simple_x2", "--num", "4000", "--shard-size", "16", "--workers",
+                 "2", "--scheduler", "processes", "--out", out, "--quiet") as run:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:      # until the fork server and both workers run
+            family = _descendants(run.pid)
+            if len(family) >= 3 and any((out / "hq").glob("c.*")):
+                break
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.1)
+        else:
+            pytest.fail("the processes run did not start its workers")
         family = _descendants(run.pid)
-        if len(family) >= 3 and any((out / "hq").glob("c.*")):
-            break
-        assert run.poll() is None, run.communicate()
-        time.sleep(0.1)
-    else:
-        pytest.fail("the processes run did not start its workers")
-    family = _descendants(run.pid)
-    os.kill(run.pid, sig)
-    # the caller's pipes close: communicate returns (a wrapper like `timeout` would not hang)
-    stdout, stderr = run.communicate(timeout=60)
-    if sig == signal.SIGTERM:
-        assert run.returncode == 143, stderr
-        assert one_error_line(stderr) == "error: terminated (SIGTERM)"
-        assert not (out / LEASE_NAME).exists()
-    else:
-        assert run.returncode == -signal.SIGKILL
+        os.kill(run.pid, sig)
+        # the caller's pipes close: communicate returns (a wrapper like `timeout` would not hang)
+        stdout, stderr = run.communicate(timeout=60)
+        if sig == signal.SIGTERM:
+            assert run.returncode == 143, stderr
+            assert one_error_line(stderr) == "error: terminated (SIGTERM)"
+            assert not (out / LEASE_NAME).exists()
+        else:
+            assert run.returncode == -signal.SIGKILL
     gone, alive = psutil.wait_procs(family, timeout=30)
     assert not alive, [p.cmdline() for p in alive]
     if sig == signal.SIGTERM:

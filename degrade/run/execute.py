@@ -141,8 +141,8 @@ def generate(recipe, sources=None, out=None, *, num: int | None = None, seed: in
     workers = check_integer("workers", (os.cpu_count() or 1) if workers is None else workers, 1)
     client, own_client = _cluster_client(scheduler, location, name)   # before anything is written
     try:
-        with writer_lease(location), store_errors(location):
-            summary = _generate(recipe, sources, location, client or scheduler, t_start,
+        with writer_lease(location) as lease, store_errors(location):
+            summary = _generate(recipe, sources, location, client or scheduler, t_start, lease,
                                 num=num, seed=seed, workers=workers, shard_size=shard_size,
                                 strict=strict, overwrite=overwrite, dtype=dtype,
                                 patch_size=patch_size, stride=stride, weights=weights,
@@ -197,7 +197,8 @@ def _check_cluster(client, plan, ctx: Context, location: storage.Location) -> No
     check_cluster_access(client, inputs, location)
 
 
-def _generate(recipe, sources, location: storage.Location, scheduler, t_start: float, *,
+def _generate(recipe, sources, location: storage.Location, scheduler, t_start: float,
+              lease, *,
               num, seed, workers, shard_size, strict, overwrite, dtype, patch_size, stride,
               weights, counts, compression, progress, storage_options,
               hash_sources=False) -> dict:
@@ -282,6 +283,8 @@ def _generate(recipe, sources, location: storage.Location, scheduler, t_start: f
     written = sum(r["samples"] for r in results)
     nbytes = sum(r["bytes"] for r in results)
     _check_whole(location, ctx, plan.num, ndims)
+    if lease is not None:
+        lease.check_held()
     group.update_attributes({"complete": True, "finished": st.now(), "skipped": skipped,
                              "skipped_count": len(skipped)})
     return {"path": out, "num": plan.num, "shards": n_shards,

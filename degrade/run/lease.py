@@ -200,6 +200,8 @@ class Lease:
     release."""
 
     timeout: float = LEASE_TIMEOUT
+    #: set by :meth:`keep_renewed` when a renewal found the lease taken over
+    lost: "LeaseHeld | None" = None
 
     def acquire(self) -> None:        # pragma: no cover - interface
         raise NotImplementedError
@@ -245,9 +247,13 @@ class Lease:
 
         def loop():
             while not stop.wait(self.timeout / 4):
-                # a failed heartbeat (a network blip) is retried at the next one
-                with contextlib.suppress(Exception):
+                try:
                     self.renew()
+                except LeaseHeld as exc:     # taken over: see check_held
+                    self.lost = exc
+                    return
+                except Exception:            # a network blip: retried at the next heartbeat
+                    pass
         thread = threading.Thread(target=loop, name="degrade-lease", daemon=True)
         thread.start()
         try:
@@ -255,6 +261,16 @@ class Lease:
         finally:
             stop.set()
             thread.join()
+
+    def check_held(self) -> None:
+        """LeaseHeld when a renewal found this run's lease taken over (the run was paused
+        longer than the timeout, and another run may have written the store since): a run
+        checks this before it marks its store complete."""
+        if self.lost is not None:
+            raise LeaseHeld(f"{self.lost} while this run wrote (a run that is not renewed for "
+                            f"{self.timeout:g} s loses it); another run may have written the "
+                            "store since: it is not marked complete, run again to check and "
+                            "repair it")
 
     def __enter__(self):
         self.acquire()
