@@ -102,7 +102,7 @@ def test_a_lease_is_renewed_while_its_run_lasts(where):
         time.sleep(4)                            # two timeouts: renewed every 0.5 s
         with pytest.raises(LeaseHeld):
             ObjectLease(where, timeout=2).acquire()
-        assert lease.etag != first or lease.held
+        assert lease.etag != first and lease.held and lease.lost is None   # renewed: new PUTs
 
 
 def _generate(url, options, **kw):
@@ -121,6 +121,38 @@ def test_generate_releases_the_lease_after_success_and_failure(s3_server, where)
     assert LEASE_NAME not in storage.list_keys(where)
     _generate(where.url, options, seed=2, overwrite=True)   # --overwrite keeps its own lease
     assert LEASE_NAME not in storage.list_keys(where)
+
+
+def test_an_s3_run_keeps_its_lease_while_it_writes(s3_server, where, monkeypatch):
+    """Creating the store in place leaves the run's lease (zarr's mode "w" would delete every
+    object under the prefix): renewed all along, the run ends complete, the lease released."""
+    import degrade
+    from degrade.run import lease as lease_module
+
+    monkeypatch.setattr(lease_module.Lease, "timeout", 1.0)      # renewed every 0.25 s
+    summary = degrade.generate("simple_x2", None, where.url, num=1024, shard_size=64, workers=1,
+                               storage_options=s3_server.storage_options(), progress=False)
+    assert summary["num"] == 1024 and summary["seconds"] > 0.5   # renewals ran meanwhile
+    attrs = json.loads(storage.get_object(where, "zarr.json"))["attributes"]
+    assert attrs["complete"] is True
+    assert LEASE_NAME not in storage.list_keys(where)
+
+
+def test_overwrite_of_an_s3_store_removes_its_own_keys_only(s3_server, where):
+    """--overwrite on an object store deletes the store (zarr.json, its arrays), not other
+    objects under its prefix, as it leaves other files in a local store's folder."""
+    options = s3_server.storage_options()
+    _generate(where.url, options, seed=1)
+    storage.put_object(where, "notes.txt", b"mine")
+    storage.put_object(where, "extra/keep.bin", b"also mine")
+    before = set(storage.list_keys(where))
+    _generate(where.url, options, seed=2, overwrite=True)
+    after = set(storage.list_keys(where))
+    assert storage.get_object(where, "notes.txt") == b"mine"
+    assert storage.get_object(where, "extra/keep.bin") == b"also mine"
+    assert after == before                       # the same store keys, remade
+    attrs = json.loads(storage.get_object(where, "zarr.json"))["attributes"]
+    assert attrs["seed"] == 2 and attrs["complete"] is True
 
 
 def test_cli_refuses_a_second_run_into_the_same_s3_store(s3_env, where):

@@ -73,8 +73,11 @@ def create_store(where, *, num: int, shard_size: int, hq_shape, lq_shape, dtypes
 
     location = as_location(where)
     staging = staging_folder(location.url) if location.is_local else None
-    group = zarr.open_group(str(staging) if staging is not None else
-                            storage.zarr_store(location), mode="w", zarr_format=3)
+    if staging is not None:
+        group = zarr.open_group(str(staging), mode="w", zarr_format=3)
+    else:   # "a": zarr's "w" deletes every object under the prefix, the run's lease among
+        # them; the caller made sure no store is there (remove_store, is_empty)
+        group = zarr.open_group(storage.zarr_store(location), mode="a", zarr_format=3)
     codecs = compressors(compression)
     check = [Crc32cCodec()] if checksums else []
     codecs = [c for c in (codecs,) if c is not None] + check
@@ -244,18 +247,28 @@ def open_store(where, mode: str = "r"):
 
 
 def remove_store(where) -> None:
-    """Delete an existing store (``--overwrite``); refuses folders that are not zarr stores."""
+    """Delete an existing store (``--overwrite``): its own keys (``zarr.json`` and its arrays),
+    other files or objects beside them stay; refuses folders that are not zarr stores."""
     location = as_location(where)
     if not location.is_local:
-        if is_empty(location):
-            return
-        if not has_group(location):
-            raise StoreError(f"{location.url} holds objects and is not a zarr store; refusing "
-                             "to delete them (choose another --out)")
         from .lease import LEASE_NAME      # the run's own lease stays
 
-        storage.filesystem(location).rm([location.key_path(key) for key in
-                                         storage.list_keys(location) if key != LEASE_NAME])
+        keys = [key for key in storage.list_keys(location) if key != LEASE_NAME]
+        if not keys:
+            return
+        if "zarr.json" not in keys:
+            raise StoreError(f"{location.url} holds objects and is not a zarr store; refusing "
+                             "to delete them (choose another --out)")
+        try:    # the store's own keys, as remove_store_keys takes them; other objects stay
+            attrs = json.loads(storage.get_object(location, "zarr.json")).get("attributes")
+        except (OSError, ValueError, AttributeError):
+            attrs = None
+        arrays = store_arrays(attrs if isinstance(attrs, dict) else {})
+        fs = storage.filesystem(location)
+        fs.rm(location.key_path("zarr.json"))              # first: no group over missing arrays
+        own = [location.key_path(key) for key in keys if key.split("/", 1)[0] in arrays]
+        if own:
+            fs.rm(own)
         return
     path = Path(location.url)
     if not path.exists():
