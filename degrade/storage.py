@@ -28,6 +28,7 @@ an object visible only when its upload is complete), so a shard is either comple
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -288,10 +289,15 @@ def put_object(location: Location, key: str, data) -> None:
         except FileNotFoundError:          # the folder does not exist yet
             target.parent.mkdir(parents=True, exist_ok=True)
             handle = open(temporary, "wb")
-        with handle:
-            for part in parts:
-                handle.write(part)
-        os.replace(temporary, target)
+        try:
+            with handle:
+                for part in parts:
+                    handle.write(part)
+            os.replace(temporary, target)
+        except BaseException:              # a full disk, an interrupt: no .partial stays
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+            raise
         return
     payload = parts[0] if len(parts) == 1 else b"".join(parts)
     filesystem(location).pipe_file(location.key_path(key), bytes(payload))
