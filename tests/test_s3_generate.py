@@ -121,3 +121,27 @@ def test_cli_storage_options_and_bad_stores(s3_server, s3_bucket, tmp_path):
     assert "nosuchfs://" in scheme
     listing = s3_server.client().list_objects_v2(Bucket=s3_bucket).get("Contents", [])
     assert not [o["Key"] for o in listing if not o["Key"].startswith("cli.zarr/")]
+
+
+def test_a_local_source_edited_since_an_s3_store_was_made_is_refused_on_resume(
+        s3_server, s3_bucket, tmp_path):
+    """The source table goes with a store on object storage too: resuming it after a source
+    file changed in place is refused, naming the file, as for a store in a folder."""
+    import shutil
+
+    from degrade.run.layout import StoreError
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in sample_paths():
+        shutil.copy(path, photos / path.name)
+    url, options = f"s3://{s3_bucket}/src.zarr", s3_server.storage_options()
+    where = storage.resolve(url, options)
+    _generate(url, [str(photos)], storage_options=options)
+    assert "records/sources.json" in storage.list_keys(where)
+    storage.filesystem(where).rm(where.key_path("hq/c.1.0.0.0"))      # a shard to resume
+    edited = sorted(photos.iterdir())[0]
+    edited.write_bytes(edited.read_bytes() + b"trailing bytes")
+    with pytest.raises(StoreError, match=rf"1 source file\(s\) changed since the store was "
+                                         rf"made.*\n  {edited.name}: size \d+ -> \d+ bytes"):
+        _generate(url, [str(photos)], storage_options=options)

@@ -450,9 +450,12 @@ def _open_or_create(location: storage.Location, ctx: Context, recipe, plan, want
             st.remove_store(location)
         elif not st.is_empty(location):
             group = st.open_store(location, mode="r+")
+            check_sources(location, dict(group.attrs), plan)     # edited in place since?
             _check_same_job(location.url, group, wanted)
             return group, None
-        return _new_store(location, ctx, recipe, plan, wanted), None
+        group = _new_store(location, ctx, recipe, plan, wanted)
+        group.update_attributes(record_sources(location, plan, hash_sources))
+        return group, None
     out = Path(location.url)
     state, other = st.store_state(out)
     st.remove_staging(out)          # what a killed run left (we hold the lease)

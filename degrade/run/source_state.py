@@ -20,14 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
-from pathlib import Path
 
+from .. import storage
 from .layout import StoreError
 
 #: the table's key in a store, inside the records array's folder
 SOURCES_NAME = "sources.json"
 SOURCES_FOLDER = "records"
+SOURCES_KEY = f"{SOURCES_FOLDER}/{SOURCES_NAME}"
 #: changed files named in the error before "... and N more"
 LISTED = 20
 
@@ -62,23 +62,21 @@ def _digest(table: dict) -> str:
     return hashlib.sha256(json.dumps(table, sort_keys=True).encode()).hexdigest()
 
 
-def record_sources(out, plan, content: bool) -> dict:
-    """Write ``records/sources.json`` into the store folder ``out`` (atomically); the attribute to
-    store with it (``{"source_state": {...}}``)."""
+def record_sources(where, plan, content: bool) -> dict:
+    """Write ``records/sources.json`` into the store at ``where`` (a folder or a Location; one
+    whole object, atomically in a folder); the attribute to store with it
+    (``{"source_state": {...}}``)."""
     table = source_table(plan, content)
-    target = Path(out) / SOURCES_FOLDER / SOURCES_NAME
-    temporary = target.with_name(f"{SOURCES_NAME}.{uuid.uuid4().hex}.partial")
-    try:
-        temporary.write_text(json.dumps(table), encoding="utf-8")
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    storage.put_object(_location(where), SOURCES_KEY, json.dumps(table).encode())
     return {"source_state": {"content": content, "files": len(table), "digest": _digest(table)}}
 
 
-def check_sources(out, attrs: dict, plan) -> None:
-    """Refuse to resume ``out`` when a source file changed since the store was made: one
+def _location(where) -> storage.Location:
+    return where if isinstance(where, storage.Location) else storage.resolve(os.fspath(where))
+
+
+def check_sources(where, attrs: dict, plan) -> None:
+    """Refuse to resume the store at ``where`` (a folder or a Location) when a source file changed since the store was made: one
     line, then the changed files (StoreError). Stores without a record pass."""
     recorded = attrs.get("source_state")
     if not isinstance(recorded, dict):
@@ -87,8 +85,7 @@ def check_sources(out, attrs: dict, plan) -> None:
     if _digest(table) == recorded.get("digest"):
         return
     try:
-        before = json.loads((Path(out) / SOURCES_FOLDER / SOURCES_NAME).read_text(
-            encoding="utf-8"))
+        before = json.loads(storage.get_object(_location(where), SOURCES_KEY))
     except (OSError, ValueError):
         before = {}
     lines = []
@@ -110,6 +107,6 @@ def check_sources(out, attrs: dict, plan) -> None:
     if not lines:
         lines = [f"({SOURCES_NAME} is missing or unreadable)"]
     more = f"\n  ... and {len(lines) - LISTED} more" if len(lines) > LISTED else ""
-    raise StoreError(f"{out}: {len(lines)} source file(s) changed since the store was made; "
+    raise StoreError(f"{_location(where).url}: {len(lines)} source file(s) changed since the store was made; "
                      "resuming would mix samples of old and new pixels (restore them, or "
                      "--overwrite, or another --out):\n  " + "\n  ".join(lines[:LISTED]) + more)
